@@ -1,0 +1,271 @@
+/* q add: enqueue a command. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+extern char **environ;
+
+enum { A_PRIO = 1, A_ATTEMPTS, A_BACKOFF, A_TIMEOUT, A_RETRY_TIMEOUT, A_AT, A_IN, A_DEADLINE,
+       A_AFTER, A_KEY, A_SECRET, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON };
+
+static const struct opt opts[] = {
+	{ "priority", 'p', 1, A_PRIO },
+	{ "attempts", 0, 1, A_ATTEMPTS },
+	{ "backoff", 0, 1, A_BACKOFF },
+	{ "timeout", 0, 1, A_TIMEOUT },
+	{ "retry-timeout", 0, 0, A_RETRY_TIMEOUT },
+	{ "at", 0, 1, A_AT },
+	{ "in", 0, 1, A_IN },
+	{ "deadline", 0, 1, A_DEADLINE },
+	{ "after", 0, 1, A_AFTER },
+	{ "key", 0, 1, A_KEY },
+	{ "secret-env", 0, 1, A_SECRET },
+	{ "hold", 0, 0, A_HOLD },
+	{ "sync", 0, 0, A_SYNC },
+	{ "async", 0, 0, A_ASYNC },
+	{ "manual", 0, 0, A_MANUAL },
+	{ "json", 0, 0, A_JSON },
+	{ NULL, 0, 0, 0 },
+};
+
+/* Run the job now, in the foreground; print its output; exit like `q result`. */
+static int run_sync(struct spool *sp, const char *id)
+{
+	struct worker_opts o = { 1, 0, 1, 0, id };
+	struct worker_stats stats;
+	struct jobref ref;
+
+	if (worker_run(sp, &o, &stats))
+		return EXIT_RUNTIME;
+	memcpy(ref.id, id, ID_LEN + 1);
+	if (wait_final(sp, &ref, -1) < 0)
+		return error("job '%s' vanished", id), EXIT_RUNTIME;
+	if (print_log(sp, id, "out", 0))
+		return EXIT_RUNTIME;
+	if (ref.state != ST_DONE) {
+		struct view v;
+
+		if (view_load(sp, &ref, &v) == SP_OK) {
+			const struct attempt *a = jobstate_last(&v.st);
+
+			if (a && a->signal)
+				error("job %s %s: signal %d", id, state_status(v.ref.state), a->signal);
+			else if (a && a->exit_code >= 0 && v.ref.state == ST_FAILED)
+				error("job %s failed: exit %d", id, a->exit_code);
+			else
+				error("job %s %s", id, state_status(v.ref.state));
+			view_release(&v);
+		}
+	}
+	return job_exit_status(ref.state);
+}
+
+/* Copy our environment minus secrets and q's own per-job variables. */
+static void capture_env(struct job *job)
+{
+	for (char **e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (!eq || eq == *e || env_is_secret(job, *e, eq - *e) || !utf8_valid(*e, strlen(*e)))
+			continue;
+		if (!strncmp(*e, "Q_JOB_ID=", 9) || !strncmp(*e, "Q_ATTEMPT=", 10))
+			continue;
+		strv_push(&job->env, *e);
+	}
+}
+
+int cmd_add(int argc, char **argv)
+{
+	struct job job;
+	struct spool sp;
+	struct strv after = { NULL, 0 };
+	int i = 1, id, mode = -1, json = 0, hold = 0, ret = EXIT_OK, r;
+	const char *arg;
+	int64_t now = now_ms();
+	char dup[ID_LEN + 1], cwd[PATH_MAX];
+	enum state initial;
+
+	job_init(&job);
+	job.created_at = now;
+	job.max_attempts = -1;
+	job.backoff_ms = -1;
+	job.timeout_ms = -1;
+	while ((id = opt_next(argc, argv, &i, opts, &arg, "add")) > 0) {
+		long long n;
+		int64_t ms;
+
+		switch (id) {
+		case A_PRIO:
+			if ((job.priority = priority_parse(arg)) < 0) {
+				ret = usage_error("add", "bad priority '%s': want high, normal, low or 0-9", arg);
+				goto out;
+			}
+			break;
+		case A_ATTEMPTS:
+			if (parse_int(arg, 1, 1000000, &n)) {
+				ret = usage_error("add", "bad attempts '%s': want a positive integer", arg);
+				goto out;
+			}
+			job.max_attempts = (int)n;
+			break;
+		case A_BACKOFF:
+			job.backoff_max_ms = -1;
+			if (backoff_parse(arg, &job.backoff_ms, &job.backoff_max_ms)) {
+				ret = usage_error("add", "bad backoff '%s': want BASE[:MAX], e.g. 1s:5m", arg);
+				goto out;
+			}
+			if (job.backoff_max_ms < 0)
+				job.backoff_max_ms = -2; /* MAX from settings, at least BASE */
+			break;
+		case A_TIMEOUT:
+			if (duration_parse(arg, &job.timeout_ms)) {
+				ret = usage_error("add", "bad duration '%s'", arg);
+				goto out;
+			}
+			break;
+		case A_RETRY_TIMEOUT:
+			job.retry_timeout = 1;
+			break;
+		case A_AT:
+			if (time_parse_user(arg, &job.run_at)) {
+				ret = usage_error("add", "bad time '%s'", arg);
+				goto out;
+			}
+			break;
+		case A_IN:
+			if (duration_parse(arg, &ms)) {
+				ret = usage_error("add", "bad duration '%s'", arg);
+				goto out;
+			}
+			job.run_at = now + ms;
+			break;
+		case A_DEADLINE:
+			if (!duration_parse(arg, &ms))
+				job.deadline = now + ms;
+			else if (time_parse_user(arg, &job.deadline)) {
+				ret = usage_error("add", "bad deadline '%s': want a TIME or a DUR", arg);
+				goto out;
+			}
+			break;
+		case A_AFTER:
+			if (!id_prefix_valid(arg)) {
+				ret = usage_error("add", "invalid job id '%s'", arg);
+				goto out;
+			}
+			strv_push(&after, arg);
+			break;
+		case A_KEY:
+			if (!*arg || strlen(arg) > KEY_MAX || !utf8_valid(arg, strlen(arg))) {
+				ret = usage_error("add", "bad key: want 1 to %d bytes of UTF-8", KEY_MAX);
+				goto out;
+			}
+			free(job.key);
+			job.key = xstrdup(arg);
+			break;
+		case A_SECRET:
+			if (!*arg || strchr(arg, '=')) {
+				ret = usage_error("add", "bad variable name '%s'", arg);
+				goto out;
+			}
+			strv_push(&job.secret_env, arg);
+			break;
+		case A_HOLD: hold = 1; break;
+		case A_SYNC: mode = MODE_SYNC; break;
+		case A_ASYNC: mode = MODE_ASYNC; break;
+		case A_MANUAL: mode = MODE_MANUAL; break;
+		case A_JSON: json = 1; break;
+		}
+	}
+	if (id < 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (i >= argc) {
+		ret = usage_error("add", "no command given");
+		goto out;
+	}
+	if (argc - i > JOB_MAX_ARGS) {
+		ret = usage_error("add", "too many arguments (limit %d)", JOB_MAX_ARGS);
+		goto out;
+	}
+	for (int k = i; k < argc; k++) {
+		if (!utf8_valid(argv[k], strlen(argv[k]))) {
+			ret = usage_error("add", "argument %d is not valid UTF-8", k - i + 1);
+			goto out;
+		}
+		strv_push(&job.argv, argv[k]);
+	}
+	if (!getcwd(cwd, sizeof(cwd)) || !utf8_valid(cwd, strlen(cwd))) {
+		error_errno("cannot get the current directory");
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	job.cwd = xstrdup(cwd);
+	capture_env(&job);
+
+	if ((ret = cmd_open(&sp, 1, NULL)))
+		goto out;
+	/* Settings fill what the flags left unset. */
+	if (job.max_attempts < 0)
+		job.max_attempts = (int)sp.cfg.attempts;
+	if (job.backoff_ms < 0) {
+		job.backoff_ms = sp.cfg.backoff_ms;
+		job.backoff_max_ms = sp.cfg.backoff_max_ms;
+	} else if (job.backoff_max_ms == -2) {
+		job.backoff_max_ms = sp.cfg.backoff_max_ms > job.backoff_ms ? sp.cfg.backoff_max_ms
+									 : job.backoff_ms;
+	}
+	if (job.timeout_ms < 0)
+		job.timeout_ms = sp.cfg.timeout_ms;
+	if (mode < 0)
+		mode = sp.cfg.mode;
+	for (int k = 0; k < after.n; k++) {
+		struct jobref ref;
+
+		if ((ret = cmd_find(&sp, after.v[k], &ref)))
+			goto close;
+		strv_push(&job.after, ref.id);
+	}
+	initial = hold ? ST_HELD : job.after.n ? ST_WAITING : job.run_at > now ? ST_DEFERRED : ST_PENDING;
+	r = spool_add(&sp, &job, initial, dup);
+	if (r == SP_FULL) {
+		ret = EXIT_FULL;
+		goto close;
+	}
+	if (r < 0) {
+		ret = EXIT_RUNTIME;
+		goto close;
+	}
+	if (json) {
+		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job.id,
+		       r == 1 ? "true" : "false");
+	} else {
+		printf("%s\n", r == 1 ? dup : job.id);
+	}
+	if (r == 1) {
+		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job.key);
+		goto close;
+	}
+	if (mode == MODE_SYNC) {
+		fflush(stdout);
+		ret = run_sync(&sp, job.id);
+	} else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
+		fflush(stdout);
+		spawn_worker(&sp);
+	}
+close:
+	spool_release(&sp);
+out:
+	strv_clear(&after);
+	job_release(&job);
+	return ret;
+}

@@ -1,0 +1,109 @@
+/* q cancel: cancel a pending or running job. */
+#include "cmd.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+static int append_cancel(struct spool *sp, const char *id)
+{
+	struct buf b = BUF_INIT;
+	struct jw w;
+	int r;
+
+	event_begin(&w, &b, "cancelled");
+	event_end(&w);
+	r = spool_event(sp, id, &b, 1);
+	buf_release(&b);
+	return r;
+}
+
+static int cancel(struct spool *sp, struct jobref *ref)
+{
+	int appended = 0;
+
+	for (int tries = 0; tries < 50; tries++) {
+		struct jobstate st;
+		int fd;
+
+		if (tries && spool_locate(sp, ref->id, ref) != SP_OK) {
+			usleep(2000);
+			continue;
+		}
+		if (state_final(ref->state)) {
+			if (appended && ref->state == ST_CANCELLED)
+				return EXIT_OK;
+			error("job %s is already %s", ref->id, state_status(ref->state));
+			return EXIT_NO;
+		}
+		if (ref->state == ST_RUNNING) {
+			const struct attempt *a;
+
+			/* Recorded first, so a late exit cannot overwrite it. */
+			if (!appended && append_cancel(sp, ref->id))
+				return EXIT_RUNTIME;
+			appended = 1;
+			if (spool_load_events(sp, ref->id, &st))
+				return EXIT_RUNTIME;
+			if (st.verdict != V_CANCELLED) {
+				error("job %s already %s", ref->id, verdict_status(st.verdict));
+				jobstate_release(&st);
+				return EXIT_NO;
+			}
+			a = jobstate_last(&st);
+			if (a && a->finished_at < 0 && a->pid > 1 &&
+			    spool_locate(sp, ref->id, ref) == SP_OK && ref->state == ST_RUNNING)
+				worker_kill_group(a->pid, sp->cfg.kill_grace_ms);
+			jobstate_release(&st);
+			return EXIT_OK;
+		}
+		/* Pending in one of its forms: whoever holds the lock moves it. */
+		fd = spool_lock(sp, ref);
+		if (fd == -1)
+			return EXIT_RUNTIME;
+		if (fd == -2) {
+			usleep(2000);
+			continue;
+		}
+		if (!appended && append_cancel(sp, ref->id)) {
+			close(fd);
+			return EXIT_RUNTIME;
+		}
+		appended = 1;
+		if (spool_move(sp, ref, ST_CANCELLED, fd, 0)) {
+			close(fd);
+			return EXIT_RUNTIME;
+		}
+		close(fd);
+		return EXIT_OK;
+	}
+	error("cannot cancel job %s: it keeps moving", ref->id);
+	return EXIT_RUNTIME;
+}
+
+int cmd_cancel(int argc, char **argv)
+{
+	struct spool sp;
+	struct jobref ref;
+	int ret, missing;
+
+	if (argc != 2)
+		return usage_error("cancel", argc < 2 ? "no job id given" : "too many arguments");
+	if (argv[1][0] == '-')
+		return usage_error("cancel", "unknown option '%s'", argv[1]);
+	if (!id_prefix_valid(argv[1]))
+		return error("invalid job id '%s'", argv[1]), EXIT_USAGE;
+	if ((ret = cmd_open(&sp, 0, &missing)))
+		return ret;
+	if (missing) {
+		spool_release(&sp);
+		return error("no job '%s'", argv[1]), EXIT_NOJOB;
+	}
+	if (!(ret = cmd_find(&sp, argv[1], &ref)))
+		ret = cancel(&sp, &ref);
+	spool_release(&sp);
+	return ret;
+}

@@ -1,0 +1,75 @@
+#ifndef Q_CMD_H
+#define Q_CMD_H
+/*
+ * Commands: one file each, the only code (with q.c) that prints
+ * results or exits.  Each returns an exit status (util.h).
+ */
+#include "spool.h"
+#include "util.h"
+#include "view.h"
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;   /* identical to q.1's SYNOPSIS line */
+	const char *help;    /* one line for `q --help` */
+};
+
+extern const struct cmd commands[];
+
+/*
+ * Options: a table of {long name, short letter, has argument, id}.
+ * opt_next returns the id of the next option (its argument in *arg), 0
+ * at the first operand or after "--" (*i then indexes it), or -1 after
+ * printing a usage error.
+ */
+struct opt {
+	const char *name;
+	char letter;
+	int has_arg;
+	int id;
+};
+int opt_next(int argc, char **argv, int *i, const struct opt *opts, const char **arg,
+	     const char *cmd);
+/* Usage error for cmd: prints "q: MSG" and "usage: ..." and returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open the spool for reading (a missing spool reads as empty: *missing). */
+int cmd_open(struct spool *sp, int create, int *missing);
+/* Resolve an id argument: EXIT_OK, EXIT_USAGE, EXIT_NOJOB or EXIT_RUNTIME. */
+int cmd_find(struct spool *sp, const char *arg, struct jobref *ref);
+/* Print a buffer to stdout. */
+void out_buf(const struct buf *b);
+/* Status word to state set: returns -1 if unknown. */
+int status_parse(const char *s);
+/* Wait until the job is final or timeout_ms passes (-1 forever): 0 final, 1 timed out. */
+int wait_final(struct spool *sp, struct jobref *ref, int64_t timeout_ms);
+/* Copy the job's log to stdout from offset *off; follow: until final. */
+int print_log(struct spool *sp, const char *id, const char *ext, int follow);
+/* Start a detached worker (async mode): double fork, new session, no fds. */
+void spawn_worker(struct spool *sp);
+/* Exit status of a final or unfinished job (0, 1 or 5). */
+int job_exit_status(enum state s);
+
+int cmd_add(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_result(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_progress(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,245 @@
+/* common.c: what every command needs: options, spool, ids, output. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+
+static const char *usage_of(const char *cmd)
+{
+	for (const struct cmd *c = commands; c->name; c++)
+		if (!strcmp(c->name, cmd))
+			return c->usage;
+	return "q COMMAND [ARGS]";
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "q: %s\nusage: %s\n", msg, usage_of(cmd));
+	return EXIT_USAGE;
+}
+
+int opt_next(int argc, char **argv, int *i, const struct opt *opts, const char **arg,
+	     const char *cmd)
+{
+	const char *a;
+
+	*arg = NULL;
+	if (*i >= argc)
+		return 0;
+	a = argv[*i];
+	if (a[0] != '-' || !a[1])
+		return 0;
+	if (!strcmp(a, "--")) {
+		(*i)++;
+		return 0;
+	}
+	for (const struct opt *o = opts; o->id; o++) {
+		if (a[1] == '-' && o->name) {
+			size_t n = strlen(o->name);
+
+			if (strncmp(a + 2, o->name, n) || (a[2 + n] && a[2 + n] != '='))
+				continue;
+			if (a[2 + n] == '=') {
+				if (!o->has_arg) {
+					usage_error(cmd, "option '--%s' takes no value", o->name);
+					return -1;
+				}
+				*arg = a + 3 + n;
+			} else if (o->has_arg) {
+				if (*i + 1 >= argc) {
+					usage_error(cmd, "option '--%s' needs a value", o->name);
+					return -1;
+				}
+				*arg = argv[++*i];
+			}
+			(*i)++;
+			return o->id;
+		}
+		if (a[1] != '-' && o->letter && a[1] == o->letter) {
+			if (o->has_arg) {
+				if (a[2]) {
+					*arg = a + 2;
+				} else if (*i + 1 < argc) {
+					*arg = argv[++*i];
+				} else {
+					usage_error(cmd, "option '-%c' needs a value", o->letter);
+					return -1;
+				}
+			} else if (a[2]) {
+				continue;
+			}
+			(*i)++;
+			return o->id;
+		}
+	}
+	usage_error(cmd, "unknown option '%s'", a);
+	return -1;
+}
+
+int cmd_open(struct spool *sp, int create, int *missing)
+{
+	if (spool_open(sp, create, missing)) {
+		spool_release(sp);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+int cmd_find(struct spool *sp, const char *arg, struct jobref *ref)
+{
+	int r;
+
+	if (!id_prefix_valid(arg)) {
+		error("invalid job id '%s'", arg);
+		return EXIT_USAGE;
+	}
+	r = spool_find(sp, arg, ref);
+	if (r == SP_OK)
+		return EXIT_OK;
+	return r == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME;
+}
+
+void out_buf(const struct buf *b)
+{
+	if (b->len)
+		fwrite(b->s, 1, b->len, stdout);
+}
+
+int status_parse(const char *s)
+{
+	static const char *const names[] = { "pending", "running", "completed", "failed", "cancelled",
+					     "expired" };
+
+	for (int i = 0; i < 6; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+int job_exit_status(enum state s)
+{
+	if (s == ST_DONE)
+		return EXIT_OK;
+	return state_final(s) ? EXIT_NO : EXIT_PENDING;
+}
+
+int wait_final(struct spool *sp, struct jobref *ref, int64_t timeout_ms)
+{
+	int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	long delay = 5;
+
+	for (;;) {
+		struct timespec ts;
+
+		if (spool_locate(sp, ref->id, ref) != SP_OK) {
+			/* Between two directories during a move: look again. */
+			if (spool_locate(sp, ref->id, ref) != SP_OK)
+				return -1;
+		}
+		if (state_final(ref->state))
+			return 0;
+		if (end >= 0 && mono_ms() >= end)
+			return 1;
+		ts.tv_sec = 0;
+		ts.tv_nsec = delay * 1000000;
+		nanosleep(&ts, NULL);
+		if (delay < 200)
+			delay *= 2;
+	}
+}
+
+int print_log(struct spool *sp, const char *id, const char *ext, int follow)
+{
+	char rel[64], path[4096];
+	int fd = -1;
+	char buf[65536];
+	int ret = EXIT_OK;
+
+	spool_log_path(id, ext, rel, sizeof(rel));
+	snprintf(path, sizeof(path), "logs/%s", rel);
+	for (;;) {
+		ssize_t r;
+		struct jobref ref;
+		int final;
+
+		if (fd < 0) {
+			fd = f_openat(sp->fd, path, O_RDONLY, 0);
+			if (fd < 0 && errno != ENOENT) {
+				error_errno("cannot open '%s'", path);
+				return EXIT_RUNTIME;
+			}
+		}
+		while (fd >= 0 && (r = read(fd, buf, sizeof(buf))) > 0)
+			if (fwrite(buf, 1, r, stdout) != (size_t)r)
+				return EXIT_RUNTIME;
+		if (!follow)
+			break;
+		fflush(stdout);
+		final = spool_locate(sp, id, &ref) == SP_OK && state_final(ref.state);
+		if (final) {
+			/* One more read: the last output may have come with the end. */
+			while (fd >= 0 && (r = read(fd, buf, sizeof(buf))) > 0)
+				fwrite(buf, 1, r, stdout);
+			break;
+		}
+		{
+			struct timespec ts = { 0, 100 * 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Start a worker that outlives us and holds nothing of ours open. */
+void spawn_worker(struct spool *sp)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		warning("cannot start a worker: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		pid_t again;
+
+		setsid();
+		again = fork();
+		if (again != 0)
+			_exit(again < 0 ? 1 : 0);
+		{
+			int null = open("/dev/null", O_RDWR);
+
+			if (null >= 0) {
+				dup2(null, 0);
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+		}
+		close_range(3, ~0U, 0);
+		if (chdir("/"))
+			_exit(1);
+		setenv("Q_SPOOL", sp->path, 1);
+		execl("/proc/self/exe", "q", "worker", (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+

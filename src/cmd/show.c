@@ -1,0 +1,225 @@
+/* q show, q result, q log, q events: read one job. */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { O_JSON = 1, O_WAIT, O_TIMEOUT, O_FOLLOW };
+
+static void line_time(struct buf *b, const char *label, int64_t ms, int64_t now)
+{
+	char t[TIME_LEN], ago[32];
+
+	if (ms < 0)
+		return;
+	time_format(ms, t);
+	duration_format(now - ms, ago, sizeof(ago));
+	buf_addf(b, "%-10s %s (%s ago)\n", label, t, ago);
+}
+
+static void show_human(struct buf *b, const struct view *v)
+{
+	const struct jobstate *st = &v->st;
+	const struct attempt *a = jobstate_last(st);
+	int64_t now = now_ms();
+
+	buf_addf(b, "%-10s %s\n", "id", v->job.id);
+	buf_addf(b, "%-10s %s", "status", state_status(v->ref.state));
+	if (v->ref.state == ST_HELD)
+		buf_adds(b, " (held)");
+	else if (v->ref.state == ST_WAITING)
+		buf_adds(b, " (waiting for other jobs)");
+	else if (v->ref.state == ST_DEFERRED)
+		buf_adds(b, " (not due yet)");
+	buf_addf(b, ", attempt %d of %d\n", st->attempts, v->job.max_attempts);
+	buf_addf(b, "%-10s ", "command");
+	view_command(b, &v->job, 0);
+	buf_addf(b, "\n%-10s %s\n", "cwd", v->job.cwd);
+	buf_addf(b, "%-10s %d\n", "priority", v->job.priority);
+	line_time(b, "created", v->job.created_at, now);
+	if (v->ref.state == ST_DEFERRED)
+		line_time(b, "due", st->deferred_until >= 0 ? st->deferred_until : v->job.run_at, now);
+	if (a)
+		line_time(b, "started", a->started_at, now);
+	if (state_final(v->ref.state))
+		line_time(b, "finished", st->verdict_at, now);
+	if (a && a->finished_at >= 0) {
+		if (a->signal)
+			buf_addf(b, "%-10s signal %d\n", "exit", a->signal);
+		else
+			buf_addf(b, "%-10s %d\n", "exit", a->exit_code);
+		buf_addf(b, "%-10s %lld bytes\n", "output", (long long)a->output_size);
+	}
+	if (view_error(v))
+		buf_addf(b, "%-10s %s\n", "error", view_error(v));
+	if (st->progress_pct >= 0)
+		buf_addf(b, "%-10s %d%%%s%s\n", "progress", st->progress_pct,
+			 st->progress_msg ? " " : "", st->progress_msg ? st->progress_msg : "");
+	if (v->job.timeout_ms)
+		buf_addf(b, "%-10s %lldms\n", "timeout", (long long)v->job.timeout_ms);
+	if (v->job.deadline >= 0)
+		line_time(b, "deadline", v->job.deadline, now);
+	for (int i = 0; i < v->job.after.n; i++)
+		buf_addf(b, "%-10s %s\n", "after", v->job.after.v[i]);
+	if (v->job.key)
+		buf_addf(b, "%-10s %s\n", "key", v->job.key);
+}
+
+/* Open the spool and resolve argv's id; EXIT_OK or a status. */
+static int open_find(struct spool *sp, const char *arg, struct jobref *ref)
+{
+	int ret, missing;
+
+	if (!id_prefix_valid(arg)) {
+		error("invalid job id '%s'", arg);
+		return EXIT_USAGE;
+	}
+	if ((ret = cmd_open(sp, 0, &missing)))
+		return ret;
+	if (missing) {
+		spool_release(sp);
+		error("no job '%s'", arg);
+		return EXIT_NOJOB;
+	}
+	if ((ret = cmd_find(sp, arg, ref)))
+		spool_release(sp);
+	return ret;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct opt opts[] = { { "json", 0, 0, O_JSON }, { NULL, 0, 0, 0 } };
+	struct spool sp;
+	struct jobref ref;
+	struct view v;
+	struct buf b = BUF_INIT;
+	int i = 1, id, json = 0, ret;
+	const char *arg;
+
+	while ((id = opt_next(argc, argv, &i, opts, &arg, "show")) > 0)
+		json = 1;
+	if (id < 0)
+		return EXIT_USAGE;
+	if (i != argc - 1)
+		return usage_error("show", i >= argc ? "no job id given" : "too many arguments");
+	if ((ret = open_find(&sp, argv[i], &ref)))
+		return ret;
+	if ((ret = view_load(&sp, &ref, &v))) {
+		spool_release(&sp);
+		return ret == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME;
+	}
+	if (json) {
+		struct jw w;
+
+		jw_init(&w, &b);
+		view_json(&w, &v);
+		buf_addc(&b, '\n');
+	} else {
+		show_human(&b, &v);
+	}
+	out_buf(&b);
+	buf_release(&b);
+	view_release(&v);
+	spool_release(&sp);
+	return EXIT_OK;
+}
+
+int cmd_result(int argc, char **argv)
+{
+	static const struct opt opts[] = {
+		{ "json", 0, 0, O_JSON },
+		{ "wait", 0, 0, O_WAIT },
+		{ "timeout", 0, 1, O_TIMEOUT },
+		{ NULL, 0, 0, 0 },
+	};
+	struct spool sp;
+	struct jobref ref;
+	struct view v;
+	struct buf b = BUF_INIT;
+	int i = 1, id, json = 0, wait = 0, ret;
+	int64_t timeout = -1;
+	const char *arg;
+
+	while ((id = opt_next(argc, argv, &i, opts, &arg, "result")) > 0) {
+		if (id == O_JSON)
+			json = 1;
+		else if (id == O_WAIT)
+			wait = 1;
+		else if (duration_parse(arg, &timeout))
+			return usage_error("result", "bad duration '%s'", arg);
+	}
+	if (id < 0)
+		return EXIT_USAGE;
+	if (timeout >= 0 && !wait)
+		return usage_error("result", "--timeout needs --wait");
+	if (i != argc - 1)
+		return usage_error("result", i >= argc ? "no job id given" : "too many arguments");
+	if ((ret = open_find(&sp, argv[i], &ref)))
+		return ret;
+	if (wait && wait_final(&sp, &ref, timeout) < 0) {
+		spool_release(&sp);
+		error("job '%s' vanished", ref.id);
+		return EXIT_NOJOB;
+	}
+	if ((ret = view_load(&sp, &ref, &v))) {
+		spool_release(&sp);
+		return ret == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME;
+	}
+	if (json) {
+		struct jw w;
+
+		jw_init(&w, &b);
+		view_json(&w, &v);
+		buf_addc(&b, '\n');
+	} else {
+		const struct attempt *a = jobstate_last(&v.st);
+
+		buf_addf(&b, "%s %s", v.job.id, state_status(v.ref.state));
+		if (a && a->finished_at >= 0) {
+			if (a->signal)
+				buf_addf(&b, " signal %d", a->signal);
+			else if (a->exit_code >= 0)
+				buf_addf(&b, " exit %d", a->exit_code);
+		}
+		if (state_final(v.ref.state) && view_error(&v))
+			buf_addf(&b, " error %s", view_error(&v));
+		buf_addc(&b, '\n');
+	}
+	out_buf(&b);
+	buf_release(&b);
+	ret = job_exit_status(v.ref.state);
+	view_release(&v);
+	spool_release(&sp);
+	return ret;
+}
+
+static int cat_file(int argc, char **argv, const char *cmd, const char *ext)
+{
+	static const struct opt opts[] = { { "follow", 'f', 0, O_FOLLOW }, { NULL, 0, 0, 0 } };
+	struct spool sp;
+	struct jobref ref;
+	int i = 1, id, follow = 0, ret;
+	const char *arg;
+
+	while ((id = opt_next(argc, argv, &i, opts, &arg, cmd)) > 0)
+		follow = 1;
+	if (id < 0)
+		return EXIT_USAGE;
+	if (i != argc - 1)
+		return usage_error(cmd, i >= argc ? "no job id given" : "too many arguments");
+	if ((ret = open_find(&sp, argv[i], &ref)))
+		return ret;
+	ret = print_log(&sp, ref.id, ext, follow);
+	spool_release(&sp);
+	return ret;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	return cat_file(argc, argv, "log", "out");
+}
+
+int cmd_events(int argc, char **argv)
+{
+	return cat_file(argc, argv, "events", "events");
+}

@@ -1,0 +1,194 @@
+/* q retry, q hold, q release, q pause, q resume: move jobs by hand. */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Resolve the single id operand of cmd; the spool stays open on success. */
+static int one_job(int argc, char **argv, const char *cmd, struct spool *sp, struct jobref *ref)
+{
+	int ret, missing;
+
+	if (argc != 2)
+		return usage_error(cmd, argc < 2 ? "no job id given" : "too many arguments");
+	if (argv[1][0] == '-')
+		return usage_error(cmd, "unknown option '%s'", argv[1]);
+	if (!id_prefix_valid(argv[1]))
+		return error("invalid job id '%s'", argv[1]), EXIT_USAGE;
+	if ((ret = cmd_open(sp, 0, &missing)))
+		return ret;
+	if (missing) {
+		spool_release(sp);
+		return error("no job '%s'", argv[1]), EXIT_NOJOB;
+	}
+	if ((ret = cmd_find(sp, argv[1], ref)))
+		spool_release(sp);
+	return ret;
+}
+
+static int event(struct spool *sp, const char *id, const char *name, int sync)
+{
+	struct buf b = BUF_INIT;
+	struct jw w;
+	int r;
+
+	event_begin(&w, &b, name);
+	event_end(&w);
+	r = spool_event(sp, id, &b, sync);
+	buf_release(&b);
+	return r;
+}
+
+/*
+ * Lock ref's file, retrying briefly while another process holds it.
+ * If the job moves to another state meanwhile, say so and fail.
+ */
+static int lock_job(struct spool *sp, struct jobref *ref)
+{
+	enum state was = ref->state;
+
+	for (int tries = 0; tries < 50; tries++) {
+		int fd = spool_lock(sp, ref);
+
+		if (fd != -2)
+			return fd;
+		usleep(2000);
+		if (spool_locate(sp, ref->id, ref) != SP_OK)
+			break;
+		if (ref->state != was) {
+			error("job %s became %s meanwhile", ref->id, state_status(ref->state));
+			return -1;
+		}
+	}
+	error("job %s is busy: try again", ref->id);
+	return -1;
+}
+
+int cmd_retry(int argc, char **argv)
+{
+	struct spool sp;
+	struct jobref ref;
+	struct job job;
+	int ret, fd;
+
+	if ((ret = one_job(argc, argv, "retry", &sp, &ref)))
+		return ret;
+	if (ref.state != ST_FAILED && ref.state != ST_CANCELLED && ref.state != ST_EXPIRED) {
+		error("job %s is %s: only failed, cancelled or expired jobs can be retried", ref.id,
+		      state_status(ref.state));
+		ret = EXIT_NO;
+		goto out;
+	}
+	if ((fd = lock_job(&sp, &ref)) < 0) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	if (spool_load(&sp, &ref, &job, NULL)) {
+		close(fd);
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	ref.prio = job.priority;
+	job_release(&job);
+	if (event(&sp, ref.id, "retry", 1) || spool_move(&sp, &ref, ST_PENDING, fd, 0))
+		ret = EXIT_RUNTIME;
+	close(fd);
+	if (!ret && sp.cfg.mode == MODE_ASYNC && !spool_paused(&sp))
+		spawn_worker(&sp);
+out:
+	spool_release(&sp);
+	return ret;
+}
+
+int cmd_hold(int argc, char **argv)
+{
+	struct spool sp;
+	struct jobref ref;
+	int ret, fd;
+
+	if ((ret = one_job(argc, argv, "hold", &sp, &ref)))
+		return ret;
+	if (ref.state == ST_HELD)
+		goto out;
+	if (ref.state != ST_PENDING && ref.state != ST_DEFERRED && ref.state != ST_WAITING) {
+		error("job %s is %s: only pending jobs can be held", ref.id, state_status(ref.state));
+		ret = EXIT_NO;
+		goto out;
+	}
+	if ((fd = lock_job(&sp, &ref)) < 0) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	if (spool_move(&sp, &ref, ST_HELD, fd, 0) || event(&sp, ref.id, "held", 0)) {
+		ret = EXIT_RUNTIME;
+	}
+	close(fd);
+out:
+	spool_release(&sp);
+	return ret;
+}
+
+int cmd_release(int argc, char **argv)
+{
+	struct spool sp;
+	struct jobref ref;
+	struct job job;
+	int ret, fd;
+	enum state to;
+
+	if ((ret = one_job(argc, argv, "release", &sp, &ref)))
+		return ret;
+	if (ref.state != ST_HELD) {
+		error("job %s is not held", ref.id);
+		ret = EXIT_NO;
+		goto out;
+	}
+	if ((fd = lock_job(&sp, &ref)) < 0) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	if (spool_load(&sp, &ref, &job, NULL)) {
+		close(fd);
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ST_PENDING;
+	ref.prio = job.priority;
+	if (spool_move(&sp, &ref, to, fd, job.run_at) || event(&sp, ref.id, "released", 0))
+		ret = EXIT_RUNTIME;
+	job_release(&job);
+	close(fd);
+	if (!ret && sp.cfg.mode == MODE_ASYNC && !spool_paused(&sp))
+		spawn_worker(&sp);
+out:
+	spool_release(&sp);
+	return ret;
+}
+
+static int set_paused(int argc, char **argv, const char *cmd, int paused)
+{
+	struct spool sp;
+	int ret;
+
+	if (argc > 1)
+		return usage_error(cmd, "unexpected argument '%s'", argv[1]);
+	if ((ret = cmd_open(&sp, 1, NULL)))
+		return ret;
+	if (spool_set_paused(&sp, paused))
+		ret = EXIT_RUNTIME;
+	else if (!paused && sp.cfg.mode == MODE_ASYNC)
+		spawn_worker(&sp);
+	spool_release(&sp);
+	return ret;
+}
+
+int cmd_pause(int argc, char **argv)
+{
+	return set_paused(argc, argv, "pause", 1);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	return set_paused(argc, argv, "resume", 0);
+}

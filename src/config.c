@@ -1,0 +1,372 @@
+/* config.c: settings.  See config.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "util.h"
+
+#define CONFIG_MAX_SIZE (64 << 10)
+
+enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF };
+
+static const struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;
+} keys[] = {
+	{ "sync.mode", K_MODE, offsetof(struct config, mode) },
+	{ "job.attempts", K_POS, offsetof(struct config, attempts) },
+	{ "job.backoff", K_BACKOFF, offsetof(struct config, backoff_ms) },
+	{ "job.timeout", K_DUR, offsetof(struct config, timeout_ms) },
+	{ "job.kill_grace", K_DUR, offsetof(struct config, kill_grace_ms) },
+	{ "queue.max_pending", K_INT, offsetof(struct config, max_pending) },
+	{ "worker.max", K_POS, offsetof(struct config, worker_max) },
+	{ "worker.jobs", K_POS, offsetof(struct config, worker_jobs) },
+	{ "worker.linger", K_DUR, offsetof(struct config, linger_ms) },
+	{ "worker.idle", K_DUR, offsetof(struct config, idle_ms) },
+	{ "gc.completed", K_DUR, offsetof(struct config, gc_completed_ms) },
+	{ "gc.failed", K_DUR, offsetof(struct config, gc_failed_ms) },
+	{ "gc.interval", K_DUR, offsetof(struct config, gc_interval_ms) },
+};
+
+void config_defaults(struct config *c)
+{
+	c->mode = MODE_ASYNC;
+	c->attempts = 1;
+	c->backoff_ms = 1000;
+	c->backoff_max_ms = 300000;
+	c->timeout_ms = 0;
+	c->kill_grace_ms = 5000;
+	c->max_pending = 0;
+	c->worker_max = 4;
+	c->worker_jobs = 1;
+	c->linger_ms = 60000;
+	c->idle_ms = 300000;
+	c->gc_completed_ms = 86400000;
+	c->gc_failed_ms = 7 * 86400000LL;
+	c->gc_interval_ms = 3600000;
+}
+
+int mode_parse(const char *s)
+{
+	if (!strcmp(s, "async"))
+		return MODE_ASYNC;
+	if (!strcmp(s, "sync"))
+		return MODE_SYNC;
+	if (!strcmp(s, "manual"))
+		return MODE_MANUAL;
+	return -1;
+}
+
+int backoff_parse(const char *s, int64_t *base, int64_t *max)
+{
+	const char *colon = strchr(s, ':');
+	char tmp[64];
+
+	if (!colon)
+		return duration_parse(s, base);
+	if ((size_t)(colon - s) >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, colon - s);
+	tmp[colon - s] = '\0';
+	if (duration_parse(tmp, base) || duration_parse(colon + 1, max) || *max < *base)
+		return -1;
+	return 0;
+}
+
+int config_set(struct config *c, const char *key, const char *value, const char *where)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		const struct key *k = &keys[i];
+		int64_t *p = (int64_t *)((char *)c + k->off);
+		long long v;
+		int m;
+
+		if (strcasecmp(key, k->name))
+			continue;
+		switch (k->type) {
+		case K_MODE:
+			if ((m = mode_parse(value)) < 0)
+				return error("%s: bad value '%s' for '%s': want sync, async or manual",
+					     where, value, k->name);
+			c->mode = m;
+			return 0;
+		case K_INT:
+		case K_POS:
+			if (parse_int(value, k->type == K_POS ? 1 : 0, 1000000000, &v))
+				return error("%s: bad value '%s' for '%s': want %s integer", where,
+					     value, k->name, k->type == K_POS ? "a positive" : "an");
+			*p = v;
+			return 0;
+		case K_DUR:
+			if (duration_parse(value, p))
+				return error("%s: bad duration '%s' for '%s'", where, value, k->name);
+			return 0;
+		case K_BACKOFF:
+			if (backoff_parse(value, &c->backoff_ms, &c->backoff_max_ms))
+				return error("%s: bad value '%s' for '%s': want BASE[:MAX]", where,
+					     value, k->name);
+			return 0;
+		}
+	}
+	return 0; /* unknown keys are ignored */
+}
+
+static int name_char(int ch)
+{
+	return isalnum(ch) || ch == '-' || ch == '_';
+}
+
+/* Parse a value from p up to the end of the logical line. */
+static int parse_value(const char **pp, const char *e, struct buf *out, const char **why)
+{
+	const char *p = *pp;
+	int quoted = 0;
+	size_t trim = 0; /* length up to the last non-space outside quotes */
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	for (; p < e; p++) {
+		char ch = *p;
+
+		if (ch == '\n' && !quoted)
+			break;
+		if (ch == '\n') {
+			*why = "unterminated quoted value";
+			return -1;
+		}
+		if (!quoted && (ch == '#' || ch == ';'))
+			break;
+		if (ch == '"') {
+			quoted = !quoted;
+			trim = out->len;
+			continue;
+		}
+		if (ch == '\\') {
+			if (++p >= e) {
+				*why = "backslash at end of file";
+				return -1;
+			}
+			switch (*p) {
+			case '\n': continue; /* continuation */
+			case 'n': buf_addc(out, '\n'); break;
+			case 't': buf_addc(out, '\t'); break;
+			case 'b': buf_addc(out, '\b'); break;
+			case '"': buf_addc(out, '"'); break;
+			case '\\': buf_addc(out, '\\'); break;
+			default:
+				*why = "unknown escape in value";
+				return -1;
+			}
+			trim = out->len;
+			continue;
+		}
+		if (ch == '\0') {
+			*why = "NUL byte in value";
+			return -1;
+		}
+		buf_addc(out, ch);
+		if (quoted || (ch != ' ' && ch != '\t' && ch != '\r'))
+			trim = out->len;
+	}
+	if (quoted) {
+		*why = "unterminated quoted value";
+		return -1;
+	}
+	out->len = trim;
+	if (out->s)
+		out->s[trim] = '\0';
+	/* skip the rest of the line (a comment) */
+	while (p < e && *p != '\n')
+		p++;
+	*pp = p;
+	return 0;
+}
+
+int config_parse(struct config *c, const char *text, size_t len, const char *name)
+{
+	const char *p = text, *e = text + len;
+	char section[64] = "";
+	int line = 1, ret = 0;
+	struct buf val = BUF_INIT;
+
+	while (p < e) {
+		const char *why = NULL;
+		int start_line = line;
+
+		while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p >= e)
+			break;
+		if (*p == '\n') {
+			p++;
+			line++;
+			continue;
+		}
+		if (*p == '#' || *p == ';') {
+			while (p < e && *p != '\n')
+				p++;
+			continue;
+		}
+		if (*p == '[') {
+			size_t n = 0;
+
+			p++;
+			while (p < e && (name_char((unsigned char)*p) || *p == '.')) {
+				if (n + 1 >= sizeof(section)) {
+					why = "section name too long";
+					goto bad;
+				}
+				section[n++] = tolower((unsigned char)*p++);
+			}
+			section[n] = '\0';
+			if (!n) {
+				why = "bad section name";
+				goto bad;
+			}
+			if (p < e && *p == ' ') {
+				/* [section "subsection"]: kept as section.subsection */
+				p++;
+				if (p >= e || *p != '"') {
+					why = "bad section header";
+					goto bad;
+				}
+				p++;
+				if (n + 1 >= sizeof(section)) {
+					why = "section name too long";
+					goto bad;
+				}
+				section[n++] = '.';
+				while (p < e && *p != '"' && *p != '\n') {
+					if (n + 1 >= sizeof(section)) {
+						why = "section name too long";
+						goto bad;
+					}
+					section[n++] = *p++;
+				}
+				section[n] = '\0';
+				if (p >= e || *p != '"') {
+					why = "unterminated subsection name";
+					goto bad;
+				}
+				p++;
+			}
+			if (p >= e || *p != ']') {
+				why = "missing ']' in section header";
+				goto bad;
+			}
+			p++;
+			while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
+				p++;
+			if (p < e && *p != '\n' && *p != '#' && *p != ';') {
+				why = "junk after section header";
+				goto bad;
+			}
+			while (p < e && *p != '\n')
+				p++;
+			continue;
+		}
+		if (isalpha((unsigned char)*p)) {
+			char key[160];
+			size_t n = 0;
+
+			if (!section[0]) {
+				why = "key outside any section";
+				goto bad;
+			}
+			n = (size_t)snprintf(key, sizeof(key), "%s.", section);
+			while (p < e && name_char((unsigned char)*p)) {
+				if (n + 1 >= sizeof(key)) {
+					why = "key name too long";
+					goto bad;
+				}
+				key[n++] = tolower((unsigned char)*p++);
+			}
+			key[n] = '\0';
+			while (p < e && (*p == ' ' || *p == '\t'))
+				p++;
+			buf_reset(&val);
+			if (p >= e || *p == '\n' || *p == '#' || *p == ';' || *p == '\r') {
+				buf_adds(&val, "true");
+				while (p < e && *p != '\n')
+					p++;
+			} else if (*p == '=') {
+				const char *q = ++p;
+
+				if (parse_value(&p, e, &val, &why))
+					goto bad;
+				for (; q < p; q++)
+					if (*q == '\n')
+						line++;
+			} else {
+				why = "expected '=' after key";
+				goto bad;
+			}
+			{
+				char where[300];
+
+				snprintf(where, sizeof(where), "%s:%d", name, start_line);
+				if (config_set(c, key, val.s ? val.s : "", where))
+					ret = -1;
+			}
+			if (ret)
+				break;
+			continue;
+		}
+		why = "syntax error";
+bad:
+		ret = error("%s:%d: %s", name, start_line, why);
+		break;
+	}
+	buf_release(&val);
+	return ret;
+}
+
+static int config_env(struct config *c)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		char var[64], *d = var;
+		const char *v;
+
+		d += snprintf(var, sizeof(var), "Q_");
+		for (const char *s = keys[i].name; *s && d < var + sizeof(var) - 1; s++)
+			*d++ = *s == '.' ? '_' : toupper((unsigned char)*s);
+		*d = '\0';
+		v = getenv(var);
+		if (v && config_set(c, keys[i].name, v, var))
+			return -1;
+	}
+	return 0;
+}
+
+int config_load(struct config *c, const char *path)
+{
+	int fd = f_openat(AT_FDCWD, path, O_RDONLY, 0);
+
+	if (fd < 0 && errno != ENOENT)
+		return error_errno("cannot open '%s'", path);
+	if (fd >= 0) {
+		struct buf b = BUF_INIT;
+		int r = f_read_all(fd, CONFIG_MAX_SIZE, &b);
+
+		close(fd);
+		if (r) {
+			buf_release(&b);
+			return error_errno("cannot read '%s'", path);
+		}
+		r = config_parse(c, b.s ? b.s : "", b.len, path);
+		buf_release(&b);
+		if (r)
+			return -1;
+	}
+	return config_env(c);
+}

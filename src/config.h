@@ -1,0 +1,51 @@
+#ifndef Q_CONFIG_H
+#define Q_CONFIG_H
+/*
+ * Settings: defaults, then the file .idlergear/q.conf (a subset of
+ * git-config syntax, parsed here because libgit2's reader would cost
+ * milliseconds of start-up on every command), then the environment
+ * (Q_SECTION_KEY), then command-line flags (applied by the commands).
+ *
+ * Syntax: "[section]" lines; "key = value" lines; "#" and ";" start a
+ * comment outside quotes; values may be "quoted" with \" \\ \n \t \b
+ * escapes; a backslash at the end of a line continues it; a key alone
+ * means true; section and key names are case-insensitive.  Unknown keys
+ * are ignored, as git does, so an older q reads a newer file.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+enum sync_mode { MODE_ASYNC, MODE_SYNC, MODE_MANUAL };
+
+struct config {
+	int mode;                 /* sync.mode */
+	int64_t attempts;         /* job.attempts */
+	int64_t backoff_ms, backoff_max_ms;  /* job.backoff BASE[:MAX] */
+	int64_t timeout_ms;       /* job.timeout, 0 = none */
+	int64_t kill_grace_ms;    /* job.kill_grace */
+	int64_t max_pending;      /* queue.max_pending, 0 = no cap */
+	int64_t worker_max;       /* worker.max */
+	int64_t worker_jobs;      /* worker.jobs */
+	int64_t linger_ms;        /* worker.linger */
+	int64_t idle_ms;          /* worker.idle */
+	int64_t gc_completed_ms;  /* gc.completed */
+	int64_t gc_failed_ms;     /* gc.failed */
+	int64_t gc_interval_ms;   /* gc.interval */
+};
+
+void config_defaults(struct config *c);
+/*
+ * Parse settings text; name is used in messages ("NAME:LINE: why").
+ * Return 0, or -1 after printing the first error.
+ */
+int config_parse(struct config *c, const char *text, size_t len, const char *name);
+/* Read file path (a missing file is fine), then the environment. */
+int config_load(struct config *c, const char *path);
+/* Set one "section.key"; where names the source for messages. */
+int config_set(struct config *c, const char *key, const char *value, const char *where);
+/* Parse a sync.mode value; -1 if invalid. */
+int mode_parse(const char *s);
+/* Parse BASE[:MAX] durations. */
+int backoff_parse(const char *s, int64_t *base, int64_t *max);
+
+#endif

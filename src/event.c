@@ -1,0 +1,192 @@
+/* event.c: event lines and their fold.  See event.h. */
+#include "event.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const verdict_names[] = {
+	[V_NONE] = "none", [V_COMPLETED] = "completed", [V_FAILED] = "failed",
+	[V_CANCELLED] = "cancelled", [V_EXPIRED] = "expired",
+};
+
+const char *verdict_status(enum verdict v)
+{
+	return verdict_names[v];
+}
+
+enum verdict verdict_parse(const char *s)
+{
+	for (int v = V_COMPLETED; v <= V_EXPIRED; v++)
+		if (!strcmp(s, verdict_names[v]))
+			return v;
+	return V_NONE;
+}
+
+void jobstate_init(struct jobstate *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->verdict_at = -1;
+	st->deferred_until = -1;
+	st->progress_pct = -1;
+	st->progress_at = -1;
+}
+
+void jobstate_release(struct jobstate *st)
+{
+	free(st->hist);
+	free(st->progress_msg);
+	jobstate_init(st);
+}
+
+const struct attempt *jobstate_last(const struct jobstate *st)
+{
+	return st->nhist ? &st->hist[st->nhist - 1] : NULL;
+}
+
+static int64_t get_time(const struct json *j, const char *key)
+{
+	int t = json_get(j, 0, key);
+	char *s;
+	int64_t ms = -1;
+
+	if (t < 0 || json_string(j, t, &s))
+		return -1;
+	if (time_parse_rfc3339(s, &ms))
+		ms = -1;
+	free(s);
+	return ms;
+}
+
+static int64_t get_int(const struct json *j, const char *key, int64_t dflt)
+{
+	int t = json_get(j, 0, key);
+	int64_t v;
+
+	if (t < 0 || json_int(j, t, &v))
+		return dflt;
+	return v;
+}
+
+static void get_str(const struct json *j, const char *key, char *out, size_t n)
+{
+	int t = json_get(j, 0, key);
+	char *s;
+
+	out[0] = '\0';
+	if (t < 0 || json_string(j, t, &s))
+		return;
+	snprintf(out, n, "%s", s);
+	free(s);
+}
+
+static void fold_one(struct jobstate *st, const struct json *j)
+{
+	char ev[32];
+	int64_t at = get_time(j, "at");
+	struct attempt *a;
+	enum verdict v;
+
+	get_str(j, "event", ev, sizeof(ev));
+	if (!strcmp(ev, "start")) {
+		st->hist = xrealloc(st->hist, (st->nhist + 1) * sizeof(*st->hist));
+		a = &st->hist[st->nhist++];
+		memset(a, 0, sizeof(*a));
+		a->started_at = at;
+		a->finished_at = -1;
+		a->exit_code = -1;
+		a->pid = (int)get_int(j, "pid", 0);
+		st->attempts++;
+		st->verdict = V_NONE;
+		st->verdict_at = -1;
+		st->verdict_error[0] = '\0';
+		st->deferred_until = -1;
+		st->held = 0;
+	} else if (!strcmp(ev, "exit") && st->nhist) {
+		a = &st->hist[st->nhist - 1];
+		a->finished_at = at;
+		a->exit_code = (int)get_int(j, "exit_code", -1);
+		a->signal = (int)get_int(j, "signal", 0);
+		a->output_size = get_int(j, "output_size", 0);
+		get_str(j, "error", a->error, sizeof(a->error));
+		if (!strcmp(a->error, "tempfail")) {
+			st->attempts--;
+			st->tempfails++;
+		} else {
+			st->tempfails = 0;
+		}
+	} else if (!strcmp(ev, "retry")) {
+		free(st->hist);
+		st->hist = NULL;
+		st->nhist = 0;
+		st->attempts = 0;
+		st->tempfails = 0;
+		st->verdict = V_NONE;
+		st->verdict_at = -1;
+		st->verdict_error[0] = '\0';
+		st->deferred_until = -1;
+		st->held = 0;
+	} else if ((v = verdict_parse(ev)) != V_NONE) {
+		if (st->verdict == V_NONE) {
+			st->verdict = v;
+			st->verdict_at = at;
+			get_str(j, "error", st->verdict_error, sizeof(st->verdict_error));
+		}
+	} else if (!strcmp(ev, "deferred")) {
+		st->deferred_until = get_time(j, "until");
+	} else if (!strcmp(ev, "ready") || !strcmp(ev, "requeued")) {
+		st->deferred_until = -1;
+	} else if (!strcmp(ev, "held")) {
+		st->held = 1;
+	} else if (!strcmp(ev, "released")) {
+		st->held = 0;
+	} else if (!strcmp(ev, "progress")) {
+		int t = json_get(j, 0, "message");
+		char *msg = NULL;
+
+		st->progress_pct = (int)get_int(j, "pct", -1);
+		st->progress_at = at;
+		if (t >= 0 && !json_is_null(j, t) && json_string(j, t, &msg))
+			msg = NULL;
+		free(st->progress_msg);
+		st->progress_msg = msg;
+	}
+}
+
+void jobstate_fold(struct jobstate *st, const char *text, size_t len)
+{
+	const char *p = text, *e = text + len;
+
+	while (p < e) {
+		const char *nl = memchr(p, '\n', e - p);
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(e - p);
+		struct json j;
+		const char *why;
+
+		/* A line without its newline is being written: stop there. */
+		if (!nl)
+			break;
+		if (n && !json_parse(&j, p, n, &why)) {
+			if (j.tok[0].type == JSON_OBJECT)
+				fold_one(st, &j);
+			json_release(&j);
+		}
+		p += n + 1;
+	}
+}
+
+void event_begin(struct jw *w, struct buf *b, const char *event)
+{
+	jw_init(w, b);
+	jw_obj(w);
+	jw_key(w, "at");
+	jw_time(w, now_ms());
+	jw_key(w, "event");
+	jw_str(w, event);
+}
+
+void event_end(struct jw *w)
+{
+	jw_obj_end(w);
+	buf_addc(w->b, '\n');
+}

@@ -1,0 +1,176 @@
+#ifndef Q_SPOOL_H
+#define Q_SPOOL_H
+/*
+ * The spool: the only module that knows the directory layout and the
+ * state machine.  spool-format.md is the contract; in short:
+ *
+ *  - A job is one JSON file written once.  Its status is the directory
+ *    it is in; everything that happens to it is appended to its event
+ *    log.  Every transition is one rename of that file.
+ *  - Enqueue: write to an unnamed file in tmp/, fsync, link it into its
+ *    first directory (link never replaces), fsync the directory.
+ *  - Claim: open pending/P-ID, flock(LOCK_EX|LOCK_NB), check the locked
+ *    inode is still at that name, rename to running/ID, keep the lock.
+ *  - Liveness comes from locks: an unlocked file in running/ belonged to
+ *    a worker that died, and spool_recover() puts it back or fails it.
+ *
+ * Functions print their own errors and return -1 (SP_ERR); lookups
+ * return SP_NOJOB (-2) for unknown or ambiguous ids.
+ */
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "event.h"
+#include "job.h"
+
+enum { SP_OK = 0, SP_ERR = -1, SP_NOJOB = -2, SP_FULL = -3 };
+
+enum state {
+	ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD, ST_RUNNING,
+	ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED, ST_NSTATES
+};
+/* Final states live in buckets: DIR/B/ID, B = the id's first 4 chars. */
+#define BUCKET_LEN 4
+#define state_final(s) ((s) >= ST_DONE)
+
+const char *state_dir(enum state s);
+/* The status word of a state: pending, running, completed, ... */
+const char *state_status(enum state s);
+enum state verdict_state(enum verdict v);
+
+/* Where one job's file is. */
+struct jobref {
+	char id[ID_LEN + 1];
+	enum state state;
+	int prio;           /* for pending/ and deferred/ names */
+};
+
+struct spool {
+	char *path;         /* the spool directory, absolute */
+	char *top;          /* the directory holding .idlergear */
+	int fd;             /* the spool directory */
+	int dfd[ST_NSTATES];
+	int tmpfd, logsfd, keysfd, quarfd, slotsfd;
+	struct config cfg;
+};
+
+/*
+ * Find the spool (Q_SPOOL, else .idlergear/spool at the top of the git
+ * repository around the current directory, else in it), check its owner
+ * and mode, create it when create is set, and load settings.
+ * Returns SP_OK, or SP_ERR after a message; *missing is set (when not
+ * creating) if the spool does not exist yet, which readers treat as
+ * an empty spool.
+ */
+int spool_open(struct spool *sp, int create, int *missing);
+void spool_release(struct spool *sp);
+
+/* The name of ref's file relative to its state directory. */
+void jobref_name(const struct jobref *ref, char *out, size_t n);
+
+/* Find a job by id or unique prefix. */
+int spool_find(struct spool *sp, const char *prefix, struct jobref *ref);
+/* Find a job by whole id, without messages; SP_NOJOB if absent. */
+int spool_locate(struct spool *sp, const char *id, struct jobref *ref);
+
+/* Read the job file (job may be NULL) and the event log (st may be NULL). */
+int spool_load(struct spool *sp, const struct jobref *ref, struct job *job, struct jobstate *st);
+int spool_load_events(struct spool *sp, const char *id, struct jobstate *st);
+/* Append an event line; sync: fdatasync it. */
+int spool_event(struct spool *sp, const char *id, struct buf *line, int sync);
+/* Open the job's output log for appending (created 0600). */
+int spool_open_log(struct spool *sp, const char *id, int flags);
+/* Path of a job's log or events file, relative to the spool. */
+void spool_log_path(const char *id, const char *ext, char *out, size_t n);
+
+/*
+ * Enqueue a job whose fields are set (id is assigned here), into state
+ * ST_PENDING, ST_DEFERRED (due at job->run_at), ST_WAITING or ST_HELD.
+ * With job->key: if a live job holds the key, copy its id to dup and
+ * return 1.  SP_FULL when queue.max_pending is reached.
+ */
+int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID_LEN + 1]);
+
+/*
+ * Move a job, by rename, from ref->state to `to` (a deferred job gets
+ * mtime until_ms).  fd, when >= 0, is the job's locked descriptor.
+ * Updates ref on success.
+ */
+int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms);
+
+/* Open and flock(LOCK_EX|LOCK_NB) ref's file: fd, -1 error, -2 locked or gone. */
+int spool_lock(struct spool *sp, const struct jobref *ref);
+
+/* A claimed job: the locked descriptor, and what it says. */
+struct claim {
+	int fd;
+	struct jobref ref;
+	struct job job;
+	struct jobstate st;
+};
+/*
+ * Claim pending/name.  Returns 1 when claimed (c filled), 0 when
+ * another worker won, the file was quarantined, or the job turned out
+ * to be final already; -1 on error.
+ */
+int spool_claim(struct spool *sp, const char *name, struct claim *c);
+void claim_release(struct claim *c);
+
+/*
+ * Read the names in pending/ and return the n smallest (the next to
+ * run, in order) in names[][NAME_LEN]; returns how many, -1 on error.
+ * *total receives the number of entries seen.
+ */
+#define NAME_LEN 24
+int spool_scan_pending(struct spool *sp, char (*names)[NAME_LEN], int n, long *total);
+
+/*
+ * Promote due deferred jobs and waiting jobs whose dependencies are
+ * met; fail waiting jobs whose dependencies failed; expire jobs past
+ * their deadline.  *next_due gets the earliest future due time (-1:
+ * none).  Returns how many jobs became runnable, -1 on error.
+ */
+int spool_promote(struct spool *sp, int64_t *next_due);
+
+/*
+ * Apply the crash-recovery rules (spool-format.md) to running/: jobs
+ * whose lock is free are requeued or failed.  Returns how many.
+ */
+int spool_recover(struct spool *sp);
+
+/*
+ * Quarantine dir/name with a reason.  dirfd is the directory's fd,
+ * label the directory's name for the quarantine name.
+ */
+int spool_quarantine(struct spool *sp, int dirfd, const char *label, const char *name,
+		     const char *reason);
+
+/* Worker slots: fd of a free slot (locked), -2 none free, -1 error. */
+int spool_slot(struct spool *sp, int max);
+/* Is the spool paused? */
+int spool_paused(struct spool *sp);
+int spool_set_paused(struct spool *sp, int paused);
+
+/* Count jobs per state; returns SP_OK. */
+int spool_count(struct spool *sp, long counts[ST_NSTATES]);
+
+/*
+ * Call fn for every job in state s (sorted by id within each
+ * directory).  fn returns non-zero to stop.
+ */
+int spool_each(struct spool *sp, enum state s, int (*fn)(struct spool *, const struct jobref *, void *),
+	       void *data);
+
+/* Remove final jobs older than their retention (older_ms >= 0 overrides). */
+int spool_gc(struct spool *sp, int64_t older_ms, int verbose);
+/* Run gc if gc.interval has passed since the last one. */
+void spool_gc_maybe(struct spool *sp);
+
+/* Check every invariant; repair what can be repaired.  Returns problems. */
+int spool_fsck(struct spool *sp, int repair);
+
+/* Environment entry "Q_SPOOL=..." for children. */
+const char *spool_env(struct spool *sp);
+
+#endif

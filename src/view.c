@@ -1,0 +1,179 @@
+/* view.c: the job view shared by the front ends.  See view.h. */
+#include "view.h"
+
+#include <string.h>
+
+int view_load(struct spool *sp, const struct jobref *ref, struct view *v)
+{
+	int r;
+
+	v->ref = *ref;
+	r = spool_load(sp, ref, &v->job, &v->st);
+	if (r == SP_NOJOB) {
+		/* It moved between lookup and load: look once more. */
+		if (spool_locate(sp, ref->id, &v->ref) != SP_OK)
+			return SP_NOJOB;
+		r = spool_load(sp, &v->ref, &v->job, &v->st);
+	}
+	return r;
+}
+
+void view_release(struct view *v)
+{
+	job_release(&v->job);
+	jobstate_release(&v->st);
+}
+
+static void strv_json(struct jw *w, const char *key, const struct strv *s)
+{
+	jw_key(w, key);
+	jw_arr(w);
+	for (int i = 0; i < s->n; i++)
+		jw_str(w, s->v[i]);
+	jw_arr_end(w);
+}
+
+static void int_or_null(struct jw *w, const char *key, int64_t v, int is_null)
+{
+	jw_key(w, key);
+	if (is_null)
+		jw_null(w);
+	else
+		jw_int(w, v);
+}
+
+const char *view_error(const struct view *v)
+{
+	const struct jobstate *st = &v->st;
+	const struct attempt *a = jobstate_last(st);
+
+	if (v->ref.state == ST_DONE)
+		return NULL;
+	if (st->verdict_error[0])
+		return st->verdict_error;
+	if (st->verdict == V_CANCELLED || st->verdict == V_EXPIRED)
+		return verdict_status(st->verdict);
+	return a && a->error[0] ? a->error : NULL;
+}
+
+void view_json(struct jw *w, const struct view *v)
+{
+	const struct jobstate *st = &v->st;
+	const struct attempt *a = jobstate_last(st);
+	const char *err = view_error(v);
+	jw_obj(w);
+	jw_key(w, "id");
+	jw_str(w, v->job.id);
+	jw_key(w, "type");
+	jw_str(w, job_type_name(v->job.type));
+	jw_key(w, "status");
+	jw_str(w, state_status(v->ref.state));
+	strv_json(w, "argv", &v->job.argv);
+	jw_key(w, "cwd");
+	jw_str(w, v->job.cwd);
+	jw_key(w, "created_at");
+	jw_time(w, v->job.created_at);
+	jw_key(w, "started_at");
+	jw_time(w, a ? a->started_at : -1);
+	jw_key(w, "finished_at");
+	jw_time(w, state_final(v->ref.state) ? st->verdict_at : -1);
+	jw_key(w, "attempts");
+	jw_int(w, st->attempts);
+	jw_key(w, "max_attempts");
+	jw_int(w, v->job.max_attempts);
+	int_or_null(w, "exit_code", a ? a->exit_code : 0, !a || a->exit_code < 0);
+	int_or_null(w, "signal", a ? a->signal : 0, !a || !a->signal);
+	jw_key(w, "error");
+	jw_str(w, err);
+	jw_key(w, "priority");
+	jw_int(w, v->job.priority);
+	jw_key(w, "held");
+	jw_bool(w, v->ref.state == ST_HELD);
+	jw_key(w, "run_at");
+	jw_time(w, v->ref.state == ST_DEFERRED && st->deferred_until >= 0 ? st->deferred_until
+									 : v->job.run_at);
+	jw_key(w, "deadline");
+	jw_time(w, v->job.deadline);
+	jw_key(w, "timeout_ms");
+	jw_int(w, v->job.timeout_ms);
+	strv_json(w, "after", &v->job.after);
+	jw_key(w, "key");
+	jw_str(w, v->job.key);
+	int_or_null(w, "output_size", a ? a->output_size : 0, !a || a->finished_at < 0);
+	jw_key(w, "progress");
+	if (st->progress_pct >= 0) {
+		jw_obj(w);
+		jw_key(w, "pct");
+		jw_int(w, st->progress_pct);
+		jw_key(w, "message");
+		jw_str(w, st->progress_msg);
+		jw_key(w, "at");
+		jw_time(w, st->progress_at);
+		jw_obj_end(w);
+	} else {
+		jw_null(w);
+	}
+	jw_key(w, "history");
+	jw_arr(w);
+	for (int i = 0; i < st->nhist; i++) {
+		const struct attempt *h = &st->hist[i];
+
+		jw_obj(w);
+		jw_key(w, "attempt");
+		jw_int(w, i + 1);
+		jw_key(w, "started_at");
+		jw_time(w, h->started_at);
+		jw_key(w, "finished_at");
+		jw_time(w, h->finished_at);
+		int_or_null(w, "exit_code", h->exit_code, h->exit_code < 0);
+		int_or_null(w, "signal", h->signal, !h->signal);
+		jw_key(w, "error");
+		jw_str(w, h->error[0] ? h->error : NULL);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+static int needs_quote(const char *s)
+{
+	if (!*s)
+		return 1;
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%", *s) &&
+		    (unsigned char)*s < 0x80)
+			return 1;
+	return 0;
+}
+
+void view_command(struct buf *b, const struct job *job, size_t max)
+{
+	size_t start = b->len;
+
+	for (int i = 0; i < job->argv.n; i++) {
+		const char *a = job->argv.v[i];
+
+		if (i)
+			buf_addc(b, ' ');
+		if (!needs_quote(a)) {
+			buf_adds(b, a);
+			continue;
+		}
+		buf_addc(b, '\'');
+		for (; *a; a++) {
+			if (*a == '\'')
+				buf_adds(b, "'\\''");
+			else if (*a == '\n')
+				buf_adds(b, "\\n");
+			else
+				buf_addc(b, *a);
+		}
+		buf_addc(b, '\'');
+		if (max && b->len - start > max)
+			break;
+	}
+	if (max && b->len - start > max) {
+		b->len = start + max - 3;
+		buf_adds(b, "...");
+	}
+}

@@ -1,0 +1,33 @@
+#ifndef Q_VIEW_H
+#define Q_VIEW_H
+/*
+ * The view of a job that front ends show: `q show --json`, `q list
+ * --json`, `q result --json`, and later the MCP server and hooks.  Its
+ * fields are an interface, documented in q.1 and README.md.
+ */
+#include "event.h"
+#include "json.h"
+#include "spool.h"
+
+struct view {
+	struct jobref ref;
+	struct job job;
+	struct jobstate st;
+};
+
+/* Load job and events; SP_OK, SP_NOJOB (vanished) or SP_ERR. */
+int view_load(struct spool *sp, const struct jobref *ref, struct view *v);
+void view_release(struct view *v);
+
+/*
+ * Why the job did not complete: null while it may still, else the
+ * verdict's error (timeout, dependency_failed, worker_died, cancelled,
+ * expired) or the last attempt's (nonzero_exit, signal, tempfail).
+ */
+const char *view_error(const struct view *v);
+/* The JSON object of a job. */
+void view_json(struct jw *w, const struct view *v);
+/* The command line, shell-quoted where needed, for people. */
+void view_command(struct buf *b, const struct job *job, size_t max);
+
+#endif
