@@ -126,6 +126,7 @@ void buf_grow(struct buf *b, size_t extra)
 	while (b->cap < need)
 		b->cap *= 2;
 	b->s = xrealloc(b->s, b->cap);
+	b->s[b->len] = '\0';
 }
 
 void buf_add(struct buf *b, const void *p, size_t n)

@@ -275,20 +275,29 @@ fail:
 
 /* ------------------------------------------------------------ finish */
 
+/*
+ * The wait before retry n: BASE doubled per attempt, plus up to half
+ * again at random so retries that failed together spread out; at the
+ * cap, up to a quarter less.  Waits never fall below BASE and grow.
+ */
 static int64_t backoff(const struct job *job, int n)
 {
-	int64_t wait = job->backoff_ms;
+	int64_t wait = job->backoff_ms, spread;
 	unsigned char r[4];
 	uint32_t x;
 
 	for (int i = 1; i < n && wait < job->backoff_max_ms; i++)
 		wait *= 2;
-	if (wait > job->backoff_max_ms)
-		wait = job->backoff_max_ms;
-	/* Equal jitter: half fixed, half random, so retries spread out but grow. */
 	random_bytes(r, sizeof(r));
 	x = (uint32_t)r[0] | (uint32_t)r[1] << 8 | (uint32_t)r[2] << 16 | (uint32_t)r[3] << 24;
-	return wait / 2 + (wait / 2 ? (int64_t)(x % (uint64_t)(wait / 2 + 1)) : 0);
+	if (wait >= job->backoff_max_ms) {
+		spread = job->backoff_max_ms / 4;
+		wait = job->backoff_max_ms - (spread ? (int64_t)(x % (uint64_t)(spread + 1)) : 0);
+		return wait > job->backoff_ms ? wait : job->backoff_ms;
+	}
+	spread = wait / 2;
+	wait += spread ? (int64_t)(x % (uint64_t)(spread + 1)) : 0;
+	return wait < job->backoff_max_ms ? wait : job->backoff_max_ms;
 }
 
 static void print_line(struct worker *w, struct running *r, enum state s, int status)
@@ -299,7 +308,7 @@ static void print_line(struct worker *w, struct running *r, enum state s, int st
 	if (!w->o->push)
 		return;
 	duration_format(mono_ms() - r->started, dur, sizeof(dur));
-	buf_addf(&b, "%-4s %s", s == ST_DONE ? "ok" : s == ST_DEFERRED ? "wait" : "FAIL", r->c.job.id);
+	buf_addf(&b, "%s %s", s == ST_DONE ? "ok" : s == ST_DEFERRED ? "wait" : "FAIL", r->c.job.id);
 	for (int i = 0; i < r->c.job.argv.n && b.len < 80; i++)
 		buf_addf(&b, " %s", r->c.job.argv.v[i]);
 	if (b.len > 80) {

@@ -37,14 +37,20 @@ static const struct opt opts[] = {
 	{ NULL, 0, 0, 0 },
 };
 
-/* Run the job now, in the foreground; print its output; exit like `q result`. */
-static int run_sync(struct spool *sp, const char *id)
+/*
+ * Run the job now, in the foreground; print its output; exit like
+ * `q result`.  A job that cannot run yet (--at, --in, --after) is left
+ * to a detached worker, and we wait for it.
+ */
+static int run_sync(struct spool *sp, const char *id, enum state initial)
 {
 	struct worker_opts o = { 1, 0, 1, 0, id };
 	struct worker_stats stats;
 	struct jobref ref;
 
-	if (worker_run(sp, &o, &stats))
+	if (initial != ST_PENDING)
+		spawn_worker(sp);
+	else if (worker_run(sp, &o, &stats))
 		return EXIT_RUNTIME;
 	memcpy(ref.id, id, ID_LEN + 1);
 	if (wait_final(sp, &ref, -1) < 0)
@@ -88,7 +94,7 @@ int cmd_add(int argc, char **argv)
 	struct job job;
 	struct spool sp;
 	struct strv after = { NULL, 0 };
-	int i = 1, id, mode = -1, json = 0, hold = 0, ret = EXIT_OK, r;
+	int i = 1, id, mode = -1, json = 0, hold = 0, ret = EXIT_OK, r, when = 0;
 	const char *arg;
 	int64_t now = now_ms();
 	char dup[ID_LEN + 1], cwd[PATH_MAX];
@@ -136,12 +142,20 @@ int cmd_add(int argc, char **argv)
 			job.retry_timeout = 1;
 			break;
 		case A_AT:
+			if (when++) {
+				ret = usage_error("add", "--at and --in exclude each other");
+				goto out;
+			}
 			if (time_parse_user(arg, &job.run_at)) {
 				ret = usage_error("add", "bad time '%s'", arg);
 				goto out;
 			}
 			break;
 		case A_IN:
+			if (when++) {
+				ret = usage_error("add", "--at and --in exclude each other");
+				goto out;
+			}
 			if (duration_parse(arg, &ms)) {
 				ret = usage_error("add", "bad duration '%s'", arg);
 				goto out;
@@ -179,9 +193,15 @@ int cmd_add(int argc, char **argv)
 			strv_push(&job.secret_env, arg);
 			break;
 		case A_HOLD: hold = 1; break;
-		case A_SYNC: mode = MODE_SYNC; break;
-		case A_ASYNC: mode = MODE_ASYNC; break;
-		case A_MANUAL: mode = MODE_MANUAL; break;
+		case A_SYNC:
+		case A_ASYNC:
+		case A_MANUAL:
+			if (mode >= 0) {
+				ret = usage_error("add", "--sync, --async and --manual exclude each other");
+				goto out;
+			}
+			mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
+			break;
 		case A_JSON: json = 1; break;
 		}
 	}
@@ -257,7 +277,7 @@ int cmd_add(int argc, char **argv)
 	}
 	if (mode == MODE_SYNC) {
 		fflush(stdout);
-		ret = run_sync(&sp, job.id);
+		ret = run_sync(&sp, job.id, initial);
 	} else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
 		fflush(stdout);
 		spawn_worker(&sp);

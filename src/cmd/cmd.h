@@ -31,7 +31,7 @@ struct opt {
 };
 int opt_next(int argc, char **argv, int *i, const struct opt *opts, const char **arg,
 	     const char *cmd);
-/* Usage error for cmd: prints "q: MSG" and "usage: ..." and returns EXIT_USAGE. */
+/* Usage error for cmd: one line "q: MSG (see 'q help CMD')"; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Open the spool for reading (a missing spool reads as empty: *missing). */

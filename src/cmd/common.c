@@ -12,14 +12,6 @@
 
 #include "file.h"
 
-static const char *usage_of(const char *cmd)
-{
-	for (const struct cmd *c = commands; c->name; c++)
-		if (!strcmp(c->name, cmd))
-			return c->usage;
-	return "q COMMAND [ARGS]";
-}
-
 int usage_error(const char *cmd, const char *fmt, ...)
 {
 	char msg[512];
@@ -28,7 +20,8 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "q: %s\nusage: %s\n", msg, usage_of(cmd));
+	/* One line: scripts and agents read the first line of stderr. */
+	fprintf(stderr, "q: %s (see 'q help %s')\n", msg, cmd);
 	return EXIT_USAGE;
 }
 

@@ -53,7 +53,8 @@ int cmd_worker(int argc, char **argv)
 
 int cmd_push(int argc, char **argv)
 {
-	struct worker_opts o = { 1, 0, 1, 1, NULL };
+	/* Not --once: retries that come due within worker.linger run too. */
+	struct worker_opts o = { 0, 0, 1, 1, NULL };
 	struct worker_stats stats;
 	struct spool sp;
 	int ret, missing;
