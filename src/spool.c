@@ -723,7 +723,7 @@ int spool_find(struct spool *sp, const char *prefix, struct jobref *ref)
 			error("no job '%s'", prefix);
 		} else if (uniq > 1) {
 			ret = SP_NOJOB;
-			error("ambiguous job id '%s' (%d jobs)", prefix, uniq);
+			error("ambiguous id '%s' (%d jobs)", prefix, uniq);
 		} else {
 			/* Look again by whole id: the scan may be stale. */
 			ret = spool_locate(sp, l.v[0].id, ref);

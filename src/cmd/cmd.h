@@ -31,6 +31,13 @@ struct opt {
 };
 int opt_next(int argc, char **argv, int *i, const struct opt *opts, const char **arg,
 	     const char *cmd);
+/*
+ * Like opt_next for commands whose operands (ids) may stand before,
+ * between or after options: returns OPT_OPERAND with *arg set for each.
+ */
+#define OPT_OPERAND 1000
+int opt_mixed(int argc, char **argv, int *i, const struct opt *opts, const char **arg,
+	      const char *cmd);
 /* Usage error for cmd: one line "q: MSG (see 'q help CMD')"; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -83,6 +83,25 @@ int opt_next(int argc, char **argv, int *i, const struct opt *opts, const char *
 	return -1;
 }
 
+int opt_mixed(int argc, char **argv, int *i, const struct opt *opts, const char **arg,
+	      const char *cmd)
+{
+	if (*i >= argc)
+		return 0;
+	if (argv[*i][0] != '-' || !argv[*i][1]) {
+		*arg = argv[(*i)++];
+		return OPT_OPERAND;
+	}
+	if (!strcmp(argv[*i], "--")) {
+		(*i)++;
+		if (*i >= argc)
+			return 0;
+		*arg = argv[(*i)++];
+		return OPT_OPERAND;
+	}
+	return opt_next(argc, argv, i, opts, arg, cmd);
+}
+
 int cmd_open(struct spool *sp, int create, int *missing)
 {
 	if (spool_open(sp, create, missing)) {

@@ -93,16 +93,20 @@ int cmd_show(int argc, char **argv)
 	struct jobref ref;
 	struct view v;
 	struct buf b = BUF_INIT;
-	int i = 1, id, json = 0, ret;
-	const char *arg;
+	int i = 1, id, json = 0, ret, n = 0;
+	const char *arg, *job = NULL;
 
-	while ((id = opt_next(argc, argv, &i, opts, &arg, "show")) > 0)
-		json = 1;
+	while ((id = opt_mixed(argc, argv, &i, opts, &arg, "show")) > 0) {
+		if (id == OPT_OPERAND)
+			job = arg, n++;
+		else
+			json = 1;
+	}
 	if (id < 0)
 		return EXIT_USAGE;
-	if (i != argc - 1)
-		return usage_error("show", i >= argc ? "no job id given" : "too many arguments");
-	if ((ret = open_find(&sp, argv[i], &ref)))
+	if (n != 1)
+		return usage_error("show", n ? "too many arguments" : "no job id given");
+	if ((ret = open_find(&sp, job, &ref)))
 		return ret;
 	if ((ret = view_load(&sp, &ref, &v))) {
 		spool_release(&sp);
@@ -136,12 +140,14 @@ int cmd_result(int argc, char **argv)
 	struct jobref ref;
 	struct view v;
 	struct buf b = BUF_INIT;
-	int i = 1, id, json = 0, wait = 0, ret;
+	int i = 1, id, json = 0, wait = 0, ret, n = 0;
 	int64_t timeout = -1;
-	const char *arg;
+	const char *arg, *job = NULL;
 
-	while ((id = opt_next(argc, argv, &i, opts, &arg, "result")) > 0) {
-		if (id == O_JSON)
+	while ((id = opt_mixed(argc, argv, &i, opts, &arg, "result")) > 0) {
+		if (id == OPT_OPERAND)
+			job = arg, n++;
+		else if (id == O_JSON)
 			json = 1;
 		else if (id == O_WAIT)
 			wait = 1;
@@ -152,9 +158,9 @@ int cmd_result(int argc, char **argv)
 		return EXIT_USAGE;
 	if (timeout >= 0 && !wait)
 		return usage_error("result", "--timeout needs --wait");
-	if (i != argc - 1)
-		return usage_error("result", i >= argc ? "no job id given" : "too many arguments");
-	if ((ret = open_find(&sp, argv[i], &ref)))
+	if (n != 1)
+		return usage_error("result", n ? "too many arguments" : "no job id given");
+	if ((ret = open_find(&sp, job, &ref)))
 		return ret;
 	if (wait && wait_final(&sp, &ref, timeout) < 0) {
 		spool_release(&sp);
@@ -198,16 +204,20 @@ static int cat_file(int argc, char **argv, const char *cmd, const char *ext)
 	static const struct opt opts[] = { { "follow", 'f', 0, O_FOLLOW }, { NULL, 0, 0, 0 } };
 	struct spool sp;
 	struct jobref ref;
-	int i = 1, id, follow = 0, ret;
-	const char *arg;
+	int i = 1, id, follow = 0, ret, n = 0;
+	const char *arg, *job = NULL;
 
-	while ((id = opt_next(argc, argv, &i, opts, &arg, cmd)) > 0)
-		follow = 1;
+	while ((id = opt_mixed(argc, argv, &i, opts, &arg, cmd)) > 0) {
+		if (id == OPT_OPERAND)
+			job = arg, n++;
+		else
+			follow = 1;
+	}
 	if (id < 0)
 		return EXIT_USAGE;
-	if (i != argc - 1)
-		return usage_error(cmd, i >= argc ? "no job id given" : "too many arguments");
-	if ((ret = open_find(&sp, argv[i], &ref)))
+	if (n != 1)
+		return usage_error(cmd, n ? "too many arguments" : "no job id given");
+	if ((ret = open_find(&sp, job, &ref)))
 		return ret;
 	ret = print_log(&sp, ref.id, ext, follow);
 	spool_release(&sp);
