@@ -1427,7 +1427,7 @@ static int promote_deferred(struct spool *sp, int64_t now, int64_t *next_due)
 		int64_t due;
 		int fd;
 
-		if (!e.v[i][0] || parse_prio_name(e.v[i], &ref))
+		if (parse_prio_name(e.v[i], &ref))
 			continue; /* fsck reports it */
 		if (fstatat(d, e.v[i], &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;
@@ -1793,7 +1793,7 @@ static void gc_keys(struct spool *sp)
 	if (!list_dir(kd, "keys", &e)) {
 		for (int i = 0; i < e.n; i++) {
 			char dup[ID_LEN + 1];
-			int fd = e.v[i][0] ? f_openat(kd, e.v[i], O_RDONLY, 0) : -1;
+			int fd = f_openat(kd, e.v[i], O_RDONLY, 0);
 
 			if (fd < 0)
 				continue;
@@ -1816,7 +1816,7 @@ static void gc_tmp(struct spool *sp, int64_t now)
 	for (int i = 0; i < e.n; i++) {
 		struct stat st;
 
-		if (e.v[i][0] && !fstatat(td, e.v[i], &st, AT_SYMLINK_NOFOLLOW) &&
+		if (!fstatat(td, e.v[i], &st, AT_SYMLINK_NOFOLLOW) &&
 		    now - (int64_t)st.st_mtim.tv_sec * 1000 > 3600000 &&
 		    f_unlinkat(td, e.v[i], 0) && errno != ENOENT)
 			error_errno("cannot remove 'tmp/%s'", e.v[i]);
@@ -1928,6 +1928,19 @@ static void fsck_dirmode(struct fsck_ctx *f, int parent, const char *name, const
 		problem(f, "'%s' has mode %03o, not 700", what, (unsigned)(st.st_mode & 0777));
 }
 
+static void fsck_filemode(struct fsck_ctx *f, int dir, const char *name, const char *what)
+{
+	struct stat st;
+
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW))
+		return;
+	if (!S_ISREG(st.st_mode))
+		problem(f, "'%s' is not a regular file", what);
+	else if (st.st_uid != geteuid() || (st.st_mode & 0777) != 0600)
+		problem(f, "'%s' has owner %u mode %03o, want %u 600", what, (unsigned)st.st_uid,
+			(unsigned)(st.st_mode & 0777), (unsigned)geteuid());
+}
+
 /* Check one job file: type, owner, mode, content, name. */
 static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 {
@@ -2020,8 +2033,8 @@ static void fsck_names(struct spool *sp, struct fsck_ctx *f, enum state s)
 		}
 		if (!ok) {
 			problem(f, "'%s/%s' is not a job file name", state_dirs[s],
-				e.v[i][0] ? e.v[i] : "(long name)");
-			if (f->repair && e.v[i][0])
+				e.v[i]);
+			if (f->repair)
 				spool_quarantine(sp, d, state_dirs[s], e.v[i], "not a job file name");
 		}
 	}
@@ -2057,12 +2070,47 @@ int spool_fsck(struct spool *sp, int repair)
 
 		if (kd >= 0 && !list_dir(kd, "keys", &e)) {
 			for (int i = 0; i < e.n; i++) {
-				struct stat st;
+				struct job job;
+				char why[200];
+				int fd = f_openat(kd, e.v[i], O_RDONLY, 0);
 
-				if (!e.v[i][0] || fstatat(kd, e.v[i], &st, AT_SYMLINK_NOFOLLOW))
+				if (fd < 0) {
+					problem(&f, "'keys/%s' cannot be opened: %s", e.v[i], strerror(errno));
 					continue;
-				if (!S_ISREG(st.st_mode))
-					problem(&f, "'keys/%s' is not a regular file", e.v[i]);
+				}
+				if (read_job(fd, &job, why, sizeof(why)))
+					problem(&f, "'keys/%s': %s", e.v[i], why);
+				else
+					job_release(&job);
+				close(fd);
+			}
+			entries_free(&e);
+		}
+	}
+	/* Invariant 1 for logs/: buckets 0700, files regular 0600. */
+	{
+		int ld = LOGS_FD(sp);
+		struct entries e;
+
+		if (ld >= 0 && !list_dir(ld, "logs", &e)) {
+			for (int i = 0; i < e.n; i++) {
+				char what[300];
+				int b;
+				struct entries g;
+
+				snprintf(what, sizeof(what), "logs/%s", e.v[i]);
+				fsck_dirmode(&f, ld, e.v[i], what);
+				b = f_openat(ld, e.v[i], O_RDONLY | O_DIRECTORY, 0);
+				if (b < 0)
+					continue;
+				if (!list_dir(b, what, &g)) {
+					for (int k = 0; k < g.n; k++) {
+						snprintf(what, sizeof(what), "logs/%s/%s", e.v[i], g.v[k]);
+						fsck_filemode(&f, b, g.v[k], what);
+					}
+					entries_free(&g);
+				}
+				close(b);
 			}
 			entries_free(&e);
 		}
@@ -2076,8 +2124,11 @@ int spool_fsck(struct spool *sp, int repair)
 		if (td >= 0 && !list_dir(td, "tmp", &e)) {
 			for (int i = 0; i < e.n; i++) {
 				struct stat st;
+				char what[300];
 
-				if (e.v[i][0] && !fstatat(td, e.v[i], &st, AT_SYMLINK_NOFOLLOW) &&
+				snprintf(what, sizeof(what), "tmp/%s", e.v[i]);
+				fsck_filemode(&f, td, e.v[i], what);
+				if (!fstatat(td, e.v[i], &st, AT_SYMLINK_NOFOLLOW) &&
 				    now - (int64_t)st.st_mtim.tv_sec * 1000 > 3600000) {
 					problem(&f, "'tmp/%s' is an abandoned staging file", e.v[i]);
 					if (repair)

@@ -348,29 +348,39 @@ int time_parse_user(const char *s, int64_t *ms)
 
 int duration_parse(const char *s, int64_t *ms)
 {
-	char *end;
-	double v, unit = 1000;
+	const char *p = s;
+	double v = 0, unit, scale = 1;
+	int digits_seen = 0;
 
-	if (!isdigit((unsigned char)*s) && *s != '.')
+	/* Decimal only: no signs, exponents or hex (strtod would take them). */
+	while (isdigit((unsigned char)*p)) {
+		v = v * 10 + (*p++ - '0');
+		digits_seen++;
+	}
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p)) {
+			scale /= 10;
+			v += (*p++ - '0') * scale;
+			digits_seen++;
+		}
+	}
+	if (!digits_seen)
 		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -1;
-	if (!strcmp(end, "ms"))
+	if (!strcmp(p, "ms"))
 		unit = 1;
-	else if (!strcmp(end, "s") || !*end)
+	else if (!strcmp(p, "s") || !*p)
 		unit = 1000;
-	else if (!strcmp(end, "m"))
+	else if (!strcmp(p, "m"))
 		unit = 60e3;
-	else if (!strcmp(end, "h"))
+	else if (!strcmp(p, "h"))
 		unit = 3600e3;
-	else if (!strcmp(end, "d"))
+	else if (!strcmp(p, "d"))
 		unit = 86400e3;
 	else
 		return -1;
 	v *= unit;
-	if (v > 1e15)
+	if (!isfinite(v) || v > 1e15)
 		return -1;
 	*ms = (int64_t)(v + 0.5);
 	return 0;

@@ -103,9 +103,15 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* The command, in the supervisor's process group.  Never returns. */
-static void exec_command(const struct job *job, char **env, int logfd)
+/*
+ * The command, in the supervisor's process group.  Never returns.  If
+ * it cannot start, errno goes to fail (close-on-exec, so the supervisor
+ * reads end-of-file when the exec succeeded).
+ */
+static void exec_command(const struct job *job, char **env, int logfd, int fail)
 {
+	int e;
+
 	sigset_t none;
 	int null = open("/dev/null", O_RDONLY);
 
@@ -125,13 +131,18 @@ static void exec_command(const struct job *job, char **env, int logfd)
 	if (logfd > 2)
 		close(logfd);
 	if (chdir(job->cwd)) {
-		dprintf(2, "q: cannot change to directory '%s': %s\n", job->cwd, strerror(errno));
-		_exit(127);
+		e = errno;
+		dprintf(2, "q: cannot change to directory '%s': %s\n", job->cwd, strerror(e));
+		goto fail;
 	}
 	environ = env;
 	execvp(job->argv.v[0], job->argv.v);
-	dprintf(2, "q: cannot run '%s': %s\n", job->argv.v[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	e = errno;
+	dprintf(2, "q: cannot run '%s': %s\n", job->argv.v[0], strerror(e));
+fail:
+	if (write(fail, &e, sizeof(e)) != sizeof(e))
+		_exit(126);
+	_exit(e == ENOENT ? 127 : 126);
 }
 
 /*
@@ -145,7 +156,8 @@ static void supervise(const struct job *job, char **env, int logfd, int go, int 
 	struct sigaction sa;
 	sigset_t none;
 	pid_t pid;
-	int status = 0;
+	int report_v[2] = { 0, 0 }; /* wait status, errno of a failed start */
+	int fail[2];
 	char c;
 
 	setpgid(0, 0);
@@ -163,19 +175,22 @@ static void supervise(const struct job *job, char **env, int logfd, int go, int 
 	if (read(go, &c, 1) != 1)
 		_exit(125); /* no durable start: never run */
 	close(go);
-	pid = fork();
-	if (pid < 0) {
-		dprintf(logfd, "q: cannot fork: %s\n", strerror(errno));
+	if (pipe2(fail, O_CLOEXEC) || (pid = fork()) < 0) {
+		dprintf(logfd, "q: cannot start the command: %s\n", strerror(errno));
 		_exit(125);
 	}
 	if (pid == 0) {
 		close(report);
-		exec_command(job, env, logfd);
+		close(fail[0]);
+		exec_command(job, env, logfd, fail[1]);
 	}
 	close(logfd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	close(fail[1]);
+	while (read(fail[0], &report_v[1], sizeof(int)) < 0 && errno == EINTR)
 		;
-	if (write(report, &status, sizeof(status)) != sizeof(status))
+	while (waitpid(pid, &report_v[0], 0) < 0 && errno == EINTR)
+		;
+	if (write(report, report_v, sizeof(report_v)) != sizeof(report_v))
 		_exit(125);
 	signal(SIGHUP, SIG_DFL);
 	kill(0, SIGKILL); /* leftovers of the command, and us */
@@ -337,7 +352,7 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 {
 	struct claim *c = &r->c;
 	const struct job *job = &c->job;
-	int status = sup_status, code = -1, sig = 0;
+	int status = sup_status, code = -1, sig = 0, rep[2];
 	const char *err = NULL, *final = NULL;
 	struct buf b = BUF_INIT;
 	struct jw j;
@@ -345,8 +360,10 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 	int64_t until = -1, size = 0;
 	enum state to;
 
-	if (read(r->status_fd, &status, sizeof(status)) != sizeof(status))
-		status = sup_status; /* killed before it could report */
+	if (read(r->status_fd, rep, sizeof(rep)) == sizeof(rep))
+		status = rep[0];
+	else
+		rep[1] = 0; /* killed before it could report */
 	close(r->status_fd);
 	if (!fstat(r->logfd, &st))
 		size = st.st_size - r->log_start;
@@ -355,7 +372,9 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 		code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		sig = WTERMSIG(status);
-	if (r->timed_out)
+	if (rep[1])
+		err = "spawn_failed";
+	else if (r->timed_out)
 		err = "timeout";
 	else if (sig)
 		err = "signal";
