@@ -1395,6 +1395,36 @@ static int list_dir(int d, const char *what, struct entries *e)
 	return 0;
 }
 
+/* Call cb for each name in directory d: sorted (held in memory) or as read. */
+static int walk_dir(int d, const char *what, int sorted, int (*cb)(const char *, void *), void *arg)
+{
+	struct entries e;
+	int fd, stop = 0;
+	DIR *dir;
+	struct dirent *de;
+
+	if (sorted) {
+		if (list_dir(d, what, &e))
+			return -1;
+		for (int i = 0; i < e.n && !stop; i++)
+			stop = cb(e.v[i], arg);
+		entries_free(&e);
+		return stop;
+	}
+	/* Streaming keeps memory flat however many jobs a directory holds. */
+	if ((fd = dup(d)) < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return error_errno("cannot read '%s'", what);
+	}
+	rewinddir(dir);
+	while (!stop && (de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			stop = cb(de->d_name, arg);
+	closedir(dir);
+	return stop;
+}
+
 /* Check a waiting job's dependencies: 1 all completed, 0 not yet, -1 one failed. */
 static int deps_state(struct spool *sp, const struct job *job)
 {
@@ -1414,107 +1444,102 @@ static int deps_state(struct spool *sp, const struct job *job)
 	return ready;
 }
 
-static int promote_deferred(struct spool *sp, int64_t now, int64_t *next_due)
+struct promote {
+	struct spool *sp;
+	int d;
+	int64_t now, *next_due;
+	int moved;
+};
+
+static void due_at(struct promote *p, int64_t t)
 {
-	int d = state_fd(sp, ST_DEFERRED), moved = 0;
-	struct entries e;
-
-	if (d < 0 || list_dir(d, "deferred", &e))
-		return -1;
-	for (int i = 0; i < e.n; i++) {
-		struct stat st;
-		struct jobref ref;
-		int64_t due;
-		int fd;
-
-		if (parse_prio_name(e.v[i], &ref))
-			continue; /* fsck reports it */
-		if (fstatat(d, e.v[i], &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
-			continue;
-		due = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-		if (due > now) {
-			if (*next_due < 0 || due < *next_due)
-				*next_due = due;
-			continue;
-		}
-		ref.state = ST_DEFERRED;
-		fd = spool_lock(sp, &ref);
-		if (fd < 0)
-			continue;
-		if (!spool_move(sp, &ref, ST_PENDING, fd, 0)) {
-			event_simple(sp, ref.id, "ready", NULL, NULL, 0);
-			moved++;
-		}
-		close(fd);
-	}
-	entries_free(&e);
-	return moved;
+	if (*p->next_due < 0 || t < *p->next_due)
+		*p->next_due = t;
 }
 
-static int promote_waiting(struct spool *sp, int64_t now, int64_t *next_due)
+static int promote_deferred(const char *name, void *arg)
 {
-	int d = state_fd(sp, ST_WAITING), moved = 0;
-	struct entries e;
+	struct promote *p = arg;
+	struct stat st;
+	struct jobref ref;
+	int64_t due;
+	int fd;
 
-	if (d < 0 || list_dir(d, "waiting", &e))
-		return -1;
-	for (int i = 0; i < e.n; i++) {
-		struct jobref ref;
-		struct job job;
-		char why[200];
-		int fd, r;
-
-		if (!id_valid(e.v[i]))
-			continue;
-		memcpy(ref.id, e.v[i], ID_LEN + 1);
-		ref.state = ST_WAITING;
-		ref.prio = PRIO_NORMAL;
-		fd = spool_lock(sp, &ref);
-		if (fd < 0)
-			continue;
-		if (read_job(fd, &job, why, sizeof(why))) {
-			close(fd);
-			spool_quarantine(sp, d, "waiting", e.v[i], why);
-			continue;
-		}
-		if (job.deadline >= 0 && now > job.deadline) {
-			expire(sp, &ref, fd);
-		} else if ((r = deps_state(sp, &job)) > 0) {
-			if (job.run_at > now) {
-				if (!spool_move(sp, &ref, ST_DEFERRED, fd, job.run_at) &&
-				    (*next_due < 0 || job.run_at < *next_due))
-					*next_due = job.run_at;
-			} else {
-				ref.prio = job.priority;
-				if (!spool_move(sp, &ref, ST_PENDING, fd, 0)) {
-					event_simple(sp, ref.id, "ready", NULL, NULL, 0);
-					moved++;
-				}
-			}
-		} else if (r < 0) {
-			if (!event_simple(sp, ref.id, "failed", "error", "dependency_failed", 1))
-				spool_move(sp, &ref, ST_FAILED, fd, 0);
-		}
-		job_release(&job);
-		close(fd);
+	if (parse_prio_name(name, &ref))
+		return 0; /* fsck reports it */
+	if (fstatat(p->d, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+		return 0;
+	due = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	if (due > p->now) {
+		due_at(p, due);
+		return 0;
 	}
-	entries_free(&e);
-	return moved;
+	ref.state = ST_DEFERRED;
+	fd = spool_lock(p->sp, &ref);
+	if (fd < 0)
+		return 0;
+	if (!spool_move(p->sp, &ref, ST_PENDING, fd, 0)) {
+		event_simple(p->sp, ref.id, "ready", NULL, NULL, 0);
+		p->moved++;
+	}
+	close(fd);
+	return 0;
+}
+
+static int promote_waiting(const char *name, void *arg)
+{
+	struct promote *p = arg;
+	struct jobref ref;
+	struct job job;
+	char why[200];
+	int fd, r;
+
+	if (!id_valid(name))
+		return 0;
+	memcpy(ref.id, name, ID_LEN + 1);
+	ref.state = ST_WAITING;
+	ref.prio = PRIO_NORMAL;
+	fd = spool_lock(p->sp, &ref);
+	if (fd < 0)
+		return 0;
+	if (read_job(fd, &job, why, sizeof(why))) {
+		close(fd);
+		spool_quarantine(p->sp, p->d, "waiting", name, why);
+		return 0;
+	}
+	ref.prio = job.priority;
+	if (job.deadline >= 0 && p->now > job.deadline) {
+		expire(p->sp, &ref, fd);
+	} else if ((r = deps_state(p->sp, &job)) > 0) {
+		if (job.run_at > p->now) {
+			if (!spool_move(p->sp, &ref, ST_DEFERRED, fd, job.run_at))
+				due_at(p, job.run_at);
+		} else if (!spool_move(p->sp, &ref, ST_PENDING, fd, 0)) {
+			event_simple(p->sp, ref.id, "ready", NULL, NULL, 0);
+			p->moved++;
+		}
+	} else if (r < 0) {
+		if (!event_simple(p->sp, ref.id, "failed", "error", "dependency_failed", 1))
+			spool_move(p->sp, &ref, ST_FAILED, fd, 0);
+	}
+	job_release(&job);
+	close(fd);
+	return 0;
 }
 
 int spool_promote(struct spool *sp, int64_t *next_due)
 {
-	int64_t now = now_ms();
-	int a, b;
+	struct promote p = { sp, -1, now_ms(), next_due, 0 };
 
 	*next_due = -1;
-	a = promote_deferred(sp, now, next_due);
-	if (a < 0)
+	/* Directory order: memory stays flat however many jobs wait. */
+	if ((p.d = state_fd(sp, ST_DEFERRED)) < 0 ||
+	    walk_dir(p.d, "deferred", 0, promote_deferred, &p) < 0)
 		return -1;
-	b = promote_waiting(sp, now, next_due);
-	if (b < 0)
+	if ((p.d = state_fd(sp, ST_WAITING)) < 0 ||
+	    walk_dir(p.d, "waiting", 0, promote_waiting, &p) < 0)
 		return -1;
-	return a + b;
+	return p.moved;
 }
 
 /* ---------------------------------------------------------- recovery */
@@ -1642,56 +1667,58 @@ int spool_set_paused(struct spool *sp, int paused)
 
 /* ------------------------------------------------------ enumeration */
 
-int spool_each(struct spool *sp, enum state s, int (*fn)(struct spool *, const struct jobref *, void *),
-	       void *data)
+struct each {
+	struct spool *sp;
+	enum state s;
+	int sorted, d;
+	int (*fn)(struct spool *, const struct jobref *, void *);
+	void *data;
+};
+
+static int each_job(const char *name, void *arg)
 {
-	int d = state_fd(sp, s), stop = 0;
-	struct entries e;
+	struct each *e = arg;
+	struct jobref ref;
 
-	if (d < 0 || list_dir(d, state_dirs[s], &e))
-		return -1;
-	for (int i = 0; i < e.n && !stop; i++) {
-		struct jobref ref;
-
-		if (state_final(s)) {
-			int b;
-			struct entries f;
-
-			if (strlen(e.v[i]) != BUCKET_LEN)
-				continue;
-			b = f_openat(d, e.v[i], O_RDONLY | O_DIRECTORY, 0);
-			if (b < 0)
-				continue;
-			if (list_dir(b, state_dirs[s], &f)) {
-				close(b);
-				continue;
-			}
-			close(b);
-			for (int j = 0; j < f.n && !stop; j++) {
-				if (!id_valid(f.v[j]))
-					continue;
-				memcpy(ref.id, f.v[j], ID_LEN + 1);
-				ref.state = s;
-				ref.prio = PRIO_NORMAL;
-				stop = fn(sp, &ref, data);
-			}
-			entries_free(&f);
-			continue;
-		}
-		if (state_named_by_prio(s)) {
-			if (parse_prio_name(e.v[i], &ref))
-				continue;
-		} else {
-			if (!id_valid(e.v[i]))
-				continue;
-			memcpy(ref.id, e.v[i], ID_LEN + 1);
-			ref.prio = PRIO_NORMAL;
-		}
-		ref.state = s;
-		stop = fn(sp, &ref, data);
+	if (state_named_by_prio(e->s)) {
+		if (parse_prio_name(name, &ref))
+			return 0;
+	} else {
+		if (!id_valid(name))
+			return 0;
+		memcpy(ref.id, name, ID_LEN + 1);
+		ref.prio = PRIO_NORMAL;
 	}
-	entries_free(&e);
-	return 0;
+	ref.state = e->s;
+	return e->fn(e->sp, &ref, e->data);
+}
+
+static int each_bucket(const char *name, void *arg)
+{
+	struct each *e = arg;
+	int b, stop, parent = e->d;
+
+	if (strlen(name) != BUCKET_LEN)
+		return 0;
+	b = f_openat(parent, name, O_RDONLY | O_DIRECTORY, 0);
+	if (b < 0)
+		return 0;
+	e->d = b;
+	stop = walk_dir(b, state_dirs[e->s], e->sorted, each_job, e);
+	e->d = parent;
+	close(b);
+	return stop > 0;
+}
+
+int spool_each(struct spool *sp, enum state s, int sorted,
+	       int (*fn)(struct spool *, const struct jobref *, void *), void *data)
+{
+	struct each e = { sp, s, sorted, state_fd(sp, s), fn, data };
+
+	if (e.d < 0)
+		return -1;
+	return walk_dir(e.d, state_dirs[s], sorted, state_final(s) ? each_bucket : each_job, &e) < 0
+		       ? -1 : 0;
 }
 
 static int count_fn(struct spool *sp, const struct jobref *ref, void *data)
@@ -1704,7 +1731,7 @@ int spool_count(struct spool *sp, long counts[ST_NSTATES])
 {
 	for (int s = 0; s < ST_NSTATES; s++) {
 		counts[s] = 0;
-		if (spool_each(sp, s, count_fn, &counts[s]))
+		if (spool_each(sp, s, 0, count_fn, &counts[s]))
 			return SP_ERR;
 	}
 	return SP_OK;
@@ -1847,14 +1874,14 @@ int spool_gc(struct spool *sp, int64_t older_ms, int verbose)
 	int64_t next;
 
 	for (int s = ST_DONE; s <= ST_EXPIRED; s++) {
-		if (spool_each(sp, s, gc_fn, &g))
+		if (spool_each(sp, s, 0, gc_fn, &g))
 			return -1;
 		gc_buckets(state_fd(sp, s), state_dirs[s]);
 	}
 	gc_buckets(LOGS_FD(sp), "logs");
 	gc_keys(sp);
 	gc_tmp(sp, g.now);
-	spool_each(sp, ST_HELD, expire_fn, &g.now);
+	spool_each(sp, ST_HELD, 0, expire_fn, &g.now);
 	spool_promote(sp, &next); /* expires deferred and waiting jobs */
 	{
 		int fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);
@@ -2054,7 +2081,7 @@ int spool_fsck(struct spool *sp, int repair)
 		fsck_dirmode(&f, sp->fd, extra[i], extra[i]);
 	for (int s = 0; s < ST_NSTATES; s++) {
 		fsck_names(sp, &f, s);
-		spool_each(sp, s, fsck_fn, &f);
+		spool_each(sp, s, 0, fsck_fn, &f);
 	}
 	/* Invariant 3: every id in exactly one place. */
 	qsort(f.seen, f.nseen, sizeof(*f.seen), ref_cmp);

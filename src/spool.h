@@ -156,11 +156,12 @@ int spool_set_paused(struct spool *sp, int paused);
 int spool_count(struct spool *sp, long counts[ST_NSTATES]);
 
 /*
- * Call fn for every job in state s (sorted by id within each
- * directory).  fn returns non-zero to stop.
+ * Call fn for every job in state s, sorted by name within each
+ * directory when sorted is set (the names are then held in memory), else
+ * in directory order with flat memory.  fn returns non-zero to stop.
  */
-int spool_each(struct spool *sp, enum state s, int (*fn)(struct spool *, const struct jobref *, void *),
-	       void *data);
+int spool_each(struct spool *sp, enum state s, int sorted,
+	       int (*fn)(struct spool *, const struct jobref *, void *), void *data);
 
 /* Remove final jobs older than their retention (older_ms >= 0 overrides). */
 int spool_gc(struct spool *sp, int64_t older_ms, int verbose);

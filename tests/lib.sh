@@ -49,6 +49,11 @@ test_name=$(basename "$0" .sh)
 # --- environment -------------------------------------------------------------
 
 _keep=${Q_TEST_KEEP:-0}
+# Q_VALGRIND=DIR (make valgrind): every q runs under valgrind, logs in DIR.
+if [ -n "${Q_VALGRIND:-}" ]; then
+	export QTEST_VALGRIND_LOGS=$Q_VALGRIND
+	Q="$TEST_DIR/valgrind-q"
+fi
 while IFS= read -r _v; do
 	unset "$_v"
 done < <(compgen -e | grep '^Q_')

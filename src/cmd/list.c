@@ -77,7 +77,7 @@ int cmd_list(int argc, char **argv)
 		if (want >= 0 && strcmp(state_status(s), (const char *[]){ "pending", "running", "completed",
 			"failed", "cancelled", "expired" }[want]))
 			continue;
-		if (spool_each(&sp, s, list_one, &l)) {
+		if (spool_each(&sp, s, 1, list_one, &l)) {
 			ret = EXIT_RUNTIME;
 			break;
 		}

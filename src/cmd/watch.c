@@ -109,9 +109,9 @@ static void draw(struct spool *sp, struct watch *w)
 	buf_addf(&w->b, "%sRunning%s\n", col(w, "\033[1m"), col(w, "\033[0m"));
 	if (!n[ST_RUNNING])
 		buf_adds(&w->b, " (none)\n");
-	spool_each(sp, ST_RUNNING, running_fn, w);
+	spool_each(sp, ST_RUNNING, 1, running_fn, w);
 	w->nfailed = 0;
-	spool_each(sp, ST_FAILED, failed_fn, w);
+	spool_each(sp, ST_FAILED, 1, failed_fn, w);
 	if (w->nfailed) {
 		buf_addf(&w->b, "\n%sRecent failures%s\n", col(w, "\033[1m"), col(w, "\033[0m"));
 		for (int i = w->nfailed - 1; i >= 0; i--) {
@@ -180,7 +180,7 @@ static void plain(struct spool *sp, struct watch *w)
 	w->nseen = 0;
 	for (int s = 0; s < ST_NSTATES; s++)
 		if (s != ST_DONE && s != ST_FAILED && s != ST_CANCELLED && s != ST_EXPIRED)
-			spool_each(sp, s, plain_fn, w);
+			spool_each(sp, s, 0, plain_fn, w);
 	/* Jobs that left the live states: report where they went. */
 	for (int i = 0; i < w->nprev; i++) {
 		int found = 0;
