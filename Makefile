@@ -50,14 +50,46 @@ src/cmd/%.o: src/cmd/%.c src/*.h src/cmd/*.h
 tests/unit/%: tests/unit/%.c $(LIB_OBJ) tests/unit/tap.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ)
 
-check: all $(UNIT)
+# Fuzzing with libFuzzer (fuzz/*.c).  The library is compiled again with
+# clang and the sanitizers into fuzz/out/obj/ and linked into each
+# target.  `make fuzz` runs every target for FUZZ_SECONDS on its
+# committed corpus fuzz/corpus/NAME/, writing new inputs to
+# fuzz/out/NAME-new/ and crashes to fuzz/crashes/; `make fuzz-replay`
+# runs each target once over its committed corpus.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-D_GNU_SOURCE -Isrc
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = fuzz_json fuzz_job fuzz_events fuzz_config fuzz_add_args
+FUZZ_BIN = $(FUZZ_TARGETS:%=fuzz/out/%)
+FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c)
+
+# With clang, check also replays the fuzz corpus under ASan and UBSan.
+check: all $(UNIT) $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
 	prove -j2 $(UNIT) tests/t[0-9]*.sh
+
+fuzz/out/obj/%.o: src/%.c src/*.h src/cmd/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BIN): fuzz/out/%: fuzz/%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJ)
+
+fuzz: $(FUZZ_BIN)
+	@fuzz/run -t $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-replay: $(FUZZ_BIN)
+	@fuzz/run -r $(FUZZ_TARGETS)
 
 bench: all
 	bench/run
 
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
+
+stress: all
+	tests/stress.sh
+.PHONY: stress
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
@@ -70,4 +102,4 @@ format:
 clean:
 	rm -f bin/q $(HELPERS) src/*.o src/cmd/*.o $(UNIT)
 
-.PHONY: all check bench crash install format clean
+.PHONY: all check bench crash install format clean fuzz fuzz-replay
