@@ -444,11 +444,6 @@ static int ref_dir(struct spool *sp, const struct jobref *ref, int create, int *
 	return d;
 }
 
-void spool_log_path(const char *id, const char *ext, char *out, size_t n)
-{
-	snprintf(out, n, "%.*s/%s.%s", BUCKET_LEN, id, id, ext);
-}
-
 /* The logs bucket directory for id. */
 static int logs_bucket(struct spool *sp, const char *id, int create)
 {
@@ -470,14 +465,14 @@ static int logs_bucket(struct spool *sp, const char *id, int create)
 	return fd;
 }
 
-int spool_open_log(struct spool *sp, const char *id, int flags)
+int spool_open_log(struct spool *sp, const char *id, const char *ext, int flags)
 {
 	int d = logs_bucket(sp, id, (flags & O_CREAT) != 0), fd;
-	char name[ID_LEN + 8];
+	char name[ID_LEN + 16];
 
 	if (d < 0)
 		return -1;
-	snprintf(name, sizeof(name), "%s.out", id);
+	snprintf(name, sizeof(name), "%s.%s", id, ext);
 	fd = f_openat(d, name, flags, 0600);
 	if (fd < 0 && (errno != ENOENT || (flags & O_CREAT)))
 		error_errno("cannot open 'logs/%.*s/%s'", BUCKET_LEN, id, name);
@@ -555,7 +550,8 @@ static int event_simple(struct spool *sp, const char *id, const char *ev, const 
 
 /* ------------------------------------------------------------ lookup */
 
-int spool_locate(struct spool *sp, const char *id, struct jobref *ref)
+/* One look in every directory, in turn. */
+static int locate_once(struct spool *sp, const char *id, struct jobref *ref)
 {
 	static const enum state order[] = {
 		ST_RUNNING, ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD,
@@ -579,6 +575,8 @@ int spool_locate(struct spool *sp, const char *id, struct jobref *ref)
 					ref->prio = p;
 					return SP_OK;
 				}
+				if (errno != ENOENT)
+					return error_errno("cannot stat '%s/%s'", state_dirs[s], name);
 			}
 			continue;
 		}
@@ -586,8 +584,24 @@ int spool_locate(struct spool *sp, const char *id, struct jobref *ref)
 		jobref_name(ref, name, sizeof(name));
 		if (!fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW))
 			return SP_OK;
+		if (errno != ENOENT && errno != ENOTDIR)
+			return error_errno("cannot stat '%s/%s'", state_dirs[s], name);
 	}
 	return SP_NOJOB;
+}
+
+int spool_locate(struct spool *sp, const char *id, struct jobref *ref)
+{
+	int r = SP_NOJOB;
+
+	/*
+	 * The look is not atomic: a job that moves from a directory not yet
+	 * seen to one already seen is missed.  Moves are rare and quick, so
+	 * looking again settles it.
+	 */
+	for (int tries = 0; tries < 4 && r == SP_NOJOB; tries++)
+		r = locate_once(sp, id, ref);
+	return r;
 }
 
 struct idlist {
@@ -840,20 +854,23 @@ static long count_pending(struct spool *sp, long cap)
 	return n;
 }
 
-/* Is the job named in key file keyfd still live? */
+/* Is the job named in key file keyfd still live?  1 yes, 0 no, -1 error. */
 static int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1])
 {
 	struct job job;
 	char why[200];
 	struct jobref ref;
 
+	int r;
+
 	if (read_job(keyfd, &job, why, sizeof(why)))
-		return 0;
+		return 0; /* not a job: the key is free */
 	memcpy(dup, job.id, ID_LEN + 1);
 	job_release(&job);
-	if (spool_locate(sp, dup, &ref) != SP_OK)
-		return 0;
-	return !state_final(ref.state);
+	r = spool_locate(sp, dup, &ref);
+	if (r == SP_ERR)
+		return -1;
+	return r == SP_OK && !state_final(ref.state);
 }
 
 /*
@@ -944,6 +961,8 @@ int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID
 			int live = key_live(sp, kfd, dup);
 
 			close(kfd);
+			if (live < 0)
+				goto out;
 			if (live) {
 				ret = 1;
 				goto out;
@@ -1175,11 +1194,33 @@ static int settle(struct spool *sp, struct jobref *ref, int fd, const struct job
 	return 0;
 }
 
+int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
+		     const char *ev, const char *err)
+{
+	enum state from = ref->state;
+	struct jobref back;
+
+	if (spool_move(sp, ref, to, fd, until)) {
+		/* Renamed but not synced: undo it rather than half-do it. */
+		if (ref->state != from) {
+			back = *ref;
+			if (spool_move(sp, &back, from, fd, 0) == 0)
+				*ref = back;
+		}
+		return -1;
+	}
+	if (!event_simple(sp, ref->id, ev, err ? "error" : NULL, err, 1))
+		return 0;
+	/* Wholly or not at all: we still hold the lock, so put it back. */
+	back = *ref;
+	if (spool_move(sp, &back, from, fd, 0) == 0)
+		*ref = back;
+	return -1;
+}
+
 static int expire(struct spool *sp, struct jobref *ref, int fd)
 {
-	if (event_simple(sp, ref->id, "expired", "error", "expired", 1))
-		return -1;
-	return spool_move(sp, ref, ST_EXPIRED, fd, 0);
+	return spool_transition(sp, ref, fd, ST_EXPIRED, 0, "expired", "expired");
 }
 
 int spool_claim(struct spool *sp, const char *name, struct claim *c)
@@ -1425,15 +1466,21 @@ static int walk_dir(int d, const char *what, int sorted, int (*cb)(const char *,
 	return stop;
 }
 
-/* Check a waiting job's dependencies: 1 all completed, 0 not yet, -1 one failed. */
+/*
+ * Check a waiting job's dependencies: 1 all completed, 0 not yet, -1
+ * one failed (or no longer exists), -2 an error (look again later).
+ */
 static int deps_state(struct spool *sp, const struct job *job)
 {
 	int ready = 1;
 
 	for (int i = 0; i < job->after.n; i++) {
 		struct jobref dep;
+		int r = spool_locate(sp, job->after.v[i], &dep);
 
-		if (spool_locate(sp, job->after.v[i], &dep) != SP_OK)
+		if (r == SP_ERR)
+			return -2;
+		if (r == SP_NOJOB)
 			return -1;
 		if (dep.state == ST_DONE)
 			continue;
@@ -1448,7 +1495,7 @@ struct promote {
 	struct spool *sp;
 	int d;
 	int64_t now, *next_due;
-	int moved;
+	int moved, errors;
 };
 
 static void due_at(struct promote *p, int64_t t)
@@ -1476,11 +1523,15 @@ static int promote_deferred(const char *name, void *arg)
 	}
 	ref.state = ST_DEFERRED;
 	fd = spool_lock(p->sp, &ref);
-	if (fd < 0)
+	if (fd < 0) {
+		p->errors += fd == -1;
 		return 0;
+	}
 	if (!spool_move(p->sp, &ref, ST_PENDING, fd, 0)) {
 		event_simple(p->sp, ref.id, "ready", NULL, NULL, 0);
 		p->moved++;
+	} else {
+		p->errors++;
 	}
 	close(fd);
 	return 0;
@@ -1500,27 +1551,35 @@ static int promote_waiting(const char *name, void *arg)
 	ref.state = ST_WAITING;
 	ref.prio = PRIO_NORMAL;
 	fd = spool_lock(p->sp, &ref);
-	if (fd < 0)
+	if (fd < 0) {
+		p->errors += fd == -1;
 		return 0;
+	}
 	if (read_job(fd, &job, why, sizeof(why))) {
 		close(fd);
-		spool_quarantine(p->sp, p->d, "waiting", name, why);
+		p->errors += spool_quarantine(p->sp, p->d, "waiting", name, why) != 0;
 		return 0;
 	}
 	ref.prio = job.priority;
 	if (job.deadline >= 0 && p->now > job.deadline) {
-		expire(p->sp, &ref, fd);
+		p->errors += expire(p->sp, &ref, fd) != 0;
 	} else if ((r = deps_state(p->sp, &job)) > 0) {
 		if (job.run_at > p->now) {
 			if (!spool_move(p->sp, &ref, ST_DEFERRED, fd, job.run_at))
 				due_at(p, job.run_at);
+			else
+				p->errors++;
 		} else if (!spool_move(p->sp, &ref, ST_PENDING, fd, 0)) {
 			event_simple(p->sp, ref.id, "ready", NULL, NULL, 0);
 			p->moved++;
+		} else {
+			p->errors++;
 		}
-	} else if (r < 0) {
-		if (!event_simple(p->sp, ref.id, "failed", "error", "dependency_failed", 1))
-			spool_move(p->sp, &ref, ST_FAILED, fd, 0);
+	} else if (r == -1) {
+		if (spool_transition(p->sp, &ref, fd, ST_FAILED, 0, "failed", "dependency_failed"))
+			p->errors++;
+	} else if (r == -2) {
+		p->errors++;
 	}
 	job_release(&job);
 	close(fd);
@@ -1529,7 +1588,7 @@ static int promote_waiting(const char *name, void *arg)
 
 int spool_promote(struct spool *sp, int64_t *next_due)
 {
-	struct promote p = { sp, -1, now_ms(), next_due, 0 };
+	struct promote p = { sp, -1, now_ms(), next_due, 0, 0 };
 
 	*next_due = -1;
 	/* Directory order: memory stays flat however many jobs wait. */
@@ -1539,28 +1598,16 @@ int spool_promote(struct spool *sp, int64_t *next_due)
 	if ((p.d = state_fd(sp, ST_WAITING)) < 0 ||
 	    walk_dir(p.d, "waiting", 0, promote_waiting, &p) < 0)
 		return -1;
-	return p.moved;
+	return p.errors ? -1 : p.moved;
 }
 
 /* ---------------------------------------------------------- recovery */
 
-/* A locked job outside running/ whose log disagrees with its place. */
+/* A locked job outside running/ whose log has a verdict its place disagrees with. */
 static int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st)
 {
 	if (st->verdict != V_NONE && verdict_state(st->verdict) != ref->state)
 		return spool_move(sp, ref, verdict_state(st->verdict), fd, 0) ? -1 : 1;
-	if (st->verdict == V_NONE && state_final(ref->state)) {
-		struct job job;
-		int r;
-
-		/* A crash inside `q retry`: finish it. */
-		if (spool_load(sp, ref, &job, NULL))
-			return -1;
-		ref->prio = job.priority;
-		job_release(&job);
-		r = spool_move(sp, ref, ST_PENDING, fd, 0);
-		return r ? -1 : 1;
-	}
 	return 0;
 }
 
@@ -1701,13 +1748,16 @@ static int each_bucket(const char *name, void *arg)
 	if (strlen(name) != BUCKET_LEN)
 		return 0;
 	b = f_openat(parent, name, O_RDONLY | O_DIRECTORY, 0);
-	if (b < 0)
-		return 0;
+	if (b < 0) {
+		if (errno == ENOENT)
+			return 0; /* removed by gc meanwhile */
+		return error_errno("cannot open '%s/%s'", state_dirs[e->s], name);
+	}
 	e->d = b;
 	stop = walk_dir(b, state_dirs[e->s], e->sorted, each_job, e);
 	e->d = parent;
 	close(b);
-	return stop > 0;
+	return stop;
 }
 
 int spool_each(struct spool *sp, enum state s, int sorted,
@@ -1742,50 +1792,67 @@ int spool_count(struct spool *sp, long counts[ST_NSTATES])
 struct gc_ctx {
 	int64_t older_ms, now;
 	long removed;
-	int verbose;
+	int verbose, errors;
 };
 
-static void remove_logs(struct spool *sp, const char *id)
+/* Remove a job's output, then its event log; stop at the first failure. */
+static int remove_logs(struct spool *sp, const char *id)
 {
-	int d = logs_bucket(sp, id, 0);
+	int d = logs_bucket(sp, id, 0), ret = 0;
+	static const char *const ext[] = { "out", "events" };
 	char name[ID_LEN + 8];
 
 	if (d < 0)
-		return;
-	snprintf(name, sizeof(name), "%s.out", id);
-	if (f_unlinkat(d, name, 0) && errno != ENOENT)
-		error_errno("cannot remove 'logs/%.*s/%s'", BUCKET_LEN, id, name);
-	snprintf(name, sizeof(name), "%s.events", id);
-	if (f_unlinkat(d, name, 0) && errno != ENOENT)
-		error_errno("cannot remove 'logs/%.*s/%s'", BUCKET_LEN, id, name);
+		return errno == ENOENT ? 0 : -1;
+	for (int i = 0; i < 2 && !ret; i++) {
+		snprintf(name, sizeof(name), "%s.%s", id, ext[i]);
+		if (f_unlinkat(d, name, 0) && errno != ENOENT)
+			ret = error_errno("cannot remove 'logs/%.*s/%s'", BUCKET_LEN, id, name);
+	}
 	close(d);
+	return ret;
 }
 
 static int gc_fn(struct spool *sp, const struct jobref *ref, void *data)
 {
 	struct gc_ctx *g = data;
 	char name[NAME_LEN + 8];
-	int owned, d = ref_dir(sp, ref, 0, &owned, name, sizeof(name));
+	int owned, d = ref_dir(sp, ref, 0, &owned, name, sizeof(name)), fd;
 	struct stat st;
 	int64_t limit = g->older_ms >= 0 ? g->older_ms
 			: ref->state == ST_DONE ? sp->cfg.gc_completed_ms : sp->cfg.gc_failed_ms;
 
-	if (d < 0)
+	if (d < 0) {
+		g->errors += errno != ENOENT;
 		return 0;
-	/* The move into a final directory set the file's ctime. */
-	if (!fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) &&
-	    g->now - ((int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000) >= limit) {
-		/* Logs first: a crash leaves a job without logs, never logs without a job. */
-		remove_logs(sp, ref->id);
-		if (f_unlinkat(d, name, 0) && errno != ENOENT) {
-			error_errno("cannot remove '%s/%.*s/%s'", state_dirs[ref->state], BUCKET_LEN,
-				    ref->id, name);
-		} else {
-			g->removed++;
-			if (g->verbose)
-				printf("removed %s %s\n", ref->id, state_status(ref->state));
-		}
 	}
+	/* The move into a final directory set the file's ctime. */
+	if (fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) ||
+	    g->now - ((int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000) < limit)
+		goto out;
+	/* Locked, so a concurrent `q retry` either wins or finds it gone. */
+	fd = spool_lock(sp, ref);
+	if (fd < 0) {
+		g->errors += fd == -1;
+		goto out;
+	}
+	/*
+	 * Logs first: a crash in between leaves a finished job without logs,
+	 * whose status is still its directory's, and which the next gc removes.
+	 */
+	if (remove_logs(sp, ref->id)) {
+		g->errors++;
+	} else if (f_unlinkat(d, name, 0)) {
+		if (errno != ENOENT)
+			g->errors += error_errno("cannot remove '%s/%.*s/%s'", state_dirs[ref->state],
+						 BUCKET_LEN, ref->id, name) != 0;
+	} else {
+		g->removed++;
+		if (g->verbose)
+			printf("removed %s %s\n", ref->id, state_status(ref->state));
+	}
+	close(fd);
+out:
 	if (owned >= 0)
 		close(owned);
 	return 0;
@@ -1804,51 +1871,64 @@ static void gc_buckets(int d, const char *what)
 	entries_free(&e);
 }
 
-static void gc_keys(struct spool *sp)
+/* Remove keys whose job is finished or gone. */
+static int gc_keys(struct spool *sp)
 {
-	int kd = KEYS_FD(sp), lockfd;
+	int kd = KEYS_FD(sp), lockfd, ret = 0;
 	struct entries e;
 
 	if (kd < 0)
-		return;
+		return -1;
 	lockfd = f_openat(kd, ".lock", O_RDWR | O_CREAT, 0600);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX)) {
-		if (lockfd >= 0)
-			close(lockfd);
-		return;
+	if (lockfd < 0)
+		return error_errno("cannot open 'keys/.lock'");
+	if (flock(lockfd, LOCK_EX)) {
+		close(lockfd);
+		return error_errno("cannot lock 'keys/.lock'");
 	}
-	if (!list_dir(kd, "keys", &e)) {
-		for (int i = 0; i < e.n; i++) {
-			char dup[ID_LEN + 1];
-			int fd = f_openat(kd, e.v[i], O_RDONLY, 0);
+	if (list_dir(kd, "keys", &e)) {
+		close(lockfd);
+		return -1;
+	}
+	for (int i = 0; i < e.n; i++) {
+		char dup[ID_LEN + 1];
+		int fd = f_openat(kd, e.v[i], O_RDONLY, 0), live;
 
-			if (fd < 0)
-				continue;
-			if (!key_live(sp, fd, dup) && f_unlinkat(kd, e.v[i], 0) && errno != ENOENT)
-				error_errno("cannot remove 'keys/%s'", e.v[i]);
-			close(fd);
+		if (fd < 0) {
+			if (errno != ENOENT)
+				ret = error_errno("cannot open 'keys/%s'", e.v[i]);
+			continue;
 		}
-		entries_free(&e);
+		live = key_live(sp, fd, dup);
+		close(fd);
+		if (live < 0)
+			ret = -1;
+		else if (!live && f_unlinkat(kd, e.v[i], 0) && errno != ENOENT)
+			ret = error_errno("cannot remove 'keys/%s'", e.v[i]);
 	}
+	entries_free(&e);
 	close(lockfd);
+	return ret;
 }
 
-static void gc_tmp(struct spool *sp, int64_t now)
+/* Remove named staging files older than an hour (left by a crash). */
+static int gc_tmp(struct spool *sp, int64_t now)
 {
-	int td = TMP_FD(sp);
+	int td = TMP_FD(sp), ret = 0;
 	struct entries e;
 
 	if (td < 0 || list_dir(td, "tmp", &e))
-		return;
+		return -1;
 	for (int i = 0; i < e.n; i++) {
 		struct stat st;
 
 		if (!fstatat(td, e.v[i], &st, AT_SYMLINK_NOFOLLOW) &&
 		    now - (int64_t)st.st_mtim.tv_sec * 1000 > 3600000 &&
 		    f_unlinkat(td, e.v[i], 0) && errno != ENOENT)
-			error_errno("cannot remove 'tmp/%s'", e.v[i]);
+			ret = error_errno("cannot remove 'tmp/%s'", e.v[i]);
 	}
 	entries_free(&e);
+	return ret;
 }
 
 /* Expire held jobs past their deadline (the others expire when they come up). */
@@ -1856,33 +1936,35 @@ static int expire_fn(struct spool *sp, const struct jobref *r, void *data)
 {
 	struct jobref ref = *r;
 	struct job job;
-	int fd;
+	int fd, ret = 0;
 
-	if (spool_load(sp, &ref, &job, NULL))
-		return 0;
-	if (job.deadline >= 0 && *(int64_t *)data > job.deadline && (fd = spool_lock(sp, &ref)) >= 0) {
-		expire(sp, &ref, fd);
-		close(fd);
+	if ((ret = spool_load(sp, &ref, &job, NULL)))
+		return ret == SP_NOJOB ? 0 : -1;
+	if (job.deadline >= 0 && *(int64_t *)data > job.deadline) {
+		fd = spool_lock(sp, &ref);
+		if (fd == -1 || (fd >= 0 && expire(sp, &ref, fd)))
+			ret = -1;
+		if (fd >= 0)
+			close(fd);
 	}
 	job_release(&job);
-	return 0;
+	return ret;
 }
 
 int spool_gc(struct spool *sp, int64_t older_ms, int verbose)
 {
-	struct gc_ctx g = { older_ms, now_ms(), 0, verbose };
+	struct gc_ctx g = { older_ms, now_ms(), 0, verbose, 0 };
 	int64_t next;
 
 	for (int s = ST_DONE; s <= ST_EXPIRED; s++) {
 		if (spool_each(sp, s, 0, gc_fn, &g))
-			return -1;
+			g.errors++;
 		gc_buckets(state_fd(sp, s), state_dirs[s]);
 	}
-	gc_buckets(LOGS_FD(sp), "logs");
-	gc_keys(sp);
-	gc_tmp(sp, g.now);
-	spool_each(sp, ST_HELD, 0, expire_fn, &g.now);
-	spool_promote(sp, &next); /* expires deferred and waiting jobs */
+	if (gc_keys(sp) || gc_tmp(sp, g.now) || spool_each(sp, ST_HELD, 0, expire_fn, &g.now))
+		g.errors++;
+	if (spool_promote(sp, &next) < 0) /* expires deferred and waiting jobs */
+		g.errors++;
 	{
 		int fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);
 
@@ -1891,30 +1973,27 @@ int spool_gc(struct spool *sp, int64_t older_ms, int verbose)
 			close(fd);
 		}
 	}
-	if (verbose)
-		fprintf(stderr, "q: gc removed %ld finished job%s\n", g.removed, g.removed == 1 ? "" : "s");
-	return 0;
+	return g.errors ? -1 : 0;
 }
 
-void spool_gc_maybe(struct spool *sp)
+int spool_gc_maybe(struct spool *sp)
 {
 	struct stat st;
+	int fd, ret = 0;
 
 	if (!fstatat(sp->fd, "gc.stamp", &st, AT_SYMLINK_NOFOLLOW) &&
 	    now_ms() - (int64_t)st.st_mtim.tv_sec * 1000 < sp->cfg.gc_interval_ms)
-		return;
-	{
-		/* One gc at a time; the others skip it. */
-		int fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);
-
-		if (fd < 0)
-			return;
-		if (!flock(fd, LOCK_EX | LOCK_NB)) {
-			futimens(fd, NULL);
-			spool_gc(sp, -1, 0);
-		}
-		close(fd);
+		return 0;
+	/* One gc at a time; the others skip it. */
+	fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);
+	if (fd < 0)
+		return error_errno("cannot open '%s/gc.stamp'", sp->path);
+	if (!flock(fd, LOCK_EX | LOCK_NB)) {
+		futimens(fd, NULL);
+		ret = spool_gc(sp, -1, 0);
 	}
+	close(fd);
+	return ret;
 }
 
 /* -------------------------------------------------------------- fsck */
@@ -1980,8 +2059,11 @@ static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 	struct jobstate js;
 	const char *dir = state_dirs[ref.state];
 
-	if (d < 0)
+	if (d < 0) {
+		if (errno != ENOENT)
+			f->problems++; /* ref_dir said why */
 		return 0;
+	}
 	f->seen = xrealloc(f->seen, (f->nseen + 1) * sizeof(*f->seen));
 	f->seen[f->nseen++] = ref;
 	if (fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW))
@@ -1996,8 +2078,11 @@ static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 		problem(f, "'%s/%s' has owner %u mode %03o, want %u 600", dir, name,
 			(unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
 	fd = f_openat(d, name, O_RDONLY, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno != ENOENT)
+			problem(f, "cannot open '%s/%s': %s", dir, name, strerror(errno));
 		goto out;
+	}
 	if (read_job(fd, &job, why, sizeof(why))) {
 		problem(f, "'%s/%s': %s", dir, name, why);
 		close(fd);
@@ -2012,21 +2097,19 @@ static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 	if (ref.state == ST_RUNNING) {
 		if (!flock(fd, LOCK_EX | LOCK_NB)) {
 			problem(f, "'%s/%s' is not locked: its worker died", dir, name);
-			if (f->repair)
-				recover_one(sp, &ref, fd);
+			if (f->repair && !recover_one(sp, &ref, fd))
+				f->nseen--; /* moved: seen again where it went, if at all */
 		}
 		close(fd);
 		goto out;
 	}
-	if (spool_load_events(sp, ref.id, &js) == 0) {
-		int bad = (js.verdict != V_NONE && verdict_state(js.verdict) != ref.state) ||
-			  (js.verdict == V_NONE && state_final(ref.state));
-
-		if (bad) {
-			problem(f, "'%s/%s': event log says %s", dir, name,
-				js.verdict == V_NONE ? "not finished" : verdict_status(js.verdict));
-			if (f->repair && !flock(fd, LOCK_EX | LOCK_NB))
-				reconcile(sp, &ref, fd, &js);
+	if (spool_load_events(sp, ref.id, &js)) {
+		problem(f, "cannot read the event log of '%s/%s'", dir, name);
+	} else {
+		if (js.verdict != V_NONE && verdict_state(js.verdict) != ref.state) {
+			problem(f, "'%s/%s': event log says %s", dir, name, verdict_status(js.verdict));
+			if (f->repair && !flock(fd, LOCK_EX | LOCK_NB) && reconcile(sp, &ref, fd, &js) > 0)
+				f->nseen--;
 		}
 		jobstate_release(&js);
 	}
@@ -2043,8 +2126,10 @@ static void fsck_names(struct spool *sp, struct fsck_ctx *f, enum state s)
 	int d = state_fd(sp, s);
 	struct entries e;
 
-	if (d < 0 || list_dir(d, state_dirs[s], &e))
+	if (d < 0 || list_dir(d, state_dirs[s], &e)) {
+		f->problems++;
 		return;
+	}
 	for (int i = 0; i < e.n; i++) {
 		struct jobref ref;
 		int ok = state_final(s) ? strlen(e.v[i]) == BUCKET_LEN
@@ -2081,7 +2166,8 @@ int spool_fsck(struct spool *sp, int repair)
 		fsck_dirmode(&f, sp->fd, extra[i], extra[i]);
 	for (int s = 0; s < ST_NSTATES; s++) {
 		fsck_names(sp, &f, s);
-		spool_each(sp, s, 0, fsck_fn, &f);
+		if (spool_each(sp, s, 0, fsck_fn, &f))
+			f.problems++; /* a directory it could not read: not checked */
 	}
 	/* Invariant 3: every id in exactly one place. */
 	qsort(f.seen, f.nseen, sizeof(*f.seen), ref_cmp);

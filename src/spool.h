@@ -79,10 +79,12 @@ int spool_load(struct spool *sp, const struct jobref *ref, struct job *job, stru
 int spool_load_events(struct spool *sp, const char *id, struct jobstate *st);
 /* Append an event line; sync: fdatasync it. */
 int spool_event(struct spool *sp, const char *id, struct buf *line, int sync);
-/* Open the job's output log for appending (created 0600). */
-int spool_open_log(struct spool *sp, const char *id, int flags);
-/* Path of a job's log or events file, relative to the spool. */
-void spool_log_path(const char *id, const char *ext, char *out, size_t n);
+/*
+ * Open a job's file logs/B/ID.EXT (ext "out" or "events"), each path
+ * component without following symbolic links; created 0600 with
+ * O_CREAT.  -1 with errno ENOENT (and no message) when absent.
+ */
+int spool_open_log(struct spool *sp, const char *id, const char *ext, int flags);
 
 /*
  * Enqueue a job whose fields are set (id is assigned here), into state
@@ -98,6 +100,16 @@ int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID
  * Updates ref on success.
  */
 int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms);
+
+/*
+ * A transition decided outside a worker (cancel, expire, a failed
+ * dependency, retry, hold, release): with ref's file locked as fd, move
+ * it to `to` (a deferred job due at until), then append event ev (with error err, or NULL) durably.
+ * If the event cannot be written the move is undone, so the job is
+ * wholly as before or wholly moved.
+ */
+int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
+		     const char *ev, const char *err);
 
 /* Open and flock(LOCK_EX|LOCK_NB) ref's file: fd, -1 error, -2 locked or gone. */
 int spool_lock(struct spool *sp, const struct jobref *ref);
@@ -165,8 +177,8 @@ int spool_each(struct spool *sp, enum state s, int sorted,
 
 /* Remove final jobs older than their retention (older_ms >= 0 overrides). */
 int spool_gc(struct spool *sp, int64_t older_ms, int verbose);
-/* Run gc if gc.interval has passed since the last one. */
-void spool_gc_maybe(struct spool *sp);
+/* Run gc if gc.interval has passed since the last one; -1 on errors. */
+int spool_gc_maybe(struct spool *sp);
 
 /* Check every invariant; repair what can be repaired.  Returns problems. */
 int spool_fsck(struct spool *sp, int repair);

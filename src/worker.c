@@ -46,6 +46,7 @@ struct worker {
 	int64_t scanned_at, scan_cost;  /* monotonic ms */
 	int64_t next_due;               /* wall ms; -1 none */
 	int only_done;
+	int errors;                     /* reported; the worker exits 3 */
 };
 
 /* ------------------------------------------------------------- spawn */
@@ -226,7 +227,7 @@ static int start_job(struct worker *w, struct claim *c)
 	r->c = *c;
 	r->attempt = c->st.attempts + 1;
 	r->status_fd = -1;
-	r->logfd = spool_open_log(w->sp, c->job.id, O_WRONLY | O_APPEND | O_CREAT);
+	r->logfd = spool_open_log(w->sp, c->job.id, "out", O_WRONLY | O_APPEND | O_CREAT);
 	if (r->logfd < 0)
 		goto fail;
 	r->log_start = fstat(r->logfd, &st) ? 0 : st.st_size;
@@ -401,7 +402,8 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 	jw_key(&j, "output_size");
 	jw_int(&j, size);
 	event_end(&j);
-	spool_event(w->sp, job->id, &b, 0);
+	if (spool_event(w->sp, job->id, &b, 0))
+		w->errors++;
 	buf_reset(&b);
 
 	if (!err) {
@@ -429,6 +431,7 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 	event_end(&j);
 	if (spool_event(w->sp, job->id, &b, 1)) {
 		/* Leave it in running/: recovery decides once our lock is gone. */
+		w->errors++;
 		buf_release(&b);
 		claim_release(c);
 		return;
@@ -436,16 +439,21 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 	buf_release(&b);
 
 	/* The log decides: a cancel recorded before our verdict wins. */
+	to = !final ? ST_DEFERRED : err ? ST_FAILED : ST_DONE;
 	jobstate_release(&c->st);
-	if (spool_load_events(w->sp, job->id, &c->st) == 0 && c->st.verdict != V_NONE)
-		to = verdict_state(c->st.verdict);
-	else
-		to = final ? ST_FAILED : ST_DEFERRED;
+	if (spool_load_events(w->sp, job->id, &c->st) == 0) {
+		if (c->st.verdict != V_NONE)
+			to = verdict_state(c->st.verdict);
+	} else {
+		w->errors++;
+	}
 	if (spool_move(w->sp, &c->ref, to, c->fd, until) == 0) {
 		if (to == ST_DONE)
 			w->stats->completed++;
 		else if (to != ST_DEFERRED)
 			w->stats->failed++;
+	} else {
+		w->errors++; /* still in running/: recovered once our lock is gone */
 	}
 	if (to == ST_DEFERRED && (w->next_due < 0 || until < w->next_due))
 		w->next_due = until;
@@ -649,8 +657,11 @@ static int run_loop(struct worker *w, int ino)
 			if (!w->nrun || w->nrun < w->max) {
 				/* Finished jobs may have released dependents. */
 				int64_t nd;
+				int r = spool_promote(w->sp, &nd);
 
-				if (spool_promote(w->sp, &nd) > 0)
+				if (r < 0)
+					w->errors++;
+				if (r > 0)
 					w->pos = w->nbatch;
 				if (nd >= 0 && (w->next_due < 0 || nd < w->next_due))
 					w->next_due = nd;
@@ -738,8 +749,8 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			ret = -1;
 			break;
 		}
-		if (!o->only)
-			spool_gc_maybe(sp);
+		if (!o->only && spool_gc_maybe(sp))
+			w.errors++;
 		if (run_loop(&w, ino))
 			ret = -1;
 		if (slot >= 0) {
@@ -754,5 +765,5 @@ out:
 	if (ino >= 0)
 		close(ino);
 	free(w.batch);
-	return ret;
+	return ret || w.errors ? -1 : 0;
 }

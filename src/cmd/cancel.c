@@ -21,64 +21,69 @@ static int append_cancel(struct spool *sp, const char *id)
 	return r;
 }
 
+/*
+ * A running job: record the cancel, then stop its process group.  The
+ * worker moves the job; if it had already decided to retry the job, the
+ * job is settled here once it has left running/.
+ */
+static int cancel_running(struct spool *sp, struct jobref *ref)
+{
+	struct jobstate st;
+	const struct attempt *a;
+	int64_t end;
+
+	if (append_cancel(sp, ref->id) || spool_load_events(sp, ref->id, &st))
+		return EXIT_RUNTIME;
+	if (st.verdict != V_CANCELLED) {
+		error("job %s is already %s", ref->id, verdict_status(st.verdict));
+		jobstate_release(&st);
+		return EXIT_NO;
+	}
+	a = jobstate_last(&st);
+	if (a && a->finished_at < 0 && a->pid > 1 && spool_locate(sp, ref->id, ref) == SP_OK &&
+	    ref->state == ST_RUNNING)
+		worker_kill_group(a->pid, sp->cfg.kill_grace_ms);
+	jobstate_release(&st);
+	end = mono_ms() + 2000;
+	while (spool_locate(sp, ref->id, ref) == SP_OK && ref->state == ST_RUNNING && mono_ms() < end)
+		usleep(10000);
+	if (ref->state != ST_RUNNING && !state_final(ref->state)) {
+		int fd = spool_lock(sp, ref);
+
+		if (fd >= 0) {
+			spool_move(sp, ref, ST_CANCELLED, fd, 0);
+			close(fd);
+		}
+	}
+	return EXIT_OK;
+}
+
 static int cancel(struct spool *sp, struct jobref *ref)
 {
-	int appended = 0;
+	for (int tries = 0; tries < 100; tries++) {
+		int fd, r;
 
-	for (int tries = 0; tries < 50; tries++) {
-		struct jobstate st;
-		int fd;
-
-		if (tries && spool_locate(sp, ref->id, ref) != SP_OK) {
+		if (tries) {
 			usleep(2000);
-			continue;
+			if ((r = spool_locate(sp, ref->id, ref)) != SP_OK)
+				return r == SP_NOJOB ? (error("no job '%s'", ref->id), EXIT_NOJOB)
+						     : EXIT_RUNTIME;
 		}
 		if (state_final(ref->state)) {
-			if (appended && ref->state == ST_CANCELLED)
-				return EXIT_OK;
 			error("job %s is already %s", ref->id, state_status(ref->state));
 			return EXIT_NO;
 		}
-		if (ref->state == ST_RUNNING) {
-			const struct attempt *a;
-
-			/* Recorded first, so a late exit cannot overwrite it. */
-			if (!appended && append_cancel(sp, ref->id))
-				return EXIT_RUNTIME;
-			appended = 1;
-			if (spool_load_events(sp, ref->id, &st))
-				return EXIT_RUNTIME;
-			if (st.verdict != V_CANCELLED) {
-				error("job %s already %s", ref->id, verdict_status(st.verdict));
-				jobstate_release(&st);
-				return EXIT_NO;
-			}
-			a = jobstate_last(&st);
-			if (a && a->finished_at < 0 && a->pid > 1 &&
-			    spool_locate(sp, ref->id, ref) == SP_OK && ref->state == ST_RUNNING)
-				worker_kill_group(a->pid, sp->cfg.kill_grace_ms);
-			jobstate_release(&st);
-			return EXIT_OK;
-		}
+		if (ref->state == ST_RUNNING)
+			return cancel_running(sp, ref);
 		/* Pending in one of its forms: whoever holds the lock moves it. */
 		fd = spool_lock(sp, ref);
 		if (fd == -1)
 			return EXIT_RUNTIME;
-		if (fd == -2) {
-			usleep(2000);
+		if (fd == -2)
 			continue;
-		}
-		if (!appended && append_cancel(sp, ref->id)) {
-			close(fd);
-			return EXIT_RUNTIME;
-		}
-		appended = 1;
-		if (spool_move(sp, ref, ST_CANCELLED, fd, 0)) {
-			close(fd);
-			return EXIT_RUNTIME;
-		}
+		r = spool_transition(sp, ref, fd, ST_CANCELLED, 0, "cancelled", NULL);
 		close(fd);
-		return EXIT_OK;
+		return r ? EXIT_RUNTIME : EXIT_OK;
 	}
 	error("cannot cancel job %s: it keeps moving", ref->id);
 	return EXIT_RUNTIME;

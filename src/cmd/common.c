@@ -176,24 +176,19 @@ int wait_final(struct spool *sp, struct jobref *ref, int64_t timeout_ms)
 
 int print_log(struct spool *sp, const char *id, const char *ext, int follow)
 {
-	char rel[64], path[4096];
 	int fd = -1;
 	char buf[65536];
 	int ret = EXIT_OK;
 
-	spool_log_path(id, ext, rel, sizeof(rel));
-	snprintf(path, sizeof(path), "logs/%s", rel);
 	for (;;) {
 		ssize_t r;
 		struct jobref ref;
 		int final;
 
 		if (fd < 0) {
-			fd = f_openat(sp->fd, path, O_RDONLY, 0);
-			if (fd < 0 && errno != ENOENT) {
-				error_errno("cannot open '%s'", path);
+			fd = spool_open_log(sp, id, ext, O_RDONLY);
+			if (fd < 0 && errno != ENOENT)
 				return EXIT_RUNTIME;
-			}
 		}
 		while (fd >= 0 && (r = read(fd, buf, sizeof(buf))) > 0)
 			if (fwrite(buf, 1, r, stdout) != (size_t)r)

@@ -25,8 +25,12 @@ static int list_one(struct spool *sp, const struct jobref *ref, void *data)
 	struct view v;
 	char age[32];
 
-	if (view_load(sp, ref, &v) != SP_OK)
-		return 0;
+	int r = view_load(sp, ref, &v);
+
+	if (r == SP_NOJOB)
+		return 0; /* gone meanwhile */
+	if (r != SP_OK)
+		return -1;
 	if (l->json) {
 		view_json(&l->w, &v);
 	} else {

@@ -27,19 +27,6 @@ static int one_job(int argc, char **argv, const char *cmd, struct spool *sp, str
 	return ret;
 }
 
-static int event(struct spool *sp, const char *id, const char *name, int sync)
-{
-	struct buf b = BUF_INIT;
-	struct jw w;
-	int r;
-
-	event_begin(&w, &b, name);
-	event_end(&w);
-	r = spool_event(sp, id, &b, sync);
-	buf_release(&b);
-	return r;
-}
-
 /*
  * Lock ref's file, retrying briefly while another process holds it.
  * If the job moves to another state meanwhile, say so and fail.
@@ -91,7 +78,7 @@ int cmd_retry(int argc, char **argv)
 	}
 	ref.prio = job.priority;
 	job_release(&job);
-	if (event(&sp, ref.id, "retry", 1) || spool_move(&sp, &ref, ST_PENDING, fd, 0))
+	if (spool_transition(&sp, &ref, fd, ST_PENDING, 0, "retry", NULL))
 		ret = EXIT_RUNTIME;
 	close(fd);
 	if (!ret && sp.cfg.mode == MODE_ASYNC && !spool_paused(&sp))
@@ -120,9 +107,8 @@ int cmd_hold(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	if (spool_move(&sp, &ref, ST_HELD, fd, 0) || event(&sp, ref.id, "held", 0)) {
+	if (spool_transition(&sp, &ref, fd, ST_HELD, 0, "held", NULL))
 		ret = EXIT_RUNTIME;
-	}
 	close(fd);
 out:
 	spool_release(&sp);
@@ -155,7 +141,7 @@ int cmd_release(int argc, char **argv)
 	}
 	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ST_PENDING;
 	ref.prio = job.priority;
-	if (spool_move(&sp, &ref, to, fd, job.run_at) || event(&sp, ref.id, "released", 0))
+	if (spool_transition(&sp, &ref, fd, to, job.run_at, "released", NULL))
 		ret = EXIT_RUNTIME;
 	job_release(&job);
 	close(fd);

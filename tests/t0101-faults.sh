@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The I/O fault suite: tests/faults.sh, whole (every operation, every OP of
+# Q_FAULT, N = 1, 2, ... until the fault no longer shows), with ENOSPC; the
+# full run (`tests/faults.sh`) does EIO too.  One test per operation: a
+# failed operation says so (exit 3, one line "q: ..."), leaves fsck clean
+# (after the documented recovery), the job wholly present or wholly absent,
+# nothing in tmp/.
+. "$(dirname "$0")/lib.sh"
+
+command -v python3 >/dev/null || { skip 1 "no python3"; done_testing; exit 0; }
+
+ops=(add add-new-spool add-key add-key-stale add-key-dup claim claim-retry cancel retry gc
+	hold release list fsck)
+TMPDIR=$scratch "$TEST_DIR/faults.sh" --errnos "${TEST_ERRNOS:-ENOSPC}" >faults.out 2>faults.err
+status=$?
+for op in "${ops[@]}"; do
+	v=$(grep -c "^faults: VIOLATION $op Q_FAULT" faults.err)
+	is "$v" 0 "faults in q $op: no violations"
+	[ "$v" = 0 ] || diag "$(grep "^#   [0-9]*x $op " faults.out | head -20)"
+done
+ok $status "tests/faults.sh exits 0"
+[ $status = 0 ] || diag "$(grep -v '^faults: VIOLATION' faults.err | tail -5)"
+summary=$(grep '^faults: [0-9]* injected' faults.out)
+like "$summary" "^faults: [1-9][0-9]* injected across ${#ops[@]} operations, 0 violations$" "summary"
+note "$summary"
+grep '^# needed fsck --repair\|^# swallowed' faults.out | while IFS= read -r l; do note "${l#\# }"; done
+
+done_testing
