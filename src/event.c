@@ -102,8 +102,10 @@ static void fold_one(struct jobstate *st, const struct json *j)
 		st->verdict_error[0] = '\0';
 		st->deferred_until = -1;
 		st->held = 0;
-	} else if (!strcmp(ev, "exit") && st->nhist) {
+	} else if (!strcmp(ev, "exit") && st->nhist && !st->hist[st->nhist - 1].exited) {
+		/* One exit per start: a repeated one (a hand-edited log) is ignored. */
 		a = &st->hist[st->nhist - 1];
+		a->exited = 1;
 		a->finished_at = at;
 		a->exit_code = (int)get_int(j, "exit_code", -1);
 		a->signal = (int)get_int(j, "signal", 0);

@@ -23,6 +23,7 @@ struct attempt {
 	int exit_code;                     /* -1: none */
 	int signal;                        /* 0: none */
 	int64_t output_size;
+	int exited;                        /* its exit event was seen */
 	char error[32];
 };
 

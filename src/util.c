@@ -289,9 +289,15 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
 	} else {
 		return -1;
 	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60)
+	if (*p || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60)
 		return -1;
+	{
+		static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+		int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+		if (d > mdays[mo - 1] + (mo == 2 && leap))
+			return -1;
+	}
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
 	tm.tm_mday = d;
@@ -299,7 +305,7 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
 	*ms = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000 + frac;
-	return 0;
+	return *ms < 0 || *ms > TIME_MAX_MS ? -1 : 0;
 }
 
 int time_parse_user(const char *s, int64_t *ms)
@@ -307,7 +313,7 @@ int time_parse_user(const char *s, int64_t *ms)
 	long long v;
 
 	if (s[0] == '@') {
-		if (parse_int(s + 1, 0, 253402300799LL, &v))
+		if (parse_int(s + 1, 0, TIME_MAX_MS / 1000, &v))
 			return -1;
 		*ms = v * 1000;
 		return 0;
@@ -380,7 +386,7 @@ int duration_parse(const char *s, int64_t *ms)
 	else
 		return -1;
 	v *= unit;
-	if (!isfinite(v) || v > 1e15)
+	if (!isfinite(v) || v > (double)DURATION_MAX_MS)
 		return -1;
 	*ms = (int64_t)(v + 0.5);
 	return 0;
@@ -388,18 +394,21 @@ int duration_parse(const char *s, int64_t *ms)
 
 void duration_format(int64_t ms, char *out, size_t n)
 {
+	int64_t sec = (ms + 500) / 1000, min = (ms + 30000) / 60000, hr = (ms + 1800000) / 3600000;
+
 	if (ms < 0)
-		ms = 0;
+		ms = sec = min = hr = 0;
+	/* Each unit rounds, and hands over when rounding would reach its limit. */
 	if (ms < 1000)
 		snprintf(out, n, "%dms", (int)ms);
-	else if (ms < 60000)
+	else if (ms < 59950)
 		snprintf(out, n, "%.1fs", ms / 1000.0);
-	else if (ms < 3600000)
-		snprintf(out, n, "%dm%02ds", (int)(ms / 60000), (int)(ms / 1000 % 60));
-	else if (ms < 86400000)
-		snprintf(out, n, "%dh%02dm", (int)(ms / 3600000), (int)(ms / 60000 % 60));
+	else if (sec < 3600)
+		snprintf(out, n, "%dm%02ds", (int)(sec / 60), (int)(sec % 60));
+	else if (min < 1440)
+		snprintf(out, n, "%dh%02dm", (int)(min / 60), (int)(min % 60));
 	else
-		snprintf(out, n, "%dd%02dh", (int)(ms / 86400000), (int)(ms / 3600000 % 24));
+		snprintf(out, n, "%dd%02dh", (int)(hr / 24), (int)(hr % 24));
 }
 
 int parse_int(const char *s, long long min, long long max, long long *out)

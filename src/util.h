@@ -69,10 +69,14 @@ int xsnprintf(char *dst, size_t n, const char *fmt, ...)
 /* Times are int64 milliseconds since the Unix epoch. */
 int64_t now_ms(void);
 int64_t mono_ms(void);
-/* RFC 3339 UTC with milliseconds: 2026-11-23T19:20:00.123Z (25 bytes). */
+/* Times q stores lie in [0, TIME_MAX_MS]: 1970 to the end of 9999. */
+#define TIME_MAX_MS 253402300799999LL
+/* Durations are at most a century. */
+#define DURATION_MAX_MS 3155760000000LL
+/* RFC 3339 UTC with milliseconds: 2026-11-23T19:20:00.123Z (24 bytes). */
 #define TIME_LEN 80
 void time_format(int64_t ms, char out[TIME_LEN]);
-/* Parse RFC 3339 (Z or +hh:mm offsets, optional fraction); 0 or -1. */
+/* Parse RFC 3339 (Z or +hh:mm offsets, optional fraction) within range; 0 or -1. */
 int time_parse_rfc3339(const char *s, int64_t *ms);
 /* Parse a user TIME: RFC 3339, @UNIXSECONDS, or HH:MM[:SS] local. */
 int time_parse_user(const char *s, int64_t *ms);

@@ -161,9 +161,13 @@ int cmd_add(int argc, char **argv)
 				goto out;
 			}
 			job.run_at = now + ms;
+			if (job.run_at > TIME_MAX_MS) {
+				ret = usage_error("add", "--in '%s' is past the year 9999", arg);
+				goto out;
+			}
 			break;
 		case A_DEADLINE:
-			if (!duration_parse(arg, &ms))
+			if (!duration_parse(arg, &ms) && now + ms <= TIME_MAX_MS)
 				job.deadline = now + ms;
 			else if (time_parse_user(arg, &job.deadline)) {
 				ret = usage_error("add", "bad deadline '%s': want a TIME or a DUR", arg);
