@@ -119,7 +119,8 @@ int main(void)
 	dur_fmt(59000, "59.0s");
 	dur_fmt(60000, "1m00s");
 	dur_fmt(184000, "3m04s");
-	dur_fmt(3599999, "59m59s");
+	dur_fmt(3599999, "1h00m"); /* rounds, never shows 60m */
+	dur_fmt(3599499, "59m59s");
 	dur_fmt(3600000, "1h00m");
 	dur_fmt(7500000, "2h05m");
 	dur_fmt(86400000, "1d00h");
