@@ -81,6 +81,29 @@ fuzz: $(FUZZ_BIN)
 fuzz-replay: $(FUZZ_BIN)
 	@fuzz/run -r $(FUZZ_TARGETS)
 
+# What CI runs: the whole suite as built, then again with ASan and UBSan
+# (a clean build each time, leaving the normal build behind).
+ci:
+	$(MAKE) clean
+	$(MAKE) check
+	$(MAKE) clean
+	$(MAKE) check SANITIZE=1
+	$(MAKE) clean
+	$(MAKE) all
+
+# The shell suite with every q under valgrind memcheck (tests/valgrind-q:
+# one log per process, empty unless valgrind found an error or a definite
+# leak); the logs that are not empty are listed at the end.  Timing checks
+# of the suite may fail under valgrind's slowness; the verdict is the logs.
+valgrind: all
+	rm -rf tests/valgrind-logs && mkdir -p tests/valgrind-logs
+	-Q_VALGRIND=$(CURDIR)/tests/valgrind-logs prove -j2 tests/t00[0-9]*.sh
+	@n=$$(ls tests/valgrind-logs | wc -l); \
+	bad=$$(find tests/valgrind-logs -type f -size +0); \
+	if [ -n "$$bad" ]; then echo "valgrind: errors in $$(echo $$bad | wc -w) of $$n processes:"; \
+		echo "$$bad"; exit 1; fi; \
+	echo "valgrind: $$n q processes, 0 errors"
+
 bench: all
 	bench/run
 
@@ -102,4 +125,4 @@ format:
 clean:
 	rm -f bin/q $(HELPERS) src/*.o src/cmd/*.o $(UNIT)
 
-.PHONY: all check bench crash install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench crash install format clean fuzz fuzz-replay

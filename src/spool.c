@@ -725,7 +725,8 @@ int spool_find(struct spool *sp, const char *prefix, struct jobref *ref)
 		}
 	}
 	/* A job seen twice (moved during the scan) is still one job. */
-	qsort(l.v, l.n, sizeof(*l.v), ref_cmp);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), ref_cmp);
 	{
 		int uniq = 0;
 
@@ -1432,7 +1433,8 @@ static int list_dir(int d, const char *what, struct entries *e)
 		e->v[e->n++] = xstrdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(e->v, e->n, sizeof(*e->v), str_cmp);
+	if (e->n) /* qsort(NULL, 0) is undefined */
+		qsort(e->v, e->n, sizeof(*e->v), str_cmp);
 	return 0;
 }
 
@@ -2170,7 +2172,8 @@ int spool_fsck(struct spool *sp, int repair)
 			f.problems++; /* a directory it could not read: not checked */
 	}
 	/* Invariant 3: every id in exactly one place. */
-	qsort(f.seen, f.nseen, sizeof(*f.seen), ref_cmp);
+	if (f.nseen)
+		qsort(f.seen, f.nseen, sizeof(*f.seen), ref_cmp);
 	for (int i = 1; i < f.nseen; i++)
 		if (!strcmp(f.seen[i].id, f.seen[i - 1].id))
 			problem(&f, "job '%s' is both %s and %s", f.seen[i].id,
