@@ -1244,8 +1244,10 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c)
 			return spool_quarantine(sp, pd, "pending", name, "symbolic link") ? -1 : 0;
 		return error_errno("cannot open 'pending/%s'", name);
 	}
-	if (fstat(c->fd, &a))
-		return error_errno("cannot stat 'pending/%s'", name);
+	if (fstat(c->fd, &a)) {
+		error_errno("cannot stat 'pending/%s'", name);
+		goto fail;
+	}
 	if (!S_ISREG(a.st_mode)) {
 		close(c->fd);
 		c->fd = -1;
@@ -1274,7 +1276,8 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c)
 			c->fd = -1;
 			return r ? -1 : 0;
 		}
-		return error_errno("cannot rename 'pending/%s' to 'running/%s'", name, c->ref.id);
+		error_errno("cannot rename 'pending/%s' to 'running/%s'", name, c->ref.id);
+		goto fail;
 	}
 	c->ref.state = ST_RUNNING;
 	if (read_job(c->fd, &c->job, why, sizeof(why))) {
@@ -1289,8 +1292,12 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c)
 		return spool_quarantine(sp, rd, "running", c->ref.id,
 					"file name does not match the job's id and priority") ? -1 : 0;
 	}
-	if (spool_load_events(sp, c->ref.id, &c->st))
+	if (spool_load_events(sp, c->ref.id, &c->st)) {
+		/* Back to pending, as if never claimed. */
+		spool_move(sp, &c->ref, ST_PENDING, c->fd, 0);
+		claim_release(c);
 		return -1;
+	}
 	if (c->st.verdict != V_NONE) {
 		/* A crash between a final event and its move: finish the move. */
 		settle(sp, &c->ref, c->fd, &c->st);
@@ -1307,6 +1314,10 @@ lost:
 	close(c->fd);
 	c->fd = -1;
 	return 0;
+fail:
+	close(c->fd);
+	c->fd = -1;
+	return -1;
 }
 
 /* Keep the n smallest names: a max-heap on strcmp. */

@@ -126,6 +126,8 @@ class Suite:
             env["Q_FAULT"] = fault
         cmd = [Q] + list(argv)
         if strace:
+            # LeakSanitizer cannot run under ptrace (a SANITIZE=1 build).
+            env["ASAN_OPTIONS"] = "detect_leaks=0"
             cmd = ["strace", "-f", "-qq", "-o", strace, "-e",
                    "trace=" + ",".join(sum(SYSCALLS.values(), []))] + cmd
         try:
