@@ -801,8 +801,11 @@ int spool_load(struct spool *sp, const struct jobref *ref, struct job *job, stru
 		}
 		close(fd);
 	}
-	if (st && spool_load_events(sp, ref->id, st))
+	if (st && spool_load_events(sp, ref->id, st)) {
+		if (job)
+			job_release(job);
 		return SP_ERR;
+	}
 	return SP_OK;
 }
 
