@@ -463,9 +463,15 @@ class Suite:
                     self.violation("job %s completed without running" % jid)
             elif state == "failed":
                 err = verdict.get("error") if verdict else None
-                if not verdict or verdict.get("event") != "failed":
+                # A worker killed between the rename of a failed dependent
+                # and its event leaves it in failed/ without a verdict: its
+                # status is its directory's (spool-format.md, step 6).
+                if not verdict and job.get("after") and not nruns:
+                    err = "dependency_failed"
+                elif not verdict or verdict.get("event") != "failed":
                     self.violation("job %s in failed/ with verdict %s" % (jid, verdict))
-                elif err == "worker_died":
+                    continue
+                if err == "worker_died":
                     self.worker_died += 1
                     if attempts != maxa:
                         self.violation("job %s failed worker_died after %d of %d attempts"
