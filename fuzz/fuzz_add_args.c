@@ -12,8 +12,7 @@
  *    time_parse_rfc3339, as job_format and job_parse will need;
  *  - utf8_valid agrees with a second, independent decoder.
  *
- * The option table is a copy of the one in src/cmd/add.c (it is static
- * there): keep the two in step.
+ * The option table is add's own (add_options, src/cmd/add.c).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,34 +34,17 @@
 		}                                                            \
 	} while (0)
 
-/* common.c's usage_of() may look commands up; add is all we need. */
+/*
+ * The command table lives in src/q.c, which is not linked here; cmd.h
+ * declares it for common code that looks a command up.  add is all we
+ * need.
+ */
 const struct cmd commands[] = {
 	{ "add", NULL, "q add [OPTIONS] [--] CMD [ARG...]", "queue a command" },
 	{ NULL, NULL, NULL, NULL },
 };
 
-enum { A_PRIO = 1, A_ATTEMPTS, A_BACKOFF, A_TIMEOUT, A_RETRY_TIMEOUT, A_AT, A_IN, A_DEADLINE,
-       A_AFTER, A_KEY, A_SECRET, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_LAST };
-
-static const struct opt opts[] = {
-	{ "priority", 'p', 1, A_PRIO },
-	{ "attempts", 0, 1, A_ATTEMPTS },
-	{ "backoff", 0, 1, A_BACKOFF },
-	{ "timeout", 0, 1, A_TIMEOUT },
-	{ "retry-timeout", 0, 0, A_RETRY_TIMEOUT },
-	{ "at", 0, 1, A_AT },
-	{ "in", 0, 1, A_IN },
-	{ "deadline", 0, 1, A_DEADLINE },
-	{ "after", 0, 1, A_AFTER },
-	{ "key", 0, 1, A_KEY },
-	{ "secret-env", 0, 1, A_SECRET },
-	{ "hold", 0, 0, A_HOLD },
-	{ "sync", 0, 0, A_SYNC },
-	{ "async", 0, 0, A_ASYNC },
-	{ "manual", 0, 0, A_MANUAL },
-	{ "json", 0, 0, A_JSON },
-	{ NULL, 0, 0, 0 },
-};
+#define opts add_options
 
 #define MAX_ARGS 256
 

@@ -51,8 +51,92 @@ static int primitive_ok(const char *s, int n)
 	       (n == 4 && !memcmp(s, "null", 4)) || number_ok(s, n);
 }
 
+/*
+ * The JSON grammar (RFC 8259), checked before jsmn tokenises: jsmn does
+ * not check commas and colons, so "[1 2]" or ["a":1] would pass it.
+ * Returns the position after the value at p, or NULL.
+ */
+#define JSON_MAX_DEPTH 64
+
+static const char *skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static const char *syntax_value(const char *p, const char *e, int depth);
+
+static const char *syntax_string(const char *p, const char *e)
+{
+	if (p >= e || *p != '"')
+		return NULL;
+	for (p++; p < e; p++) {
+		if (*p == '"')
+			return p + 1;
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+		if (*p == '\\') {
+			if (++p >= e)
+				return NULL;
+			if (*p == 'u') {
+				for (int i = 0; i < 4; i++)
+					if (++p >= e || !isxdigit((unsigned char)*p))
+						return NULL;
+			} else if (!strchr("\"\\/bfnrt", *p) || !*p) {
+				return NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
+static const char *syntax_container(const char *p, const char *e, int depth, char close)
+{
+	p = skip_ws(p + 1, e);
+	if (p < e && *p == close)
+		return p + 1;
+	for (;;) {
+		if (close == '}') {
+			if (!(p = syntax_string(p, e)))
+				return NULL;
+			p = skip_ws(p, e);
+			if (p >= e || *p != ':')
+				return NULL;
+			p = skip_ws(p + 1, e);
+		}
+		if (!(p = syntax_value(p, e, depth + 1)))
+			return NULL;
+		p = skip_ws(p, e);
+		if (p < e && *p == close)
+			return p + 1;
+		if (p >= e || *p != ',')
+			return NULL;
+		p = skip_ws(p + 1, e);
+	}
+}
+
+static const char *syntax_value(const char *p, const char *e, int depth)
+{
+	const char *start = p;
+
+	if (p >= e || depth > JSON_MAX_DEPTH)
+		return NULL;
+	if (*p == '{')
+		return syntax_container(p, e, depth, '}');
+	if (*p == '[')
+		return syntax_container(p, e, depth, ']');
+	if (*p == '"')
+		return syntax_string(p, e);
+	while (p < e && (isalnum((unsigned char)*p) || *p == '-' || *p == '+' || *p == '.'))
+		p++;
+	return p > start && primitive_ok(start, p - start) ? p : NULL;
+}
+
 int json_parse(struct json *j, const char *text, size_t len, const char **why)
 {
+	const char *end;
+
 	jsmn_parser p;
 	jsmntok_t *t;
 	int n;
@@ -62,6 +146,15 @@ int json_parse(struct json *j, const char *text, size_t len, const char **why)
 	j->ntok = 0;
 	if (memchr(text, '\0', len)) {
 		*why = "NUL byte in JSON";
+		return -1;
+	}
+	if (skip_ws(text, text + len) == text + len) {
+		*why = "empty JSON";
+		return -1;
+	}
+	end = syntax_value(skip_ws(text, text + len), text + len, 0);
+	if (!end || skip_ws(end, text + len) != text + len) {
+		*why = "malformed JSON";
 		return -1;
 	}
 	jsmn_init(&p);

@@ -14,10 +14,7 @@
 
 extern char **environ;
 
-enum { A_PRIO = 1, A_ATTEMPTS, A_BACKOFF, A_TIMEOUT, A_RETRY_TIMEOUT, A_AT, A_IN, A_DEADLINE,
-       A_AFTER, A_KEY, A_SECRET, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON };
-
-static const struct opt opts[] = {
+const struct opt add_options[] = {
 	{ "priority", 'p', 1, A_PRIO },
 	{ "attempts", 0, 1, A_ATTEMPTS },
 	{ "backoff", 0, 1, A_BACKOFF },
@@ -105,7 +102,7 @@ int cmd_add(int argc, char **argv)
 	job.max_attempts = -1;
 	job.backoff_ms = -1;
 	job.timeout_ms = -1;
-	while ((id = opt_next(argc, argv, &i, opts, &arg, "add")) > 0) {
+	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0) {
 		long long n;
 		int64_t ms;
 

@@ -58,6 +58,13 @@ void spawn_worker(struct spool *sp);
 /* Exit status of a final or unfinished job (0, 1 or 5). */
 int job_exit_status(enum state s);
 
+/* q add's options (add.c), shared with its fuzz target. */
+enum add_option {
+	A_PRIO = 1, A_ATTEMPTS, A_BACKOFF, A_TIMEOUT, A_RETRY_TIMEOUT, A_AT, A_IN, A_DEADLINE,
+	A_AFTER, A_KEY, A_SECRET, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_LAST
+};
+extern const struct opt add_options[];
+
 int cmd_add(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_push(int argc, char **argv);

@@ -221,20 +221,16 @@ static void test_round_trip(void)
 	buf_reset(&out);
 	if (parse(&b, HEAD "\"deadline\":\"1969-12-31T23:59:59.000Z\"," TAIL) == 0) {
 		job_format(&b, &out);
-		todo_start("job_parse accepts times before 1970, job_format writes them as null");
 		ok(strstr(out.s, "\"deadline\":null") == NULL,
 		   "a deadline before 1970 is not written as null");
-		todo_end();
 	}
 	job_release(&b);
 	buf_reset(&out);
 	if (parse(&b, HEAD "\"deadline\":\"9999-12-31T23:30:00-01:00\"," TAIL) == 0) {
 		job_format(&b, &out);
 		job_release(&b);
-		todo_start("job_format writes years past 9999, which job_parse refuses");
 		is_int(job_parse(&b, out.s, out.len, why, sizeof(why)), 0,
 		       "job_format's output for a deadline in the year 10000 parses");
-		todo_end();
 	}
 	job_release(&b);
 out:
