@@ -45,18 +45,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True      # no tests/__pycache__ in the tree
+import qspool  # noqa: E402
+from qspool import FINAL, ID_RE  # noqa: E402
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Q = os.path.join(TOP, "bin", "q")
-
-STATES = ["pending", "deferred", "waiting", "held", "running",
-          "done", "failed", "cancelled", "expired"]
-FINAL = {"done", "failed", "cancelled", "expired"}
-ID_RE = re.compile(r"^[0-9a-hjkmnp-tv-z]{14}$")
-PRIO_RE = re.compile(r"^([0-9])-([0-9a-hjkmnp-tv-z]{14})$")
 
 # The job: take the job's run lock (a second run while the first is alive
 # finds it taken), record the run, maybe sleep.
@@ -83,19 +81,11 @@ def parse_args():
 class Suite:
     def __init__(self, args):
         self.args = args
-        self.seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
+        self.seed = qspool.pick_seed(args.seed)
         self.rng = random.Random(self.seed)
-        base = os.environ.get("TMPDIR") or "/tmp"
-        self.scratch = os.path.realpath(tempfile.mkdtemp(prefix="q-crash.", dir=base))
-        os.chmod(self.scratch, 0o700)
+        self.scratch, self.work = qspool.make_scratch("crash")
         self.spool = os.path.join(self.scratch, "spool")
-        self.work = os.path.join(self.scratch, "work")
-        os.mkdir(self.work)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("Q_") and k not in ("GH_TOKEN", "GITHUB_TOKEN")}
-        env.update(Q_SPOOL=self.spool, Q_SYNC_MODE="manual", Q_WORKER_MAX="4",
-                   LC_ALL="C.UTF-8", TZ="UTC")
-        self.env = env
+        self.env = qspool.q_env(Q_SPOOL=self.spool, Q_WORKER_MAX="4")
         # cumulative counters
         self.rounds = 0
         self.kills = 0
@@ -127,13 +117,7 @@ class Suite:
               file=sys.stderr, flush=True)
 
     def q(self, *argv, timeout=60):
-        try:
-            r = subprocess.run([Q] + list(argv), cwd=self.work, env=self.env,
-                               stdin=subprocess.DEVNULL, capture_output=True,
-                               text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return 124, "", "q %s: hung for %d s (killed)" % (" ".join(argv), timeout)
-        return r.returncode, r.stdout, r.stderr
+        return qspool.run_q(Q, argv, self.work, self.env, timeout)
 
     def popen(self, *argv):
         return subprocess.Popen([Q] + list(argv), cwd=self.work, env=self.env,
@@ -143,48 +127,18 @@ class Suite:
     # ---------------------------------------------------- spool walking
 
     def walk(self):
-        """id -> list of (state, name) as found in the spool directories."""
-        where = {}
-        for s in STATES:
-            d = os.path.join(self.spool, s)
-            try:
-                names = os.listdir(d)
-            except FileNotFoundError:
-                continue
-            if s in FINAL:
-                for b in names:
-                    try:
-                        inner = os.listdir(os.path.join(d, b))
-                    except (NotADirectoryError, FileNotFoundError):
-                        where.setdefault("?" + b, []).append((s, b))
-                        continue
-                    for n in inner:
-                        where.setdefault(n, []).append((s, b + "/" + n))
-            else:
-                for n in names:
-                    m = PRIO_RE.match(n)
-                    i = m.group(2) if m else n
-                    where.setdefault(i, []).append((s, n))
-        return where
+        """id -> list of (state, name) as found in the spool directories
+        (a stray entry in a final state's directory as "?NAME")."""
+        return qspool.walk(self.spool, strays=True)
 
     def job_file(self, state, name):
         with open(os.path.join(self.spool, state, name)) as f:
             return json.load(f)
 
     def events(self, jid):
-        p = os.path.join(self.spool, "logs", jid[:4], jid + ".events")
-        try:
-            with open(p) as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for ln in lines:
-            try:
-                out.append(json.loads(ln))
-            except ValueError:
-                self.violation("job %s: bad event line %r" % (jid, ln))
-        return out
+        evs = qspool.read_events(self.spool, jid, bad_line=lambda ln: self.violation(
+            "job %s: bad event line %r" % (jid, ln)))
+        return [] if evs is None else evs
 
     @staticmethod
     def derive(evs):
@@ -568,8 +522,5 @@ class Suite:
 
 if __name__ == "__main__":
     _a = parse_args()
-    if _a.q:
-        Q = os.path.abspath(_a.q)
-    if not os.access(Q, os.X_OK):
-        sys.exit("crash: %s is not built (make)" % Q)
+    Q = qspool.q_binary(_a.q, Q, "crash")
     sys.exit(Suite(_a).main())

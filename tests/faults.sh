@@ -53,20 +53,19 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True      # no tests/__pycache__ in the tree
+import qspool  # noqa: E402
+from qspool import FINAL  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Q = os.path.join(TOP, "bin", "q")
 
-STATES = ["pending", "deferred", "waiting", "held", "running",
-          "done", "failed", "cancelled", "expired"]
-FINAL = {"done", "failed", "cancelled", "expired"}
 STATUS_OF = {"pending": "pending", "deferred": "pending", "waiting": "pending",
              "held": "pending", "running": "running", "done": "completed",
              "failed": "failed", "cancelled": "cancelled", "expired": "expired"}
-ID_RE = re.compile(r"^[0-9a-hjkmnp-tv-z]{14}$")
-PRIO_RE = re.compile(r"^([0-9])-([0-9a-hjkmnp-tv-z]{14})$")
 ALL_OPS = ["open", "write", "fsync", "rename", "link", "unlink", "mkdir"]
 ALL_ERRNOS = ["ENOSPC", "EIO"]
 SYSCALLS = {
@@ -100,16 +99,9 @@ class Op:
 class Suite:
     def __init__(self, args):
         self.args = args
-        base = os.environ.get("TMPDIR") or "/tmp"
-        self.scratch = os.path.realpath(tempfile.mkdtemp(prefix="q-faults.", dir=base))
-        os.chmod(self.scratch, 0o700)
-        self.work = os.path.join(self.scratch, "work")
-        os.mkdir(self.work)
+        self.scratch, self.work = qspool.make_scratch("faults")
         self.run_spool = os.path.join(self.scratch, "run", "spool")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("Q_") and k not in ("GH_TOKEN", "GITHUB_TOKEN")}
-        env.update(Q_SYNC_MODE="manual", LC_ALL="C.UTF-8", TZ="UTC")
-        self.env = env
+        self.env = qspool.q_env()
         self.injected = 0
         self.runs = 0
         self.violations = []
@@ -124,18 +116,13 @@ class Suite:
         env = dict(self.env, Q_SPOOL=spool)
         if fault:
             env["Q_FAULT"] = fault
-        cmd = [Q] + list(argv)
+        wrapper = ()
         if strace:
             # LeakSanitizer cannot run under ptrace (a SANITIZE=1 build).
             env["ASAN_OPTIONS"] = "detect_leaks=0"
-            cmd = ["strace", "-f", "-qq", "-o", strace, "-e",
-                   "trace=" + ",".join(sum(SYSCALLS.values(), []))] + cmd
-        try:
-            r = subprocess.run(cmd, cwd=self.work, env=env, stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=60)
-        except subprocess.TimeoutExpired:
-            return 124, "", "q %s: hung for 60 s (killed)" % " ".join(argv)
-        return r.returncode, r.stdout, r.stderr
+            wrapper = ["strace", "-f", "-qq", "-o", strace, "-e",
+                       "trace=" + ",".join(sum(SYSCALLS.values(), []))]
+        return qspool.run_q(Q, argv, self.work, env, 60, wrapper=wrapper)
 
     def must(self, spool, *argv):
         rc, out, err = self.q(spool, *argv)
@@ -148,40 +135,17 @@ class Suite:
         self.violations.append("%s: %s" % (ctx, msg))
         print("faults: VIOLATION %s: %s" % (ctx, msg), file=sys.stderr, flush=True)
 
-    def walk(self, spool):
-        where = {}
-        for s in STATES:
-            d = os.path.join(spool, s)
-            try:
-                names = os.listdir(d)
-            except FileNotFoundError:
-                continue
-            if s in FINAL:
-                for b in names:
-                    try:
-                        inner = os.listdir(os.path.join(d, b))
-                    except (NotADirectoryError, FileNotFoundError):
-                        continue
-                    for n in inner:
-                        where.setdefault(n, []).append((s, b + "/" + n))
-            else:
-                for n in names:
-                    m = PRIO_RE.match(n)
-                    where.setdefault(m.group(2) if m else n, []).append((s, n))
-        return where
+    @staticmethod
+    def walk(spool):
+        return qspool.walk(spool)
 
     @staticmethod
     def events(spool, jid):
-        p = os.path.join(spool, "logs", jid[:4], jid + ".events")
-        try:
-            with open(p) as f:
-                return [json.loads(x) for x in f.read().splitlines()]
-        except FileNotFoundError:
-            return None
+        return qspool.read_events(spool, jid)
 
     @staticmethod
     def logs_of(spool, jid):
-        d = os.path.join(spool, "logs", jid[:4])
+        d = qspool.logs_dir(spool, jid)
         return [n for n in (os.listdir(d) if os.path.isdir(d) else []) if n.startswith(jid)]
 
     # ------------------------------------------------------ preparations
@@ -603,8 +567,5 @@ def parse_args():
 
 if __name__ == "__main__":
     _a = parse_args()
-    if _a.q:
-        Q = os.path.abspath(_a.q)
-    if not os.access(Q, os.X_OK):
-        sys.exit("faults: %s is not built (make)" % Q)
+    Q = qspool.q_binary(_a.q, Q, "faults")
     sys.exit(Suite(_a).main())

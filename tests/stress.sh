@@ -34,12 +34,14 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True      # no tests/__pycache__ in the tree
+import qspool  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Q = os.path.join(TOP, "bin", "q")
@@ -75,19 +77,11 @@ def ms(t):
 class Stress:
     def __init__(self, a):
         self.a = a
-        self.seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "big")
+        self.seed = qspool.pick_seed(a.seed)
         self.rng = random.Random(self.seed)
-        base = os.environ.get("TMPDIR") or "/tmp"
-        self.scratch = os.path.realpath(tempfile.mkdtemp(prefix="q-stress.", dir=base))
-        os.chmod(self.scratch, 0o700)
+        self.scratch, self.work = qspool.make_scratch("stress")
         self.spool = os.path.join(self.scratch, "spool")
-        self.work = os.path.join(self.scratch, "work")
-        os.mkdir(self.work)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("Q_") and k not in ("GH_TOKEN", "GITHUB_TOKEN")}
-        env.update(Q_SPOOL=self.spool, Q_SYNC_MODE="manual", Q_WORKER_MAX=str(a.workers),
-                   LC_ALL="C.UTF-8", TZ="UTC")
-        self.env = env
+        self.env = qspool.q_env(Q_SPOOL=self.spool, Q_WORKER_MAX=str(a.workers))
         self.errors = []
         self.lock = threading.Lock()
         self.prio = {}        # id -> priority, the jobs added before the workers
@@ -100,13 +94,7 @@ class Stress:
         print("stress: FAIL: %s" % msg, file=sys.stderr, flush=True)
 
     def q(self, *argv):
-        try:
-            r = subprocess.run([Q] + list(argv), cwd=self.work, env=self.env,
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=300)
-        except subprocess.TimeoutExpired:
-            return 124, "", "q %s: hung for 300 s (killed)" % " ".join(argv)
-        return r.returncode, r.stdout, r.stderr
+        return qspool.run_q(Q, argv, self.work, self.env, 300)
 
     def add(self, *argv):
         rc, out, err = self.q("add", *argv)
@@ -322,8 +310,5 @@ class Stress:
 
 if __name__ == "__main__":
     _a = parse_args()
-    if _a.q:
-        Q = os.path.abspath(_a.q)
-    if not os.access(Q, os.X_OK):
-        sys.exit("stress: %s is not built (make)" % Q)
+    Q = qspool.q_binary(_a.q, Q, "stress")
     sys.exit(Stress(_a).main())
