@@ -174,6 +174,9 @@ static int parse_value(const char **pp, const char *e, struct buf *out, const ch
 			*why = "NUL byte in value";
 			return -1;
 		}
+		/* Blanks before the value starts go, even after a continuation (as in git). */
+		if (!quoted && !out->len && (ch == ' ' || ch == '\t' || ch == '\r'))
+			continue;
 		buf_addc(out, ch);
 		if (quoted || (ch != ' ' && ch != '\t' && ch != '\r'))
 			trim = out->len;

@@ -132,9 +132,7 @@ static void test_values(void)
 	parses("[job]\ntimeout = 5s\\\n\n", &c, "continuation onto an empty line");
 	is_int(c.timeout_ms, 5000, "continuation onto an empty line: value");
 	/* git drops blanks until the value starts, even after a continuation. */
-	todo_start("blanks after a continuation at the start of a value are kept");
 	mode_is("[sync]\nmode = \\\n  sync\n", MODE_SYNC, "continuation then indentation");
-	todo_end();
 }
 
 static void test_errors(void)
