@@ -1190,14 +1190,6 @@ void claim_release(struct claim *c)
 	jobstate_release(&c->st);
 }
 
-/* Move a claimed/locked job whose log has a verdict to its final place. */
-static int settle(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st)
-{
-	if (st->verdict != V_NONE)
-		return spool_move(sp, ref, verdict_state(st->verdict), fd, 0);
-	return 0;
-}
-
 int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
 		     const char *ev, const char *err)
 {
@@ -1221,6 +1213,8 @@ int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to
 		*ref = back;
 	return -1;
 }
+
+static int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st);
 
 static int expire(struct spool *sp, struct jobref *ref, int fd)
 {
@@ -1303,7 +1297,7 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c)
 	}
 	if (c->st.verdict != V_NONE) {
 		/* A crash between a final event and its move: finish the move. */
-		settle(sp, &c->ref, c->fd, &c->st);
+		reconcile(sp, &c->ref, c->fd, &c->st);
 		claim_release(c);
 		return 0;
 	}
@@ -1619,7 +1613,7 @@ int spool_promote(struct spool *sp, int64_t *next_due)
 
 /* ---------------------------------------------------------- recovery */
 
-/* A locked job outside running/ whose log has a verdict its place disagrees with. */
+/* A locked job whose log has a verdict its place disagrees with: move it there. */
 static int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st)
 {
 	if (st->verdict != V_NONE && verdict_state(st->verdict) != ref->state)

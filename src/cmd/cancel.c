@@ -93,22 +93,11 @@ int cmd_cancel(int argc, char **argv)
 {
 	struct spool sp;
 	struct jobref ref;
-	int ret, missing;
+	int ret;
 
-	if (argc != 2)
-		return usage_error("cancel", argc < 2 ? "no job id given" : "too many arguments");
-	if (argv[1][0] == '-')
-		return usage_error("cancel", "unknown option '%s'", argv[1]);
-	if (!id_prefix_valid(argv[1]))
-		return error("invalid job id '%s'", argv[1]), EXIT_USAGE;
-	if ((ret = cmd_open(&sp, 0, &missing)))
+	if ((ret = cmd_one_job(argc, argv, "cancel", &sp, &ref)))
 		return ret;
-	if (missing) {
-		spool_release(&sp);
-		return error("no job '%s'", argv[1]), EXIT_NOJOB;
-	}
-	if (!(ret = cmd_find(&sp, argv[1], &ref)))
-		ret = cancel(&sp, &ref);
+	ret = cancel(&sp, &ref);
 	spool_release(&sp);
 	return ret;
 }

@@ -45,6 +45,14 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 int cmd_open(struct spool *sp, int create, int *missing);
 /* Resolve an id argument: EXIT_OK, EXIT_USAGE, EXIT_NOJOB or EXIT_RUNTIME. */
 int cmd_find(struct spool *sp, const char *arg, struct jobref *ref);
+/*
+ * Check the id argument, open the spool (a missing one holds no job)
+ * and find the job.  On EXIT_OK the spool is open; else it is released
+ * and the status says why.
+ */
+int cmd_open_job(struct spool *sp, const char *arg, struct jobref *ref);
+/* The same for a command whose only operand is one id (argv[1]). */
+int cmd_one_job(int argc, char **argv, const char *cmd, struct spool *sp, struct jobref *ref);
 /* Print a buffer to stdout. */
 void out_buf(const struct buf *b);
 /* Status word to state set: returns -1 if unknown. */

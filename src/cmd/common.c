@@ -125,6 +125,35 @@ int cmd_find(struct spool *sp, const char *arg, struct jobref *ref)
 	return r == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME;
 }
 
+int cmd_open_job(struct spool *sp, const char *arg, struct jobref *ref)
+{
+	int ret, missing;
+
+	if (!id_prefix_valid(arg)) {
+		error("invalid job id '%s'", arg);
+		return EXIT_USAGE;
+	}
+	if ((ret = cmd_open(sp, 0, &missing)))
+		return ret;
+	if (missing) {
+		spool_release(sp);
+		error("no job '%s'", arg);
+		return EXIT_NOJOB;
+	}
+	if ((ret = cmd_find(sp, arg, ref)))
+		spool_release(sp);
+	return ret;
+}
+
+int cmd_one_job(int argc, char **argv, const char *cmd, struct spool *sp, struct jobref *ref)
+{
+	if (argc != 2)
+		return usage_error(cmd, argc < 2 ? "no job id given" : "too many arguments");
+	if (argv[1][0] == '-')
+		return usage_error(cmd, "unknown option '%s'", argv[1]);
+	return cmd_open_job(sp, argv[1], ref);
+}
+
 void out_buf(const struct buf *b)
 {
 	if (b->len)

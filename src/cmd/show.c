@@ -65,27 +65,6 @@ static void show_human(struct buf *b, const struct view *v)
 		buf_addf(b, "%-10s %s\n", "key", v->job.key);
 }
 
-/* Open the spool and resolve argv's id; EXIT_OK or a status. */
-static int open_find(struct spool *sp, const char *arg, struct jobref *ref)
-{
-	int ret, missing;
-
-	if (!id_prefix_valid(arg)) {
-		error("invalid job id '%s'", arg);
-		return EXIT_USAGE;
-	}
-	if ((ret = cmd_open(sp, 0, &missing)))
-		return ret;
-	if (missing) {
-		spool_release(sp);
-		error("no job '%s'", arg);
-		return EXIT_NOJOB;
-	}
-	if ((ret = cmd_find(sp, arg, ref)))
-		spool_release(sp);
-	return ret;
-}
-
 int cmd_show(int argc, char **argv)
 {
 	static const struct opt opts[] = { { "json", 0, 0, O_JSON }, { NULL, 0, 0, 0 } };
@@ -106,7 +85,7 @@ int cmd_show(int argc, char **argv)
 		return EXIT_USAGE;
 	if (n != 1)
 		return usage_error("show", n ? "too many arguments" : "no job id given");
-	if ((ret = open_find(&sp, job, &ref)))
+	if ((ret = cmd_open_job(&sp, job, &ref)))
 		return ret;
 	if ((ret = view_load(&sp, &ref, &v))) {
 		spool_release(&sp);
@@ -160,7 +139,7 @@ int cmd_result(int argc, char **argv)
 		return usage_error("result", "--timeout needs --wait");
 	if (n != 1)
 		return usage_error("result", n ? "too many arguments" : "no job id given");
-	if ((ret = open_find(&sp, job, &ref)))
+	if ((ret = cmd_open_job(&sp, job, &ref)))
 		return ret;
 	if (wait && wait_final(&sp, &ref, timeout) < 0) {
 		spool_release(&sp);
@@ -217,7 +196,7 @@ static int cat_file(int argc, char **argv, const char *cmd, const char *ext)
 		return EXIT_USAGE;
 	if (n != 1)
 		return usage_error(cmd, n ? "too many arguments" : "no job id given");
-	if ((ret = open_find(&sp, job, &ref)))
+	if ((ret = cmd_open_job(&sp, job, &ref)))
 		return ret;
 	ret = print_log(&sp, ref.id, ext, follow);
 	spool_release(&sp);

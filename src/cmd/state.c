@@ -5,28 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Resolve the single id operand of cmd; the spool stays open on success. */
-static int one_job(int argc, char **argv, const char *cmd, struct spool *sp, struct jobref *ref)
-{
-	int ret, missing;
-
-	if (argc != 2)
-		return usage_error(cmd, argc < 2 ? "no job id given" : "too many arguments");
-	if (argv[1][0] == '-')
-		return usage_error(cmd, "unknown option '%s'", argv[1]);
-	if (!id_prefix_valid(argv[1]))
-		return error("invalid job id '%s'", argv[1]), EXIT_USAGE;
-	if ((ret = cmd_open(sp, 0, &missing)))
-		return ret;
-	if (missing) {
-		spool_release(sp);
-		return error("no job '%s'", argv[1]), EXIT_NOJOB;
-	}
-	if ((ret = cmd_find(sp, argv[1], ref)))
-		spool_release(sp);
-	return ret;
-}
-
 /*
  * Lock ref's file, retrying briefly while another process holds it.
  * If the job moves to another state meanwhile, say so and fail.
@@ -59,7 +37,7 @@ int cmd_retry(int argc, char **argv)
 	struct job job;
 	int ret, fd;
 
-	if ((ret = one_job(argc, argv, "retry", &sp, &ref)))
+	if ((ret = cmd_one_job(argc, argv, "retry", &sp, &ref)))
 		return ret;
 	if (ref.state != ST_FAILED && ref.state != ST_CANCELLED && ref.state != ST_EXPIRED) {
 		error("job %s is %s: only failed, cancelled or expired jobs can be retried", ref.id,
@@ -94,7 +72,7 @@ int cmd_hold(int argc, char **argv)
 	struct jobref ref;
 	int ret, fd;
 
-	if ((ret = one_job(argc, argv, "hold", &sp, &ref)))
+	if ((ret = cmd_one_job(argc, argv, "hold", &sp, &ref)))
 		return ret;
 	if (ref.state == ST_HELD)
 		goto out;
@@ -123,7 +101,7 @@ int cmd_release(int argc, char **argv)
 	int ret, fd;
 	enum state to;
 
-	if ((ret = one_job(argc, argv, "release", &sp, &ref)))
+	if ((ret = cmd_one_job(argc, argv, "release", &sp, &ref)))
 		return ret;
 	if (ref.state != ST_HELD) {
 		error("job %s is not held", ref.id);
