@@ -7,48 +7,51 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -Isrc
 PKG_CONFIG ?= pkg-config
 
+# The project's own flags come after the user's, so `make CFLAGS=-O0`
+# changes optimisation without losing the warnings, the language level
+# or the include path.
+Q_CFLAGS = -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter
+Q_CPPFLAGS = -D_GNU_SOURCE -Isrc -DQ_LIBEXECDIR='"$(LIBEXECDIR)/q"' -MMD -MP
 ifeq ($(SANITIZE),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=address,undefined
+Q_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+Q_LDFLAGS += -fsanitize=address,undefined
 endif
+ALL_CFLAGS = $(Q_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(Q_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/config.c \
-	src/spool.c src/worker.c src/event.c src/view.c
+	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c
 CMD_SRC = $(wildcard src/cmd/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 CMD_OBJ = $(CMD_SRC:.c=.o)
 UNIT = $(patsubst tests/unit/%.c,tests/unit/%,$(wildcard tests/unit/*.c))
 
-# Helper executables for typed jobs (roadmap): each links its one
-# library, e.g.
-#   bin/q-git: src/gitjob.o $(LIB_OBJ)
-#	$(CC) $(LDFLAGS) -o $@ $^ $$($(PKG_CONFIG) --libs libgit2)
-# and compiles with $$($(PKG_CONFIG) --cflags libgit2).
+# Helper executables for typed jobs live in $(LIBEXECDIR)/q/.  Each links
+# its one library and is built only when pkg-config finds that library,
+# so bin/q builds (and starts in a millisecond) without any of them.
 HELPERS =
 
 all: bin/q $(HELPERS)
 
 bin/q: src/q.o $(CMD_OBJ) $(LIB_OBJ)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-src/%.o: src/%.c src/*.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+%.o: %.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-src/cmd/%.o: src/cmd/%.c src/*.h src/cmd/*.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+tests/unit/%: tests/unit/%.c $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ)
 
-tests/unit/%: tests/unit/%.c $(LIB_OBJ) tests/unit/tap.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ)
+-include $(wildcard src/*.d src/*/*.d tests/unit/*.d)
 
 # Fuzzing with libFuzzer (fuzz/*.c).  The library is compiled again with
 # clang and the sanitizers into fuzz/out/obj/ and linked into each
@@ -58,7 +61,7 @@ tests/unit/%: tests/unit/%.c $(LIB_OBJ) tests/unit/tap.h
 # runs each target once over its committed corpus.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-D_GNU_SOURCE -Isrc
+	-D_GNU_SOURCE -Isrc -DQ_LIBEXECDIR='"$(LIBEXECDIR)/q"'
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = fuzz_json fuzz_job fuzz_events fuzz_config fuzz_add_args
 FUZZ_BIN = $(FUZZ_TARGETS:%=fuzz/out/%)
@@ -68,9 +71,11 @@ FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/c
 check: all $(UNIT) $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
 	prove -j2 $(UNIT) tests/t[0-9]*.sh
 
-fuzz/out/obj/%.o: src/%.c src/*.h src/cmd/*.h
+fuzz/out/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(wildcard fuzz/out/obj/*.d fuzz/out/obj/*/*.d)
 
 $(FUZZ_BIN): fuzz/out/%: fuzz/%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJ)
@@ -118,9 +123,9 @@ install: all
 	install -m 644 q.1 $(DESTDIR)$(MANDIR)/man1/q.1
 
 format:
-	clang-format -i src/*.c src/*.h src/cmd/*.c src/cmd/*.h tests/unit/*.c
+	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
 
 clean:
-	rm -f bin/q $(HELPERS) src/*.o src/cmd/*.o $(UNIT)
+	rm -f bin/q $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d
 
 .PHONY: all check ci valgrind bench crash install format clean fuzz fuzz-replay

@@ -3,7 +3,7 @@
 /*
  * The event log of a job (spool-format.md, "Event log"): building
  * event lines, and folding a log into what happened to the job.
- * Pure: no file system access (spool.c reads and appends the files).
+ * Pure: no file system access (src/spool/log.c reads and appends the files).
  */
 #include <stdint.h>
 

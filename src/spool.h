@@ -30,13 +30,25 @@ enum state {
 	ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD, ST_RUNNING,
 	ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED, ST_NSTATES
 };
+
+/* The one table of states (src/spool/setup.c). */
+struct state_info {
+	const char *dir;     /* its directory in the spool */
+	const char *name;    /* the state: pending, deferred, waiting, held, running, completed, ... */
+	const char *status;  /* the status: pending covers deferred, waiting and held */
+	int final;           /* completed, failed, cancelled, expired */
+	int prio_named;      /* files are named P-ID (pending/, deferred/) */
+};
+extern const struct state_info states[ST_NSTATES];
+
 /* Final states live in buckets: DIR/B/ID, B = the id's first 4 chars. */
 #define BUCKET_LEN 4
-#define state_final(s) ((s) >= ST_DONE)
-
-const char *state_dir(enum state s);
-/* The status word of a state: pending, running, completed, ... */
-const char *state_status(enum state s);
+#define state_final(s) (states[s].final)
+#define state_dir(s) (states[s].dir)
+#define state_status(s) (states[s].status)
+#define state_name(s) (states[s].name)
+/* The state of a state name (pending, deferred, ..., completed); -1 if none. */
+int state_parse(const char *name);
 enum state verdict_state(enum verdict v);
 
 /* Where one job's file is. */
@@ -175,13 +187,20 @@ int spool_count(struct spool *sp, long counts[ST_NSTATES]);
 int spool_each(struct spool *sp, enum state s, int sorted,
 	       int (*fn)(struct spool *, const struct jobref *, void *), void *data);
 
-/* Remove final jobs older than their retention (older_ms >= 0 overrides). */
-int spool_gc(struct spool *sp, int64_t older_ms, int verbose);
+/*
+ * Remove final jobs older than their retention (older_ms >= 0
+ * overrides), calling removed (when set) for each.
+ */
+int spool_gc(struct spool *sp, int64_t older_ms,
+	     void (*removed)(const struct jobref *ref, void *arg), void *arg);
 /* Run gc if gc.interval has passed since the last one; -1 on errors. */
 int spool_gc_maybe(struct spool *sp);
 
-/* Check every invariant; repair what can be repaired.  Returns problems. */
-int spool_fsck(struct spool *sp, int repair);
+/*
+ * Check every invariant; repair what can be repaired.  Each problem is
+ * passed to report (one line, no newline).  Returns the number found.
+ */
+int spool_fsck(struct spool *sp, int repair, void (*report)(const char *msg, void *arg), void *arg);
 
 /* Environment entry "Q_SPOOL=..." for children. */
 const char *spool_env(struct spool *sp);

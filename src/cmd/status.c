@@ -57,6 +57,16 @@ int cmd_status(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static void print_removed(const struct jobref *ref, void *arg)
+{
+	printf("removed %s %s\n", ref->id, state_status(ref->state));
+}
+
+static void print_problem(const char *msg, void *arg)
+{
+	printf("fsck: %s\n", msg);
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	static const struct opt opts[] = { { "older-than", 0, 1, 1 }, { NULL, 0, 0, 0 } };
@@ -74,7 +84,7 @@ int cmd_gc(int argc, char **argv)
 		return usage_error("gc", "unexpected argument '%s'", argv[i]);
 	if ((ret = cmd_open(&sp, 0, &missing)))
 		return ret;
-	if (!missing && spool_gc(&sp, older, 1))
+	if (!missing && spool_gc(&sp, older, print_removed, NULL))
 		ret = EXIT_RUNTIME;
 	spool_release(&sp);
 	return ret;
@@ -99,11 +109,11 @@ int cmd_fsck(int argc, char **argv)
 		spool_release(&sp);
 		return EXIT_OK;
 	}
-	problems = spool_fsck(&sp, repair);
+	problems = spool_fsck(&sp, repair, print_problem, NULL);
 	if (problems && repair) {
 		printf("fsck: %d problem%s found; checking again after repair\n", problems,
 		       problems == 1 ? "" : "s");
-		problems = spool_fsck(&sp, 0);
+		problems = spool_fsck(&sp, 0, print_problem, NULL);
 	}
 	if (problems)
 		printf("fsck: %d problem%s\n", problems, problems == 1 ? "" : "s");

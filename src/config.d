@@ -1,0 +1,4 @@
+src/config.o: src/config.c src/config.h src/file.h src/util.h
+src/config.h:
+src/file.h:
+src/util.h:

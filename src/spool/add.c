@@ -1,0 +1,240 @@
+/* add.c: enqueue, and keys.  See spool.h and spool-format.md, step 1. */
+#include "spool/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+void key_name(const char *key, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (size_t i = 0; key[i] && o + 4 < n; i++) {
+		unsigned char c = key[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-' || (c == '.' && i > 0)) {
+			out[o++] = c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+struct count {
+	long n, cap;
+};
+
+static int count_one(const char *name, void *arg)
+{
+	struct count *c = arg;
+
+	return ++c->n >= c->cap;
+}
+
+/* Count live jobs, stopping at cap; -1 on error. */
+static long count_pending(struct spool *sp, long cap)
+{
+	static const enum state live[] = { ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD };
+	struct count c = { 0, cap };
+
+	for (size_t i = 0; i < sizeof(live) / sizeof(*live) && c.n < cap; i++) {
+		int d = state_fd(sp, live[i]);
+
+		if (d < 0 || dir_each(d, states[live[i]].dir, 0, count_one, &c) < 0)
+			return -1;
+	}
+	return c.n;
+}
+
+int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1])
+{
+	struct job job;
+	char why[200];
+	struct jobref ref;
+
+	int r;
+
+	if (read_job(keyfd, &job, why, sizeof(why)))
+		return 0; /* not a job: the key is free */
+	memcpy(dup, job.id, ID_LEN + 1);
+	job_release(&job);
+	r = spool_locate(sp, dup, &ref);
+	if (r == SP_ERR)
+		return -1;
+	return r == SP_OK && !state_final(ref.state);
+}
+
+/*
+ * Stage the job's bytes in an unnamed file in tmp/ (or a named one
+ * where O_TMPFILE is unsupported: *tmpname is then set).
+ */
+static int stage(struct spool *sp, const struct job *job, const struct buf *text, char *tmpname,
+		 size_t n)
+{
+	int tdir = TMP_FD(sp), fd;
+
+	tmpname[0] = '\0';
+	if (tdir < 0)
+		return -1;
+	fd = f_tmpfile(tdir, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		snprintf(tmpname, n, "%s.%ld", job->id, (long)getpid());
+		fd = f_openat(tdir, tmpname, O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd < 0)
+			tmpname[0] = '\0';
+	}
+	if (fd < 0)
+		return error_errno("cannot create a file in '%s/tmp'", sp->path);
+	if (f_write_all(fd, text->s, text->len) || f_fsync(fd)) {
+		error_errno("cannot write job '%s' to '%s/tmp'", job->id, sp->path);
+		goto fail;
+	}
+	if (job->run_at >= 0) {
+		struct timespec ts[2] = {
+			{ job->run_at / 1000, job->run_at % 1000 * 1000000 },
+			{ job->run_at / 1000, job->run_at % 1000 * 1000000 },
+		};
+
+		if (futimens(fd, ts)) {
+			error_errno("cannot set the time of job '%s'", job->id);
+			goto fail;
+		}
+	}
+	return fd;
+fail:
+	close(fd);
+	if (tmpname[0])
+		unlinkat(tdir, tmpname, 0);
+	return -1;
+}
+
+/* Give the staged file the name dirfd/name (never replacing). */
+static int publish(struct spool *sp, int fd, const char *tmpname, int dirfd, const char *name)
+{
+	if (tmpname[0])
+		return f_linkat(TMP_FD(sp), tmpname, dirfd, name, 0);
+	return f_link_fd(fd, dirfd, name);
+}
+
+int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID_LEN + 1])
+{
+	struct buf text = BUF_INIT;
+	char tmpname[64], name[NAME_LEN + 8], kname[KEY_MAX * 3 + 8];
+	int fd = -1, lockfd = -1, ret = SP_ERR, linked = 0, keyed = 0;
+	int d = state_fd(sp, initial);
+	struct jobref ref;
+
+	if (d < 0)
+		return SP_ERR;
+	if (sp->cfg.max_pending > 0) {
+		long n = count_pending(sp, sp->cfg.max_pending);
+
+		if (n < 0)
+			return error_errno("cannot count pending jobs");
+		if (n >= sp->cfg.max_pending)
+			return error("queue full: %ld pending jobs (queue.max_pending)", n), SP_FULL;
+	}
+	if (job->key) {
+		int kd = KEYS_FD(sp), kfd;
+
+		if (kd < 0)
+			return SP_ERR;
+		lockfd = f_openat(kd, ".lock", O_RDWR | O_CREAT, 0600);
+		if (lockfd < 0)
+			return error_errno("cannot open 'keys/.lock'");
+		if (flock(lockfd, LOCK_EX)) {
+			error_errno("cannot lock 'keys/.lock'");
+			goto out;
+		}
+		key_name(job->key, kname, sizeof(kname));
+		kfd = f_openat(kd, kname, O_RDONLY, 0);
+		if (kfd >= 0) {
+			int live = key_live(sp, kfd, dup);
+
+			close(kfd);
+			if (live < 0)
+				goto out;
+			if (live) {
+				ret = 1;
+				goto out;
+			}
+		} else if (errno != ENOENT) {
+			error_errno("cannot open 'keys/%s'", kname);
+			goto out;
+		}
+	}
+	for (int tries = 0;; tries++) {
+		id_new(job->id, job->created_at);
+		text.len = 0;
+		job_format(job, &text);
+		if (text.len > JOB_MAX_SIZE) {
+			error("job too large: %zu bytes (limit %d)", text.len, JOB_MAX_SIZE);
+			goto out;
+		}
+		fd = stage(sp, job, &text, tmpname, sizeof(tmpname));
+		if (fd < 0)
+			goto out;
+		if (job->key) {
+			int kd = KEYS_FD(sp);
+
+			if (f_unlinkat(kd, kname, 0) && errno != ENOENT) {
+				error_errno("cannot remove stale key 'keys/%s'", kname);
+				goto out;
+			}
+			if (publish(sp, fd, tmpname, kd, kname)) {
+				error_errno("cannot link 'keys/%s'", kname);
+				goto out;
+			}
+			keyed = 1;
+		}
+		ref.state = initial;
+		ref.prio = job->priority;
+		memcpy(ref.id, job->id, ID_LEN + 1);
+		jobref_name(&ref, name, sizeof(name));
+		if (!publish(sp, fd, tmpname, d, name))
+			break;
+		if (errno != EEXIST || tries > 8) {
+			error_errno("cannot link '%s/%s'", states[initial].dir, name);
+			goto out;
+		}
+		/* Same id drawn twice in one millisecond: draw again. */
+		close(fd);
+		fd = -1;
+		if (tmpname[0])
+			unlinkat(TMP_FD(sp), tmpname, 0);
+	}
+	linked = 1;
+	if (f_fsync(d)) {
+		error_errno("cannot sync '%s'", states[initial].dir);
+		goto out;
+	}
+	if (keyed && f_fsync(KEYS_FD(sp))) {
+		error_errno("cannot sync 'keys'");
+		goto out;
+	}
+	ret = SP_OK;
+out:
+	if (ret == SP_ERR) {
+		/* Wholly absent: take back what was linked. */
+		if (linked)
+			unlinkat(d, name, 0);
+		if (keyed)
+			unlinkat(KEYS_FD(sp), kname, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (tmpname[0] && fd >= 0)
+		unlinkat(TMP_FD(sp), tmpname, 0);
+	if (lockfd >= 0)
+		close(lockfd);
+	buf_release(&text);
+	return ret;
+}

@@ -1,0 +1,297 @@
+/* gc.c: slots, pause, counting, and removing old jobs.  See spool.h. */
+#include "spool/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- slots */
+
+int spool_slot(struct spool *sp, int max)
+{
+	int d = SLOTS_FD(sp);
+
+	if (d < 0)
+		return -1;
+	for (int i = 0; i < max; i++) {
+		char name[16];
+		int fd;
+
+		snprintf(name, sizeof(name), "%d", i);
+		fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+		if (fd < 0)
+			return error_errno("cannot open 'slots/%s'", name);
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		close(fd);
+	}
+	return -2;
+}
+
+int spool_paused(struct spool *sp)
+{
+	return !faccessat(sp->fd, "paused", F_OK, AT_SYMLINK_NOFOLLOW);
+}
+
+int spool_set_paused(struct spool *sp, int paused)
+{
+	if (paused) {
+		int fd = f_openat(sp->fd, "paused", O_WRONLY | O_CREAT, 0600);
+
+		if (fd < 0)
+			return error_errno("cannot create '%s/paused'", sp->path);
+		close(fd);
+	} else if (f_unlinkat(sp->fd, "paused", 0) && errno != ENOENT) {
+		return error_errno("cannot remove '%s/paused'", sp->path);
+	}
+	if (f_fsync(sp->fd))
+		return error_errno("cannot sync '%s'", sp->path);
+	return 0;
+}
+
+/* ---------------------------------------------------------- counting */
+
+static int count_fn(struct spool *sp, const struct jobref *ref, void *data)
+{
+	(*(long *)data)++;
+	return 0;
+}
+
+int spool_count(struct spool *sp, long counts[ST_NSTATES])
+{
+	for (int s = 0; s < ST_NSTATES; s++) {
+		counts[s] = 0;
+		if (spool_each(sp, s, 0, count_fn, &counts[s]))
+			return SP_ERR;
+	}
+	return SP_OK;
+}
+
+/* ---------------------------------------------------------------- gc */
+
+struct gc_ctx {
+	int64_t older_ms, now;
+	long removed;
+	int errors;
+	void (*report)(const struct jobref *ref, void *arg);
+	void *arg;
+};
+
+/* Remove a job's output, then its event log; stop at the first failure. */
+static int remove_logs(struct spool *sp, const char *id)
+{
+	int d = logs_bucket(sp, id, 0), ret = 0;
+	static const char *const ext[] = { "out", "events" };
+	char name[ID_LEN + 8];
+
+	if (d < 0)
+		return errno == ENOENT ? 0 : -1;
+	for (int i = 0; i < 2 && !ret; i++) {
+		snprintf(name, sizeof(name), "%s.%s", id, ext[i]);
+		if (f_unlinkat(d, name, 0) && errno != ENOENT)
+			ret = error_errno("cannot remove 'logs/%.*s/%s'", BUCKET_LEN, id, name);
+	}
+	close(d);
+	return ret;
+}
+
+static int gc_fn(struct spool *sp, const struct jobref *ref, void *data)
+{
+	struct gc_ctx *g = data;
+	char name[NAME_LEN + 8];
+	int owned, d = ref_dir(sp, ref, 0, &owned, name, sizeof(name)), fd;
+	struct stat st;
+	int64_t limit = g->older_ms >= 0 ? g->older_ms
+			: ref->state == ST_DONE ? sp->cfg.gc_completed_ms : sp->cfg.gc_failed_ms;
+
+	if (d < 0) {
+		g->errors += errno != ENOENT;
+		return 0;
+	}
+	/* The move into a final directory set the file's ctime. */
+	if (fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) ||
+	    g->now - ((int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000) < limit)
+		goto out;
+	/* Locked, so a concurrent `q retry` either wins or finds it gone. */
+	fd = spool_lock(sp, ref);
+	if (fd < 0) {
+		g->errors += fd == -1;
+		goto out;
+	}
+	/*
+	 * Logs first: a crash in between leaves a finished job without logs,
+	 * whose status is still its directory's, and which the next gc removes.
+	 */
+	if (remove_logs(sp, ref->id)) {
+		g->errors++;
+	} else if (f_unlinkat(d, name, 0)) {
+		if (errno != ENOENT)
+			g->errors += error_errno("cannot remove '%s/%.*s/%s'", states[ref->state].dir,
+						 BUCKET_LEN, ref->id, name) != 0;
+	} else {
+		g->removed++;
+		if (g->report)
+			g->report(ref, g->arg);
+	}
+	close(fd);
+out:
+	if (owned >= 0)
+		close(owned);
+	return 0;
+}
+
+struct gc_dir {
+	struct spool *sp;
+	int d, ret;
+	int64_t now;
+};
+
+static int gc_bucket(const char *name, void *arg)
+{
+	struct gc_dir *g = arg;
+
+	if (strlen(name) == BUCKET_LEN)
+		unlinkat(g->d, name, AT_REMOVEDIR); /* fails while not empty */
+	return 0;
+}
+
+/* Remove empty buckets of directory d: ext4 directories never shrink. */
+static void gc_buckets(int d, const char *what)
+{
+	struct gc_dir g = { NULL, d, 0, 0 };
+
+	if (d >= 0)
+		dir_each(d, what, 1, gc_bucket, &g);
+}
+
+static int gc_key(const char *name, void *arg)
+{
+	struct gc_dir *g = arg;
+	char dup[ID_LEN + 1];
+	int fd = f_openat(g->d, name, O_RDONLY, 0), live;
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			g->ret = error_errno("cannot open 'keys/%s'", name);
+		return 0;
+	}
+	live = key_live(g->sp, fd, dup);
+	close(fd);
+	if (live < 0)
+		g->ret = -1;
+	else if (!live && f_unlinkat(g->d, name, 0) && errno != ENOENT)
+		g->ret = error_errno("cannot remove 'keys/%s'", name);
+	return 0;
+}
+
+/* Remove keys whose job is finished or gone. */
+static int gc_keys(struct spool *sp)
+{
+	struct gc_dir g = { sp, KEYS_FD(sp), 0, 0 };
+	int lockfd;
+
+	if (g.d < 0)
+		return -1;
+	lockfd = f_openat(g.d, ".lock", O_RDWR | O_CREAT, 0600);
+	if (lockfd < 0)
+		return error_errno("cannot open 'keys/.lock'");
+	if (flock(lockfd, LOCK_EX)) {
+		close(lockfd);
+		return error_errno("cannot lock 'keys/.lock'");
+	}
+	if (dir_each(g.d, "keys", 1, gc_key, &g) < 0)
+		g.ret = -1;
+	close(lockfd);
+	return g.ret;
+}
+
+static int gc_staged(const char *name, void *arg)
+{
+	struct gc_dir *g = arg;
+	struct stat st;
+
+	if (!fstatat(g->d, name, &st, AT_SYMLINK_NOFOLLOW) &&
+	    g->now - (int64_t)st.st_mtim.tv_sec * 1000 > 3600000 && f_unlinkat(g->d, name, 0) &&
+	    errno != ENOENT)
+		g->ret = error_errno("cannot remove 'tmp/%s'", name);
+	return 0;
+}
+
+/* Remove named staging files older than an hour (left by a crash). */
+static int gc_tmp(struct spool *sp, int64_t now)
+{
+	struct gc_dir g = { sp, TMP_FD(sp), 0, now };
+
+	if (g.d < 0 || dir_each(g.d, "tmp", 1, gc_staged, &g) < 0)
+		return -1;
+	return g.ret;
+}
+
+/* Expire held jobs past their deadline (the others expire when they come up). */
+static int expire_fn(struct spool *sp, const struct jobref *r, void *data)
+{
+	struct jobref ref = *r;
+	struct job job;
+	int fd, ret = 0;
+
+	if ((ret = spool_load(sp, &ref, &job, NULL)))
+		return ret == SP_NOJOB ? 0 : -1;
+	if (job.deadline >= 0 && *(int64_t *)data > job.deadline) {
+		fd = spool_lock(sp, &ref);
+		if (fd == -1 || (fd >= 0 && expire(sp, &ref, fd)))
+			ret = -1;
+		if (fd >= 0)
+			close(fd);
+	}
+	job_release(&job);
+	return ret;
+}
+
+int spool_gc(struct spool *sp, int64_t older_ms,
+	     void (*removed)(const struct jobref *ref, void *arg), void *arg)
+{
+	struct gc_ctx g = { older_ms, now_ms(), 0, 0, removed, arg };
+	int64_t next;
+
+	for (int s = ST_DONE; s <= ST_EXPIRED; s++) {
+		if (spool_each(sp, s, 0, gc_fn, &g))
+			g.errors++;
+		gc_buckets(state_fd(sp, s), states[s].dir);
+	}
+	if (gc_keys(sp) || gc_tmp(sp, g.now) || spool_each(sp, ST_HELD, 0, expire_fn, &g.now))
+		g.errors++;
+	if (spool_promote(sp, &next) < 0) /* expires deferred and waiting jobs */
+		g.errors++;
+	{
+		int fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);
+
+		if (fd >= 0) {
+			futimens(fd, NULL);
+			close(fd);
+		}
+	}
+	return g.errors ? -1 : 0;
+}
+
+int spool_gc_maybe(struct spool *sp)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	if (!fstatat(sp->fd, "gc.stamp", &st, AT_SYMLINK_NOFOLLOW) &&
+	    now_ms() - (int64_t)st.st_mtim.tv_sec * 1000 < sp->cfg.gc_interval_ms)
+		return 0;
+	/* One gc at a time; the others skip it. */
+	fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);
+	if (fd < 0)
+		return error_errno("cannot open '%s/gc.stamp'", sp->path);
+	if (!flock(fd, LOCK_EX | LOCK_NB)) {
+		futimens(fd, NULL);
+		ret = spool_gc(sp, -1, NULL, NULL);
+	}
+	close(fd);
+	return ret;
+}

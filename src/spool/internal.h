@@ -1,0 +1,92 @@
+#ifndef Q_SPOOL_INTERNAL_H
+#define Q_SPOOL_INTERNAL_H
+/*
+ * What the files of src/spool/ share and nothing else sees: the
+ * spool's directory descriptors, one loop over a directory, reading a
+ * job file, and the transitions that recovery and fsck reuse.
+ *
+ *   setup.c    finding, checking and creating the spool; settings
+ *   dir.c      directory descriptors, buckets, dir_each
+ *   log.c      event logs, output logs, progress and results
+ *   lookup.c   finding a job by id or prefix
+ *   move.c     lock, move, transition, quarantine
+ *   add.c      enqueue and keys
+ *   claim.c    scanning pending/ and claiming
+ *   promote.c  deferred and waiting jobs becoming runnable
+ *   recover.c  jobs of dead workers; verdicts their place disagrees with
+ *   gc.c       retention, keys, staging files, slots, pause
+ *   fsck.c     the invariants of spool-format.md
+ */
+#include <sys/stat.h>
+
+#include "file.h"
+#include "spool.h"
+
+/* ------------------------------------------------------- directories */
+
+/* Is fd a directory of ours that nobody else can write?  0, or -1 after a message. */
+int spool_check_dir(int fd, const char *what);
+
+/* The descriptor of state s's directory (opened on first use), or -1. */
+int state_fd(struct spool *sp, enum state s);
+/* The same for tmp/, logs/, keys/, quarantine/, slots/. */
+int named_fd(struct spool *sp, int *cache, const char *name);
+#define TMP_FD(sp) named_fd(sp, &(sp)->tmpfd, "tmp")
+#define LOGS_FD(sp) named_fd(sp, &(sp)->logsfd, "logs")
+#define KEYS_FD(sp) named_fd(sp, &(sp)->keysfd, "keys")
+#define QUAR_FD(sp) named_fd(sp, &(sp)->quarfd, "quarantine")
+#define SLOTS_FD(sp) named_fd(sp, &(sp)->slotsfd, "slots")
+
+/*
+ * The directory holding ref's file and the name in it.  For final
+ * states that is the bucket (opened, created when create is set; the
+ * caller closes *owned).  -1 on error (errno ENOENT: no such bucket).
+ */
+int ref_dir(struct spool *sp, const struct jobref *ref, int create, int *owned, char *name,
+	    size_t n);
+/* The logs/B directory of id (created when create is set), or -1. */
+int logs_bucket(struct spool *sp, const char *id, int create);
+
+/* Parse a pending/deferred name "P-ID" into ref->prio and ref->id. */
+int parse_prio_name(const char *name, struct jobref *ref);
+/* Parse a name of state s's directory into ref; -1 if not a job's name. */
+int parse_name(enum state s, const char *name, struct jobref *ref);
+
+/* Order jobrefs by id (for qsort). */
+int jobref_cmp(const void *a, const void *b);
+
+/*
+ * Call fn(name, arg) for each entry of directory d (what names it in
+ * messages) except those starting with '.'.  Sorted by name (the names
+ * are then held in memory) or in directory order with flat memory.
+ * Returns -1 if the directory cannot be read, else the first non-zero
+ * value fn returned (which stops the walk), else 0.
+ */
+int dir_each(int d, const char *what, int sorted, int (*fn)(const char *name, void *arg),
+	     void *arg);
+
+/* spool_each for the jobs whose id starts with prefix (buckets skipped by name). */
+int spool_each_prefix(struct spool *sp, enum state s, int sorted, const char *prefix,
+		      int (*fn)(struct spool *, const struct jobref *, void *), void *data);
+
+/* -------------------------------------------------------------- jobs */
+
+/* Read and parse the job file open at fd; on failure -1 and why. */
+int read_job(int fd, struct job *job, char *why, size_t whylen);
+/* Append event ev, with one string field key=val when key is set. */
+int event_simple(struct spool *sp, const char *id, const char *ev, const char *key,
+		 const char *val, int sync);
+
+/* Key K's file name: bytes outside [A-Za-z0-9_.-] and a leading '.' as %XX. */
+void key_name(const char *key, char *out, size_t n);
+/* Is the job named in key file keyfd still live?  1 yes, 0 no, -1 error. */
+int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1]);
+
+/* A locked job whose log has a verdict its place disagrees with: move it. */
+int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st);
+/* A job in running/ whose worker died (we hold its lock): requeue or fail it. */
+int recover_one(struct spool *sp, struct jobref *ref, int fd);
+/* Expire a locked job. */
+int expire(struct spool *sp, struct jobref *ref, int fd);
+
+#endif

@@ -1,0 +1,171 @@
+/* move.c: locking and moving a job, and quarantine.  See spool.h. */
+#include "spool/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms)
+{
+	struct jobref dst = *ref;
+	char from[NAME_LEN + 8], toname[NAME_LEN + 8];
+	int sown = -1, down = -1, sd, dd, ret = -1;
+
+	dst.state = to;
+	sd = ref_dir(sp, ref, 0, &sown, from, sizeof(from));
+	if (sd < 0)
+		return -1;
+	dd = ref_dir(sp, &dst, 1, &down, toname, sizeof(toname));
+	if (dd < 0)
+		goto out;
+	if (to == ST_DEFERRED) {
+		struct timespec ts[2] = {
+			{ until_ms / 1000, until_ms % 1000 * 1000000 },
+			{ until_ms / 1000, until_ms % 1000 * 1000000 },
+		};
+
+		if ((fd >= 0 ? futimens(fd, ts) : utimensat(sd, from, ts, AT_SYMLINK_NOFOLLOW))) {
+			error_errno("cannot set the time of '%s/%s'", states[ref->state].dir, from);
+			goto out;
+		}
+	}
+	if (f_rename(sd, from, dd, toname, RENAME_NOREPLACE)) {
+		if (errno != ENOENT)
+			error_errno("cannot rename '%s/%s' to '%s/%s'", states[ref->state].dir, from,
+				    states[to].dir, toname);
+		goto out;
+	}
+	/* A claim need not be durable: after a power loss the job is pending again. */
+	if (to != ST_RUNNING && f_fsync(dd)) {
+		error_errno("cannot sync '%s'", states[to].dir);
+		*ref = dst;
+		goto out;
+	}
+	*ref = dst;
+	ret = 0;
+out:
+	if (sown >= 0)
+		close(sown);
+	if (down >= 0)
+		close(down);
+	return ret;
+}
+
+int spool_lock(struct spool *sp, const struct jobref *ref)
+{
+	char name[NAME_LEN + 8];
+	int owned, d = ref_dir(sp, ref, 0, &owned, name, sizeof(name)), fd;
+	struct stat a, b;
+
+	if (d < 0)
+		return errno == ENOENT ? -2 : -1;
+	fd = f_openat(d, name, O_RDONLY, 0);
+	if (fd < 0) {
+		int e = errno;
+
+		if (owned >= 0)
+			close(owned);
+		if (e == ENOENT)
+			return -2;
+		errno = e;
+		return error_errno("cannot open '%s/%s'", states[ref->state].dir, name);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (owned >= 0)
+			close(owned);
+		close(fd);
+		return -2;
+	}
+	/* Still the file at that name?  (It may have moved before we locked it.) */
+	if (fstat(fd, &a) || fstatat(d, name, &b, AT_SYMLINK_NOFOLLOW) || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev) {
+		if (owned >= 0)
+			close(owned);
+		close(fd);
+		return -2;
+	}
+	if (owned >= 0)
+		close(owned);
+	return fd;
+}
+
+int spool_quarantine(struct spool *sp, int dirfd, const char *label, const char *name,
+		     const char *reason)
+{
+	int q = QUAR_FD(sp), fd;
+	char qname[NAME_LEN * 2 + 64], rname[sizeof(qname) + 8];
+	struct buf b = BUF_INIT;
+	char clean[NAME_LEN * 2];
+	size_t i;
+
+	if (q < 0)
+		return -1;
+	/* Make the name safe to show and to use as one path component. */
+	for (i = 0; name[i] && i < sizeof(clean) - 1; i++)
+		clean[i] = (name[i] == '/' || (unsigned char)name[i] < 0x20) ? '_' : name[i];
+	clean[i] = '\0';
+	for (int n = 0;; n++) {
+		if (n)
+			snprintf(qname, sizeof(qname), "%s.%s.%d", label, clean, n);
+		else
+			snprintf(qname, sizeof(qname), "%s.%s", label, clean);
+		if (!f_rename(dirfd, name, q, qname, RENAME_NOREPLACE))
+			break;
+		if (errno != EEXIST || n > 100)
+			return error_errno("cannot quarantine '%s/%s'", label, clean);
+	}
+	snprintf(rname, sizeof(rname), "%s.reason", qname);
+	fd = f_openat(q, rname, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return error_errno("cannot create 'quarantine/%s'", rname);
+	{
+		char t[TIME_LEN];
+
+		time_format(now_ms(), t);
+		buf_addf(&b, "%s %s/%s: %s\n", t, label, clean, reason);
+	}
+	if (f_write_all(fd, b.s, b.len) || f_fsync(fd)) {
+		error_errno("cannot write 'quarantine/%s'", rname);
+		close(fd);
+		buf_release(&b);
+		return -1;
+	}
+	close(fd);
+	buf_release(&b);
+	if (f_fsync(q))
+		return error_errno("cannot sync 'quarantine'");
+	warning("quarantined '%s/%s': %s", label, clean, reason);
+	return 0;
+}
+
+int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
+		     const char *ev, const char *err)
+{
+	enum state from = ref->state;
+	struct jobref back;
+
+	if (spool_move(sp, ref, to, fd, until)) {
+		/* Renamed but not synced: undo it rather than half-do it. */
+		if (ref->state != from) {
+			back = *ref;
+			if (spool_move(sp, &back, from, fd, 0) == 0)
+				*ref = back;
+		}
+		return -1;
+	}
+	if (!event_simple(sp, ref->id, ev, err ? "error" : NULL, err, 1))
+		return 0;
+	/* Wholly or not at all: we still hold the lock, so put it back. */
+	back = *ref;
+	if (spool_move(sp, &back, from, fd, 0) == 0)
+		*ref = back;
+	return -1;
+}
+
+int expire(struct spool *sp, struct jobref *ref, int fd)
+{
+	return spool_transition(sp, ref, fd, ST_EXPIRED, 0, "expired", "expired");
+}
