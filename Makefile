@@ -27,8 +27,8 @@ endif
 ALL_CFLAGS = $(Q_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(Q_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
-LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/config.c \
-	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c
+LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
+	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c
 CMD_SRC = $(wildcard src/cmd/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 CMD_OBJ = $(CMD_SRC:.c=.o)

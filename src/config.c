@@ -25,6 +25,7 @@ static const struct key {
 } keys[] = {
 	{ "sync.mode", K_MODE, offsetof(struct config, mode) },
 	{ "job.attempts", K_POS, offsetof(struct config, attempts) },
+	{ "job.max_interrupts", K_POS, offsetof(struct config, max_interrupts) },
 	{ "job.backoff", K_BACKOFF, offsetof(struct config, backoff_ms) },
 	{ "job.timeout", K_DUR, offsetof(struct config, timeout_ms) },
 	{ "job.kill_grace", K_DUR, offsetof(struct config, kill_grace_ms) },
@@ -42,6 +43,7 @@ void config_defaults(struct config *c)
 {
 	c->mode = MODE_ASYNC;
 	c->attempts = 1;
+	c->max_interrupts = 3;
 	c->backoff_ms = 1000;
 	c->backoff_max_ms = 300000;
 	c->timeout_ms = 0;

@@ -20,6 +20,7 @@ enum sync_mode { MODE_ASYNC, MODE_SYNC, MODE_MANUAL };
 struct config {
 	int mode;                 /* sync.mode */
 	int64_t attempts;         /* job.attempts */
+	int64_t max_interrupts;   /* job.max_interrupts */
 	int64_t backoff_ms, backoff_max_ms;  /* job.backoff BASE[:MAX] */
 	int64_t timeout_ms;       /* job.timeout, 0 = none */
 	int64_t kill_grace_ms;    /* job.kill_grace */

@@ -68,6 +68,13 @@ static int64_t get_int(const struct json *j, const char *key, int64_t dflt)
 	return v;
 }
 
+static int get_bool(const struct json *j, const char *key)
+{
+	int t = json_get(j, 0, key), v;
+
+	return t >= 0 && !json_bool(j, t, &v) && v;
+}
+
 static void get_str(const struct json *j, const char *key, char *out, size_t n)
 {
 	int t = json_get(j, 0, key);
@@ -80,6 +87,20 @@ static void get_str(const struct json *j, const char *key, char *out, size_t n)
 	free(s);
 }
 
+/* The last attempt ended with no exit: its worker died; it costs no attempt. */
+static void interrupt(struct jobstate *st)
+{
+	struct attempt *a = st->nhist ? &st->hist[st->nhist - 1] : NULL;
+
+	if (!a || a->exited)
+		return;
+	a->exited = 1;
+	a->interrupted = 1;
+	snprintf(a->error, sizeof(a->error), "worker_died");
+	st->attempts--;
+	st->interrupts++;
+}
+
 static void fold_one(struct jobstate *st, const struct json *j)
 {
 	char ev[32];
@@ -89,6 +110,8 @@ static void fold_one(struct jobstate *st, const struct json *j)
 
 	get_str(j, "event", ev, sizeof(ev));
 	if (!strcmp(ev, "start")) {
+		/* A start with no exit before a new start: its worker died (a power cut). */
+		interrupt(st);
 		st->hist = xrealloc(st->hist, (st->nhist + 1) * sizeof(*st->hist));
 		a = &st->hist[st->nhist++];
 		memset(a, 0, sizeof(*a));
@@ -96,10 +119,8 @@ static void fold_one(struct jobstate *st, const struct json *j)
 		a->finished_at = -1;
 		a->exit_code = -1;
 		a->pid = (int)get_int(j, "pid", 0);
+		a->pid_start = get_int(j, "pid_start", -1);
 		st->attempts++;
-		st->verdict = V_NONE;
-		st->verdict_at = -1;
-		st->verdict_error[0] = '\0';
 		st->deferred_until = -1;
 		st->held = 0;
 	} else if (!strcmp(ev, "exit") && st->nhist && !st->hist[st->nhist - 1].exited) {
@@ -110,6 +131,7 @@ static void fold_one(struct jobstate *st, const struct json *j)
 		a->exit_code = (int)get_int(j, "exit_code", -1);
 		a->signal = (int)get_int(j, "signal", 0);
 		a->output_size = get_int(j, "output_size", 0);
+		a->result = get_bool(j, "result");
 		get_str(j, "error", a->error, sizeof(a->error));
 		if (!strcmp(a->error, "tempfail")) {
 			st->attempts--;
@@ -122,6 +144,7 @@ static void fold_one(struct jobstate *st, const struct json *j)
 		st->hist = NULL;
 		st->nhist = 0;
 		st->attempts = 0;
+		st->interrupts = 0;
 		st->tempfails = 0;
 		st->verdict = V_NONE;
 		st->verdict_at = -1;
@@ -136,7 +159,14 @@ static void fold_one(struct jobstate *st, const struct json *j)
 		}
 	} else if (!strcmp(ev, "deferred")) {
 		st->deferred_until = get_time(j, "until");
-	} else if (!strcmp(ev, "ready") || !strcmp(ev, "requeued")) {
+	} else if (!strcmp(ev, "requeued")) {
+		char why[32];
+
+		get_str(j, "reason", why, sizeof(why));
+		if (!strcmp(why, "worker_died"))
+			interrupt(st);
+		st->deferred_until = -1;
+	} else if (!strcmp(ev, "ready")) {
 		st->deferred_until = -1;
 	} else if (!strcmp(ev, "held")) {
 		st->held = 1;
@@ -155,7 +185,7 @@ static void fold_one(struct jobstate *st, const struct json *j)
 	}
 }
 
-void jobstate_fold(struct jobstate *st, const char *text, size_t len)
+size_t jobstate_fold(struct jobstate *st, const char *text, size_t len)
 {
 	const char *p = text, *e = text + len;
 
@@ -171,10 +201,16 @@ void jobstate_fold(struct jobstate *st, const char *text, size_t len)
 		if (n && !json_parse(&j, p, n, &why)) {
 			if (j.tok[0].type == JSON_OBJECT)
 				fold_one(st, &j);
+			else
+				st->bad_lines++;
 			json_release(&j);
+		} else if (n) {
+			/* Torn by a failed write (disk full), or not ours: skipped. */
+			st->bad_lines++;
 		}
 		p += n + 1;
 	}
+	return p - text;
 }
 
 void event_begin(struct jw *w, struct buf *b, const char *event)

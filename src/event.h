@@ -24,12 +24,16 @@ struct attempt {
 	int signal;                        /* 0: none */
 	int64_t output_size;
 	int exited;                        /* its exit event was seen */
+	int interrupted;                   /* its worker died: no exit */
+	int result;                        /* it left a result */
+	int64_t pid_start;                 /* the supervisor's start time (/proc), -1 */
 	char error[32];
 };
 
 /* What the event log says (see "Readers derive" in spool-format.md). */
 struct jobstate {
-	int attempts;             /* starts since the last retry, tempfails excluded */
+	int attempts;             /* starts since the last retry, tempfails and interrupts excluded */
+	int interrupts;           /* starts cut short by a worker's death */
 	int tempfails;            /* consecutive tempfail exits */
 	struct attempt *hist;     /* one per start since the last retry */
 	int nhist;
@@ -41,12 +45,20 @@ struct jobstate {
 	char *progress_msg;
 	int64_t progress_at;
 	int held;
+	int bad_lines;            /* lines that are not events (torn writes): skipped */
 };
 
 void jobstate_init(struct jobstate *st);
 void jobstate_release(struct jobstate *st);
-/* Fold the log text (JSON lines); malformed lines are skipped. */
-void jobstate_fold(struct jobstate *st, const char *text, size_t len);
+/*
+ * Fold the log text (JSON lines).  Malformed lines are counted and
+ * skipped; a last line without its newline is being written and is not
+ * read.  The verdict is the first final event after the last retry: a
+ * cancel recorded before a start is never erased.  Folding more text
+ * onto st goes on where the last call stopped; returns the bytes used
+ * (up to the last newline).
+ */
+size_t jobstate_fold(struct jobstate *st, const char *text, size_t len);
 
 /* The latest attempt, or NULL. */
 const struct attempt *jobstate_last(const struct jobstate *st);

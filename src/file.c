@@ -67,7 +67,7 @@ int f_openat(int dirfd, const char *path, int flags, mode_t mode)
 	if (inject(OP_OPEN))
 		return -1;
 	do
-		fd = openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+		fd = openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
 	while (fd < 0 && errno == EINTR);
 	return fd;
 }

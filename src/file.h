@@ -16,7 +16,11 @@
 
 #include "util.h"
 
-/* openat with O_CLOEXEC | O_NOFOLLOW added. */
+/*
+ * openat with O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK added: a FIFO or a
+ * device planted where a file belongs never blocks the open (callers
+ * check the type with fstat before they read).
+ */
 int f_openat(int dirfd, const char *path, int flags, mode_t mode);
 /* An unnamed file in directory dirfd (O_TMPFILE), or -1 with errno. */
 int f_tmpfile(int dirfd, mode_t mode);

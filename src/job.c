@@ -9,13 +9,6 @@
 
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
-static const char *const type_names[] = { [JOB_EXEC] = "exec" };
-
-const char *job_type_name(enum job_type t)
-{
-	return type_names[t];
-}
-
 void strv_push(struct strv *s, const char *str)
 {
 	s->v = xrealloc(s->v, (s->n + 2) * sizeof(*s->v));
@@ -35,9 +28,10 @@ void strv_clear(struct strv *s)
 void job_init(struct job *job)
 {
 	memset(job, 0, sizeof(*job));
-	job->type = JOB_EXEC;
+	job->type = job_type_find("exec");
 	job->priority = PRIO_NORMAL;
 	job->max_attempts = 1;
+	job->max_interrupts = 3;
 	job->backoff_ms = 1000;
 	job->backoff_max_ms = 300000;
 	job->run_at = -1;
@@ -50,6 +44,9 @@ void job_release(struct job *job)
 	strv_clear(&job->env);
 	strv_clear(&job->after);
 	strv_clear(&job->secret_env);
+	strv_clear(&job->env_dropped);
+	free(job->type_name);
+	free(job->args);
 	free(job->cwd);
 	free(job->key);
 	job_init(job);
@@ -162,64 +159,28 @@ static int get_ms(const struct json *j, int t, int64_t *ms)
 	return json_int(j, t, ms) || *ms < 0 ? -1 : 0;
 }
 
-int job_parse(struct job *job, const char *text, size_t len, char *why, size_t whylen)
+/* The fields every type shares, after id and type. */
+static int parse_common(struct job *job, const struct json *j, char *why, size_t whylen)
 {
-	struct json j;
-	const char *jwhy;
 	int64_t v;
 	int t;
-	char *s = NULL;
 
-	job_init(job);
-	if (len > JOB_MAX_SIZE) {
-		snprintf(why, whylen, "job file larger than %d bytes", JOB_MAX_SIZE);
-		return -1;
-	}
-	if (json_parse(&j, text, len, &jwhy)) {
-		snprintf(why, whylen, "%s", jwhy);
-		return -1;
-	}
-	if (j.tok[0].type != JSON_OBJECT)
-		BAD("job file is not a JSON object");
-
-	if ((t = json_get(&j, 0, "version")) < 0 || json_int(&j, t, &v))
-		BAD("missing or invalid 'version'");
-	if (v != JOB_VERSION)
-		BAD("unsupported version %lld", (long long)v);
-
-	if ((t = json_get(&j, 0, "id")) < 0 || json_string(&j, t, &s) || !id_valid(s))
-		BAD("missing or invalid 'id'");
-	memcpy(job->id, s, ID_LEN + 1);
-	free(s);
-	s = NULL;
-
-	if ((t = json_get(&j, 0, "type")) < 0 || json_string(&j, t, &s))
-		BAD("missing or invalid 'type'");
-	if (strcmp(s, "exec"))
-		BAD("unknown job type '%.40s'", s);
-	job->type = JOB_EXEC;
-	free(s);
-	s = NULL;
-
-	if ((t = json_get(&j, 0, "argv")) < 0 || get_strv(&j, t, &job->argv) || !job->argv.n)
-		BAD("'argv' is not a non-empty array of strings");
-	if ((t = json_get(&j, 0, "cwd")) < 0 || json_string(&j, t, &job->cwd) || job->cwd[0] != '/')
+	if ((t = json_get(j, 0, "cwd")) < 0 || json_string(j, t, &job->cwd) || job->cwd[0] != '/')
 		BAD("'cwd' is not an absolute path");
-	if ((t = json_get(&j, 0, "created_at")) < 0 || get_time(&j, t, &job->created_at) ||
+	if ((t = json_get(j, 0, "created_at")) < 0 || get_time(j, t, &job->created_at) ||
 	    job->created_at < 0)
 		BAD("missing or invalid 'created_at'");
-
-	if ((t = json_get(&j, 0, "env")) >= 0) {
+	if ((t = json_get(j, 0, "env")) >= 0) {
 		int c = t + 1;
 
-		if (j.tok[t].type != JSON_OBJECT)
+		if (j->tok[t].type != JSON_OBJECT)
 			BAD("'env' is not an object of strings");
-		for (int i = 0; i < j.tok[t].size; i++) {
+		for (int i = 0; i < j->tok[t].size; i++) {
 			char *k, *val;
 
-			if (json_string(&j, c, &k))
+			if (json_string(j, c, &k))
 				BAD("'env' has an invalid name");
-			if (!*k || strchr(k, '=') || json_string(&j, c + 1, &val)) {
+			if (!*k || strchr(k, '=') || json_string(j, c + 1, &val)) {
 				free(k);
 				BAD("'env' is not an object of strings");
 			}
@@ -236,38 +197,126 @@ int job_parse(struct job *job, const char *text, size_t len, char *why, size_t w
 			c += 2;
 		}
 	}
-	if ((t = json_get(&j, 0, "priority")) >= 0 &&
-	    (json_int(&j, t, &v) || v < 0 || v > 9 || ((job->priority = v), 0)))
+	if ((t = json_get(j, 0, "env_dropped")) >= 0 && get_strv(j, t, &job->env_dropped))
+		BAD("'env_dropped' is not an array of strings");
+	if ((t = json_get(j, 0, "priority")) >= 0 &&
+	    (json_int(j, t, &v) || v < 0 || v > 9 || ((job->priority = v), 0)))
 		BAD("'priority' is not 0-9");
-	if ((t = json_get(&j, 0, "max_attempts")) >= 0 &&
-	    (json_int(&j, t, &v) || v < 1 || v > 1000000 || ((job->max_attempts = v), 0)))
+	if ((t = json_get(j, 0, "max_attempts")) >= 0 &&
+	    (json_int(j, t, &v) || v < 1 || v > 1000000 || ((job->max_attempts = v), 0)))
 		BAD("'max_attempts' is not a positive integer");
-	if ((t = json_get(&j, 0, "backoff_ms")) >= 0 && get_ms(&j, t, &job->backoff_ms))
+	if ((t = json_get(j, 0, "max_interrupts")) >= 0 &&
+	    (json_int(j, t, &v) || v < 1 || v > 1000000 || ((job->max_interrupts = v), 0)))
+		BAD("'max_interrupts' is not a positive integer");
+	if ((t = json_get(j, 0, "backoff_ms")) >= 0 && get_ms(j, t, &job->backoff_ms))
 		BAD("invalid 'backoff_ms'");
-	if ((t = json_get(&j, 0, "backoff_max_ms")) >= 0 && get_ms(&j, t, &job->backoff_max_ms))
+	if ((t = json_get(j, 0, "backoff_max_ms")) >= 0 && get_ms(j, t, &job->backoff_max_ms))
 		BAD("invalid 'backoff_max_ms'");
-	if ((t = json_get(&j, 0, "timeout_ms")) >= 0 && get_ms(&j, t, &job->timeout_ms))
+	if ((t = json_get(j, 0, "timeout_ms")) >= 0 && get_ms(j, t, &job->timeout_ms))
 		BAD("invalid 'timeout_ms'");
-	if ((t = json_get(&j, 0, "retry_timeout")) >= 0 && json_bool(&j, t, &job->retry_timeout))
+	if ((t = json_get(j, 0, "retry_timeout")) >= 0 && json_bool(j, t, &job->retry_timeout))
 		BAD("invalid 'retry_timeout'");
-	if ((t = json_get(&j, 0, "run_at")) >= 0 && get_time(&j, t, &job->run_at))
+	if ((t = json_get(j, 0, "run_at")) >= 0 && get_time(j, t, &job->run_at))
 		BAD("invalid 'run_at'");
-	if ((t = json_get(&j, 0, "deadline")) >= 0 && get_time(&j, t, &job->deadline))
+	if ((t = json_get(j, 0, "deadline")) >= 0 && get_time(j, t, &job->deadline))
 		BAD("invalid 'deadline'");
-	if ((t = json_get(&j, 0, "after")) >= 0) {
-		if (get_strv(&j, t, &job->after))
+	if ((t = json_get(j, 0, "after")) >= 0) {
+		if (get_strv(j, t, &job->after))
 			BAD("'after' is not an array of ids");
 		for (int i = 0; i < job->after.n; i++)
 			if (!id_valid(job->after.v[i]))
 				BAD("'after' is not an array of ids");
 	}
-	if ((t = json_get(&j, 0, "key")) >= 0 && !json_is_null(&j, t) &&
-	    (json_string(&j, t, &job->key) || !*job->key || strlen(job->key) > KEY_MAX))
+	if ((t = json_get(j, 0, "key")) >= 0 && !json_is_null(j, t) &&
+	    (json_string(j, t, &job->key) || !*job->key || strlen(job->key) > KEY_MAX))
 		BAD("invalid 'key'");
-	if ((t = json_get(&j, 0, "secret_env")) >= 0 && get_strv(&j, t, &job->secret_env))
+	if ((t = json_get(j, 0, "secret_env")) >= 0 && get_strv(j, t, &job->secret_env))
 		BAD("'secret_env' is not an array of strings");
-	json_release(&j);
 	return 0;
+fail:
+	return -1;
+}
+
+int job_parse(struct job *job, const char *text, size_t len, char *why, size_t whylen)
+{
+	struct json j;
+	const char *jwhy;
+	int64_t v, version;
+	int t, ret = 0;
+	char *s = NULL;
+
+	job_init(job);
+	job->type = NULL;
+	if (len > JOB_MAX_SIZE) {
+		snprintf(why, whylen, "job file larger than %d bytes", JOB_MAX_SIZE);
+		return -1;
+	}
+	if (json_parse(&j, text, len, &jwhy)) {
+		snprintf(why, whylen, "%s", jwhy);
+		return -1;
+	}
+	if (j.tok[0].type != JSON_OBJECT)
+		BAD("job file is not a JSON object");
+	if ((t = json_get(&j, 0, "version")) < 0 || json_int(&j, t, &v) || v < 1)
+		BAD("missing or invalid 'version'");
+	if ((t = json_get(&j, 0, "id")) < 0 || json_string(&j, t, &s) || !id_valid(s))
+		BAD("missing or invalid 'id'");
+	memcpy(job->id, s, ID_LEN + 1);
+	free(s);
+	s = NULL;
+	if ((t = json_get(&j, 0, "type")) < 0 || json_string(&j, t, &job->type_name) ||
+	    !*job->type_name || strlen(job->type_name) > 40)
+		BAD("missing or invalid 'type'");
+	version = v;
+	if (v > JOB_VERSION) {
+		/* A newer q wrote it: keep it for that q, whatever else it holds. */
+		if (parse_common(job, &j, why, whylen)) {
+			char id[ID_LEN + 1], *type = job->type_name;
+
+			memcpy(id, job->id, sizeof(id));
+			job->type_name = NULL;
+			job_release(job);
+			job->type = NULL;
+			memcpy(job->id, id, sizeof(id));
+			job->type_name = type;
+			job->partial = 1;
+			if ((t = json_get(&j, 0, "priority")) >= 0 && !json_int(&j, t, &v) && v >= 0 &&
+			    v <= 9)
+				job->priority = v;
+		}
+		snprintf(why, whylen, "job file version %lld is newer than this q (%d)",
+			 (long long)version, JOB_VERSION);
+		json_release(&j);
+		return JOB_FOREIGN;
+	}
+	if (parse_common(job, &j, why, whylen))
+		goto fail;
+	job->type = job_type_find(job->type_name);
+	if ((t = json_get(&j, 0, "argv")) >= 0 && get_strv(&j, t, &job->argv))
+		BAD("'argv' is not a non-empty array of strings");
+	if ((t = json_get(&j, 0, "args")) >= 0) {
+		const struct json_tok *k = &j.tok[t];
+
+		if (k->type != JSON_OBJECT)
+			BAD("'args' is not an object");
+		if (k->end - k->start > JOB_ARGS_MAX)
+			BAD("'args' larger than %d bytes", JOB_ARGS_MAX);
+		job->args = xstrndup(text + k->start, k->end - k->start);
+	}
+	if (!job->type) {
+		snprintf(why, whylen, "job type '%s' is unknown to this q", job->type_name);
+		ret = JOB_FOREIGN;
+	} else if (job->type->run == RUN_EXEC) {
+		if (!job->argv.n)
+			BAD("'argv' is not a non-empty array of strings");
+	} else {
+		if (t < 0)
+			BAD("'args' is missing (type '%s')", job->type_name);
+		if (job->type->check && job->type->check(&j, t, why, whylen))
+			goto fail;
+	}
+	json_release(&j);
+	return ret;
 fail:
 	free(s);
 	json_release(&j);
@@ -297,8 +346,13 @@ void job_format(const struct job *job, struct buf *out)
 	jw_key(&w, "id");
 	jw_str(&w, job->id);
 	jw_key(&w, "type");
-	jw_str(&w, job_type_name(job->type));
-	put_strv(&w, "argv", &job->argv);
+	jw_str(&w, job->type ? job->type->name : job->type_name);
+	if (job->argv.n)
+		put_strv(&w, "argv", &job->argv);
+	if (job->args) {
+		jw_key(&w, "args");
+		jw_raw(&w, job->args, strlen(job->args));
+	}
 	jw_key(&w, "cwd");
 	jw_str(&w, job->cwd);
 	jw_key(&w, "env");
@@ -315,12 +369,16 @@ void job_format(const struct job *job, struct buf *out)
 		free(name);
 	}
 	jw_obj_end(&w);
+	if (job->env_dropped.n)
+		put_strv(&w, "env_dropped", &job->env_dropped);
 	jw_key(&w, "created_at");
 	jw_time(&w, job->created_at);
 	jw_key(&w, "priority");
 	jw_int(&w, job->priority);
 	jw_key(&w, "max_attempts");
 	jw_int(&w, job->max_attempts);
+	jw_key(&w, "max_interrupts");
+	jw_int(&w, job->max_interrupts);
 	jw_key(&w, "backoff_ms");
 	jw_int(&w, job->backoff_ms);
 	jw_key(&w, "backoff_max_ms");
@@ -339,4 +397,42 @@ void job_format(const struct job *job, struct buf *out)
 	put_strv(&w, "secret_env", &job->secret_env);
 	jw_obj_end(&w);
 	buf_addc(out, '\n');
+}
+
+void shell_quote(struct buf *b, const char *a)
+{
+	int plain = *a != '\0';
+
+	for (const char *p = a; *p && plain; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%", *p) &&
+		    (unsigned char)*p < 0x80)
+			plain = 0;
+	if (plain) {
+		buf_adds(b, a);
+		return;
+	}
+	buf_addc(b, '\'');
+	for (; *a; a++) {
+		if (*a == '\'')
+			buf_adds(b, "'\\''");
+		else if (*a == '\n')
+			buf_adds(b, "\\n");
+		else
+			buf_addc(b, *a);
+	}
+	buf_addc(b, '\'');
+}
+
+void job_describe(struct buf *b, const struct job *job, size_t max)
+{
+	size_t start = b->len;
+
+	if (job->type && job->type->describe)
+		job->type->describe(b, job);
+	else
+		buf_addf(b, "%s job (a type this q does not know)", job->type_name ? job->type_name : "?");
+	if (max && b->len - start > max) {
+		b->len = start + max - 3;
+		buf_adds(b, "...");
+	}
 }

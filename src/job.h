@@ -17,14 +17,12 @@
 #define JOB_VERSION 1
 #define ID_LEN 14
 #define JOB_MAX_SIZE (1 << 20)
+#define JOB_ARGS_MAX (512 << 10)
 #define JOB_MAX_ARGS 4096
 #define KEY_MAX 200
 #define PRIO_HIGH 2
 #define PRIO_NORMAL 5
 #define PRIO_LOW 8
-
-/* Job types.  The worker dispatches on these (worker.c, job_types). */
-enum job_type { JOB_EXEC };
 
 struct strv {
 	char **v;
@@ -33,15 +31,46 @@ struct strv {
 void strv_push(struct strv *s, const char *str);
 void strv_clear(struct strv *s);
 
+struct job;
+struct json;
+
+/*
+ * Job types (types.c): "type" in a job file selects a row.  How a job
+ * runs: exec runs its argv; helper runs an executable from
+ * $(LIBEXECDIR)/q/ (or $Q_EXEC_PATH) with the job's args on standard
+ * input (spool-format.md, "Helpers"); lease hands the job to an agent
+ * session instead of a worker.
+ */
+enum job_run { RUN_EXEC, RUN_HELPER, RUN_LEASE };
+
+struct job_type {
+	const char *name;
+	enum job_run run;
+	const char *helper;   /* RUN_HELPER: the executable's name, q-NAME */
+	/* Check the args object (token t of j); 0, or -1 with why. */
+	int (*check)(const struct json *j, int t, char *why, size_t whylen);
+	/* Append a one-line description for list, show and watch. */
+	void (*describe)(struct buf *b, const struct job *job);
+};
+
+/* The type called name, or NULL when this q does not know it. */
+const struct job_type *job_type_find(const char *name);
+/* The known types, ending with a row whose name is NULL. */
+extern const struct job_type job_types[];
+
 struct job {
 	char id[ID_LEN + 1];
-	enum job_type type;
-	struct strv argv;
+	const struct job_type *type;  /* NULL: a type this q does not know */
+	char *type_name;
+	char *args;              /* the "args" object as JSON text, or NULL */
+	struct strv argv;        /* exec: the command */
 	char *cwd;
 	struct strv env;         /* "NAME=value" */
+	struct strv env_dropped; /* names add left out (likely secrets) */
 	int64_t created_at;
 	int priority;            /* 0 (first) .. 9 */
 	int max_attempts;
+	int max_interrupts;      /* attempts a worker's death may cut short */
 	int64_t backoff_ms, backoff_max_ms;
 	int64_t timeout_ms;      /* 0: none */
 	int retry_timeout;
@@ -50,20 +79,27 @@ struct job {
 	struct strv after;       /* ids */
 	char *key;               /* NULL: none */
 	struct strv secret_env;  /* names */
+	int partial;             /* a newer version: only id, type_name and priority are known */
 };
 
 void job_init(struct job *job);
 void job_release(struct job *job);
 
 /*
- * Parse and validate a job file.  On failure return -1 and put the
- * reason (for quarantine/NAME.reason) in why.
+ * Parse and validate a job file.  Returns 0; JOB_FOREIGN when the file
+ * is readable but this q cannot run it (a type it does not know, a
+ * newer version: a newer q on the same spool wrote it), with why
+ * saying so and what could be parsed in job; or -1 with the reason
+ * (for quarantine/NAME.reason) in why.
  */
+#define JOB_FOREIGN 1
 int job_parse(struct job *job, const char *text, size_t len, char *why, size_t whylen);
 /* Append the job file's JSON (one line, newline-terminated) to out. */
 void job_format(const struct job *job, struct buf *out);
-
-const char *job_type_name(enum job_type t);
+/* A one-line description (the command line of an exec job), cut at max bytes (0: whole). */
+void job_describe(struct buf *b, const struct job *job, size_t max);
+/* Shell-quote one word for people (what describe uses). */
+void shell_quote(struct buf *b, const char *s);
 
 /* Is s a whole id?  A prefix of one (1..ID_LEN id characters)? */
 int id_valid(const char *s);

@@ -520,6 +520,16 @@ void jw_null(struct jw *w)
 	buf_adds(w->b, "null");
 }
 
+void jw_raw(struct jw *w, const char *text, size_t n)
+{
+	if (!text) {
+		jw_null(w);
+		return;
+	}
+	jw_value(w);
+	buf_add(w->b, text, n);
+}
+
 void jw_time(struct jw *w, int64_t ms)
 {
 	char t[TIME_LEN];

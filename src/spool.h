@@ -64,6 +64,8 @@ struct spool {
 	int fd;             /* the spool directory */
 	int dfd[ST_NSTATES];
 	int tmpfd, logsfd, keysfd, quarfd, slotsfd;
+	int lbfd;                   /* the last logs/B opened, kept for the next file */
+	char lbname[BUCKET_LEN];
 	struct config cfg;
 };
 
@@ -86,17 +88,66 @@ int spool_find(struct spool *sp, const char *prefix, struct jobref *ref);
 /* Find a job by whole id, without messages; SP_NOJOB if absent. */
 int spool_locate(struct spool *sp, const char *id, struct jobref *ref);
 
-/* Read the job file (job may be NULL) and the event log (st may be NULL). */
+/*
+ * Read the job file (job may be NULL) and the event log (st may be
+ * NULL).  A job file this q cannot run (job.h, JOB_FOREIGN) loads.
+ */
 int spool_load(struct spool *sp, const struct jobref *ref, struct job *job, struct jobstate *st);
+/* Fold the event log; an absent log is empty, one over EVENTS_MAX_SIZE an error. */
 int spool_load_events(struct spool *sp, const char *id, struct jobstate *st);
+/* The same from the open log fd; *size (may be NULL) gets the bytes folded. */
+int spool_fold_events_fd(int fd, const char *id, struct jobstate *st, off_t *size);
 /* Append an event line; sync: fdatasync it. */
 int spool_event(struct spool *sp, const char *id, struct buf *line, int sync);
+/* Append event ev, with one string field key=val when key is set. */
+int spool_event_simple(struct spool *sp, const char *id, const char *ev, const char *key,
+		       const char *val, int sync);
 /*
- * Open a job's file logs/B/ID.EXT (ext "out" or "events"), each path
- * component without following symbolic links; created 0600 with
- * O_CREAT.  -1 with errno ENOENT (and no message) when absent.
+ * Append one event line to the open log fd as one write(2), first
+ * ending a line a failed write left torn; sync: fdatasync it.
+ * -1 with errno (no message).
+ */
+int event_append(int fd, const struct buf *line, int sync);
+/*
+ * Open a job's file logs/B/ID.EXT (out, events, progress, result),
+ * each path component without following symbolic links; created 0600
+ * with O_CREAT.  Anything but a regular file of ours is refused.  -1
+ * with errno ENOENT (and no message) when absent.
  */
 int spool_open_log(struct spool *sp, const char *id, const char *ext, int flags);
+
+/*
+ * Progress lives apart from the event log (logs/B/ID.progress, JSON
+ * lines), so however much a job reports, its lifecycle events stay
+ * small; only the last line counts, and the file starts over once past
+ * PROGRESS_MAX_SIZE.
+ */
+#define PROGRESS_MAX_SIZE (64 << 10)
+#define PROGRESS_LINE_MAX 4096
+int spool_progress_write(struct spool *sp, const char *id, int pct, const char *msg);
+/* Put the last report into st (progress_*) when newer than what st has. */
+int spool_progress_load(struct spool *sp, const char *id, struct jobstate *st);
+
+/*
+ * Results (logs/B/ID.result): JSON of at most RESULT_MAX_SIZE bytes.  A
+ * job writes it to its staging file tmp/ID.result (the path in
+ * $Q_RESULT); the worker takes it when the attempt ends and stores it
+ * durably before the verdict.
+ */
+#define RESULT_MAX_SIZE (64 << 10)
+const char *spool_result_staging(struct spool *sp, const char *id, struct buf *path);
+int spool_result_take(struct spool *sp, const char *id, struct buf *out, char *why, size_t n);
+int spool_result_store(struct spool *sp, const char *id, const struct buf *text);
+int spool_result_remove(struct spool *sp, const char *id);
+/* The stored result into out (left empty when there is none). */
+int spool_result_load(struct spool *sp, const char *id, struct buf *out);
+
+/*
+ * A note for whoever looks later (spool.log: workers started by hooks
+ * and timers have no terminal): one line, with the time and our pid.
+ */
+#define SPOOL_LOG_MAX (1 << 20)
+void spool_note(struct spool *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Enqueue a job whose fields are set (id is assigned here), into state
@@ -128,26 +179,38 @@ int spool_lock(struct spool *sp, const struct jobref *ref);
 
 /* A claimed job: the locked descriptor, and what it says. */
 struct claim {
-	int fd;
+	int fd;                 /* the job file, locked */
+	int evfd;               /* its event log, open for appending; -1: none yet */
+	off_t events_size;      /* bytes of the log folded into st */
 	struct jobref ref;
 	struct job job;
 	struct jobstate st;
+	char why[200];          /* CLAIM_SKIP: why this q leaves it */
 };
+enum { CLAIM_NONE = 0, CLAIM_OK = 1, CLAIM_SKIP = 2 };
 /*
- * Claim pending/name.  Returns 1 when claimed (c filled), 0 when
- * another worker won, the file was quarantined, or the job turned out
- * to be final already; -1 on error.
+ * Claim pending/name: lock it, read and check it, then rename it to
+ * running/.  Everything is decided under the lock before the rename,
+ * so a job this q cannot run stays where it is: CLAIM_SKIP with c->why
+ * for a job of a type this q does not know, a newer version, or one
+ * runnable() (when set) refuses.  CLAIM_OK: claimed (c filled; the
+ * caller calls claim_release).  CLAIM_NONE: another worker won, the
+ * file was quarantined, or the job was final or expired already.  -1
+ * on error.
  */
-int spool_claim(struct spool *sp, const char *name, struct claim *c);
+int spool_claim(struct spool *sp, const char *name, struct claim *c,
+		int (*runnable)(const struct job *job, void *arg, char *why, size_t n), void *arg);
 void claim_release(struct claim *c);
 
 /*
  * Read the names in pending/ and return the n smallest (the next to
- * run, in order) in names[][NAME_LEN]; returns how many, -1 on error.
- * *total receives the number of entries seen.
+ * run, in order) in names[][NAME_LEN], leaving out those skip (when
+ * set) says to; returns how many, -1 on error.  *total receives the
+ * number of entries seen.
  */
 #define NAME_LEN 24
-int spool_scan_pending(struct spool *sp, char (*names)[NAME_LEN], int n, long *total);
+int spool_scan_pending(struct spool *sp, char (*names)[NAME_LEN], int n, long *total,
+		       int (*skip)(const char *name, void *arg), void *arg);
 
 /*
  * Promote due deferred jobs and waiting jobs whose dependencies are

@@ -8,12 +8,18 @@ int view_load(struct spool *sp, const struct jobref *ref, struct view *v)
 	int r;
 
 	v->ref = *ref;
+	v->result = (struct buf)BUF_INIT;
 	r = spool_load(sp, ref, &v->job, &v->st);
 	if (r == SP_NOJOB) {
 		/* It moved between lookup and load: look once more. */
 		if (spool_locate(sp, ref->id, &v->ref) != SP_OK)
 			return SP_NOJOB;
 		r = spool_load(sp, &v->ref, &v->job, &v->st);
+	}
+	if (r == SP_OK && (spool_progress_load(sp, ref->id, &v->st) ||
+			   spool_result_load(sp, ref->id, &v->result))) {
+		view_release(v);
+		r = SP_ERR;
 	}
 	return r;
 }
@@ -22,6 +28,7 @@ void view_release(struct view *v)
 {
 	job_release(&v->job);
 	jobstate_release(&v->st);
+	buf_release(&v->result);
 }
 
 static void strv_json(struct jw *w, const char *key, const struct strv *s)
@@ -65,10 +72,14 @@ void view_json(struct jw *w, const struct view *v)
 	jw_key(w, "id");
 	jw_str(w, v->job.id);
 	jw_key(w, "type");
-	jw_str(w, job_type_name(v->job.type));
+	jw_str(w, v->job.type ? v->job.type->name : v->job.type_name);
 	jw_key(w, "status");
 	jw_str(w, state_status(v->ref.state));
+	jw_key(w, "state");
+	jw_str(w, state_name(v->ref.state));
 	strv_json(w, "argv", &v->job.argv);
+	jw_key(w, "args");
+	jw_raw(w, v->job.args, v->job.args ? strlen(v->job.args) : 0);
 	jw_key(w, "cwd");
 	jw_str(w, v->job.cwd);
 	jw_key(w, "created_at");
@@ -81,6 +92,8 @@ void view_json(struct jw *w, const struct view *v)
 	jw_int(w, st->attempts);
 	jw_key(w, "max_attempts");
 	jw_int(w, v->job.max_attempts);
+	jw_key(w, "interrupts");
+	jw_int(w, st->interrupts);
 	int_or_null(w, "exit_code", a ? a->exit_code : 0, !a || a->exit_code < 0);
 	int_or_null(w, "signal", a ? a->signal : 0, !a || !a->signal);
 	jw_key(w, "error");
@@ -99,6 +112,9 @@ void view_json(struct jw *w, const struct view *v)
 	strv_json(w, "after", &v->job.after);
 	jw_key(w, "key");
 	jw_str(w, v->job.key);
+	strv_json(w, "env_dropped", &v->job.env_dropped);
+	jw_key(w, "result");
+	jw_raw(w, v->result.len ? v->result.s : NULL, v->result.len);
 	int_or_null(w, "output_size", a ? a->output_size : 0, !a || a->finished_at < 0);
 	jw_key(w, "progress");
 	if (st->progress_pct >= 0) {
@@ -133,47 +149,4 @@ void view_json(struct jw *w, const struct view *v)
 	}
 	jw_arr_end(w);
 	jw_obj_end(w);
-}
-
-static int needs_quote(const char *s)
-{
-	if (!*s)
-		return 1;
-	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%", *s) &&
-		    (unsigned char)*s < 0x80)
-			return 1;
-	return 0;
-}
-
-void view_command(struct buf *b, const struct job *job, size_t max)
-{
-	size_t start = b->len;
-
-	for (int i = 0; i < job->argv.n; i++) {
-		const char *a = job->argv.v[i];
-
-		if (i)
-			buf_addc(b, ' ');
-		if (!needs_quote(a)) {
-			buf_adds(b, a);
-			continue;
-		}
-		buf_addc(b, '\'');
-		for (; *a; a++) {
-			if (*a == '\'')
-				buf_adds(b, "'\\''");
-			else if (*a == '\n')
-				buf_adds(b, "\\n");
-			else
-				buf_addc(b, *a);
-		}
-		buf_addc(b, '\'');
-		if (max && b->len - start > max)
-			break;
-	}
-	if (max && b->len - start > max) {
-		b->len = start + max - 3;
-		buf_adds(b, "...");
-	}
 }

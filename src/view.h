@@ -12,10 +12,11 @@
 struct view {
 	struct jobref ref;
 	struct job job;
-	struct jobstate st;
+	struct jobstate st;     /* with the last progress report */
+	struct buf result;      /* the stored result (JSON), empty if none */
 };
 
-/* Load job and events; SP_OK, SP_NOJOB (vanished) or SP_ERR. */
+/* Load job, events, progress and result; SP_OK, SP_NOJOB (vanished) or SP_ERR. */
 int view_load(struct spool *sp, const struct jobref *ref, struct view *v);
 void view_release(struct view *v);
 
@@ -27,7 +28,5 @@ void view_release(struct view *v);
 const char *view_error(const struct view *v);
 /* The JSON object of a job. */
 void view_json(struct jw *w, const struct view *v);
-/* The command line, shell-quoted where needed, for people. */
-void view_command(struct buf *b, const struct job *job, size_t max);
 
 #endif

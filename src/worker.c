@@ -1,38 +1,65 @@
 /*
- * worker.c: claim, spawn, wait, time limits, finish.  See worker.h.
+ * worker.c: claim, supervise, finish.  See worker.h for the design and
+ * spool-format.md for the contract (steps 2-4, "Helpers", "Crash
+ * recovery").
  */
 #include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "file.h"
+#include "json.h"
+#include "proc.h"
 
 extern char **environ;
 
 #define BATCH 1024
 #define MAX_JOBS 256
+#define MAX_KIDS 4096
+/* A helper's retry_after is honoured up to a day ahead. */
+#define RETRY_AFTER_MAX (24 * 3600 * 1000LL)
+
+#ifndef Q_LIBEXECDIR
+#define Q_LIBEXECDIR "/usr/local/libexec/q"
+#endif
+
+/* What a supervisor tells its worker: each message is one write(2) to a pipe. */
+struct sup_msg {
+	int kind;               /* SUP_STARTED, SUP_DONE */
+	pid_t cmd;              /* SUP_STARTED: the command, leader of its own process group */
+	int status;             /* SUP_DONE: the command's wait status */
+	int spawn_errno;        /* SUP_DONE: why it could not start, or 0 */
+	int timed_out;          /* SUP_DONE: stopped by the time limit */
+};
+enum { SUP_STARTED = 1, SUP_DONE };
 
 struct running {
 	struct claim c;
-	pid_t pid;              /* supervisor = process group id */
-	int status_fd;          /* the command's wait status arrives here */
+	pid_t pid;              /* the supervisor */
+	int64_t pid_start;      /* its start time (/proc), for q cancel */
+	int rep_fd;             /* the supervisor's messages */
 	int logfd;
 	off_t log_start;
 	int attempt;
-	int64_t started, timeout_at, kill_at;  /* monotonic ms; -1 none */
-	int timed_out;
+	int64_t started;        /* monotonic ms */
+	int reaped;             /* the supervisor is gone: finish once no orphan is left */
+	int unstarted;          /* no durable start: nothing ran, the job goes back */
+	int sup_status;
 };
 
 struct worker {
@@ -47,16 +74,26 @@ struct worker {
 	int64_t next_due;               /* wall ms; -1 none */
 	int only_done;
 	int errors;                     /* reported; the worker exits 3 */
+	struct strv skipped;            /* pending/ names this q leaves to another */
+	struct strv noted;              /* reasons already in spool.log */
 };
 
-/* ------------------------------------------------------------- spawn */
-
-/* In the supervisor: the worker died, so the job's group goes too. */
-static void on_parent_death(int sig)
+const char *worker_exec_dir(void)
 {
-	kill(0, SIGKILL);
-	_exit(128 + sig);
+	const char *d = getenv("Q_EXEC_PATH");
+
+	return d && *d ? d : Q_LIBEXECDIR;
 }
+
+static int strv_has(const struct strv *s, const char *str)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], str))
+			return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------- environment */
 
 static int env_has_name(char **env, int n, const char *name, size_t len)
 {
@@ -66,7 +103,22 @@ static int env_has_name(char **env, int n, const char *name, size_t len)
 	return 0;
 }
 
-/* The command's environment: the job's, secrets from ours, Q_* for q progress. */
+/* Variables the worker sets for every attempt; a job's own copies are dropped. */
+static int q_var(const char *kv)
+{
+	static const char *const mine[] = { "Q_JOB_ID=", "Q_SPOOL=", "Q_ATTEMPT=", "Q_RESULT=",
+					    "Q_PROGRESS=" };
+
+	for (size_t i = 0; i < sizeof(mine) / sizeof(*mine); i++)
+		if (!strncmp(kv, mine[i], strlen(mine[i])))
+			return 1;
+	return 0;
+}
+
+/*
+ * The attempt's environment: the job's, secrets from ours, and the Q_*
+ * variables of spool-format.md ("Running a job").
+ */
 static char **job_environ(struct worker *w, const struct job *job, int attempt)
 {
 	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN" };
@@ -75,10 +127,9 @@ static char **job_environ(struct worker *w, const struct job *job, int attempt)
 	struct buf b = BUF_INIT;
 
 	for (int i = 0; i < job->env.n; i++)
-		if (strncmp(job->env.v[i], "Q_JOB_ID=", 9) && strncmp(job->env.v[i], "Q_SPOOL=", 8) &&
-		    strncmp(job->env.v[i], "Q_ATTEMPT=", 10))
+		if (!q_var(job->env.v[i]))
 			env[n++] = xstrdup(job->env.v[i]);
-	for (size_t i = 0; i < sizeof(known) / sizeof(*known) + job->secret_env.n; i++) {
+	for (size_t i = 0; i < 2 + (size_t)job->secret_env.n; i++) {
 		const char *name = i < 2 ? known[i] : job->secret_env.v[i - 2];
 		const char *v = getenv(name);
 
@@ -93,6 +144,17 @@ static char **job_environ(struct worker *w, const struct job *job, int attempt)
 	env[n++] = xstrdup(spool_env(w->sp));
 	buf_addf(&b, "Q_ATTEMPT=%d", attempt);
 	env[n++] = buf_detach(&b);
+	buf_adds(&b, "Q_RESULT=");
+	{
+		struct buf p = BUF_INIT;
+
+		buf_adds(&b, spool_result_staging(w->sp, job->id, &p));
+		buf_release(&p);
+	}
+	env[n++] = buf_detach(&b);
+	buf_addf(&b, "Q_PROGRESS=%s/logs/%.*s/%s.progress", w->sp->path, BUCKET_LEN, job->id,
+		 job->id);
+	env[n++] = buf_detach(&b);
 	env[n] = NULL;
 	return env;
 }
@@ -104,42 +166,84 @@ static void free_env(char **env)
 	free(env);
 }
 
-/*
- * The command, in the supervisor's process group.  Never returns.  If
- * it cannot start, errno goes to fail (close-on-exec, so the supervisor
- * reads end-of-file when the exec succeeded).
- */
-static void exec_command(const struct job *job, char **env, int logfd, int fail)
+/* Can this q run the job here?  (The claim's runnable callback.) */
+static int runnable(const struct job *job, void *arg, char *why, size_t n)
 {
-	int e;
+	struct buf p = BUF_INIT;
+	int ok = 1;
 
+	if (job->type->run == RUN_LEASE) {
+		snprintf(why, n, "'%s' jobs are taken by agent sessions, not workers", job->type->name);
+		return 0;
+	}
+	if (job->type->run == RUN_HELPER) {
+		buf_addf(&p, "%s/%s", worker_exec_dir(), job->type->helper);
+		if (access(p.s, X_OK)) {
+			snprintf(why, n, "no helper '%s' for '%s' jobs: %s", p.s, job->type->name,
+				 strerror(errno));
+			ok = 0;
+		}
+		buf_release(&p);
+	}
+	return ok;
+}
+
+/* ------------------------------------------------------- supervisor */
+
+struct sup {
+	const char *path;       /* what to execute (argv[0] when exec searches PATH) */
+	char **argv, **env;
+	const char *cwd;
+	int search;             /* exec jobs search PATH as a shell would */
+	int logfd, go, rep, in; /* in: standard input, or -1 for /dev/null */
+	int64_t timeout_ms, grace_ms;
+	pid_t worker;
+};
+
+static void sup_send(int fd, const struct sup_msg *m)
+{
+	/* Nobody may read it (the worker died): that is fine. */
+	if (write(fd, m, sizeof(*m)) != sizeof(*m))
+		return;
+}
+
+/*
+ * The command: its own process group, killed if its supervisor dies.
+ * Never returns.  If it cannot start, errno goes to fail (close-on-exec,
+ * so the supervisor reads end-of-file when the exec succeeded).
+ */
+static void exec_command(const struct sup *s, pid_t sup, int fail)
+{
 	sigset_t none;
-	int null = open("/dev/null", O_RDONLY);
+	int e, null = -1;
 
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != sup)
+		_exit(125);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGQUIT, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	if (null >= 0 && null != 0) {
-		dup2(null, 0);
-		close(null);
-	}
-	dup2(logfd, 1);
-	dup2(logfd, 2);
-	if (logfd > 2)
-		close(logfd);
-	if (chdir(job->cwd)) {
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	if (s->in < 0)
+		null = open("/dev/null", O_RDONLY);
+	if (dup2(s->in >= 0 ? s->in : null, 0) < 0 || dup2(s->logfd, 1) < 0 || dup2(s->logfd, 2) < 0) {
 		e = errno;
-		dprintf(2, "q: cannot change to directory '%s': %s\n", job->cwd, strerror(e));
 		goto fail;
 	}
-	environ = env;
-	execvp(job->argv.v[0], job->argv.v);
+	if (chdir(s->cwd)) {
+		e = errno;
+		dprintf(2, "q: cannot change to directory '%s': %s\n", s->cwd, strerror(e));
+		goto fail;
+	}
+	environ = s->env;
+	if (s->search)
+		execvp(s->path, s->argv);
+	else
+		execv(s->path, s->argv);
 	e = errno;
-	dprintf(2, "q: cannot run '%s': %s\n", job->argv.v[0], strerror(e));
+	dprintf(2, "q: cannot run '%s': %s\n", s->path, strerror(e));
 fail:
 	if (write(fail, &e, sizeof(e)) != sizeof(e))
 		_exit(126);
@@ -147,55 +251,253 @@ fail:
 }
 
 /*
- * The supervisor: leads the job's process group, waits for the go
- * from the worker (sent once `start` is durable), runs the command,
- * reports its wait status, and kills whatever the command left in its
- * group.  If the worker dies, PR_SET_PDEATHSIG kills the whole group.
+ * Signal what the job left: the command's process group (pinned while
+ * the command is alive or an unreaped zombie), and every process this
+ * supervisor adopted with its group (children of ours, pinned the same
+ * way).  Returns how many adopted processes there were.
  */
-static void supervise(const struct job *job, char **env, int logfd, int go, int report, pid_t worker)
+static int sup_signal_all(pid_t cmd, int sig)
 {
-	struct sigaction sa;
-	sigset_t none;
-	pid_t pid;
-	int report_v[2] = { 0, 0 }; /* wait status, errno of a failed start */
-	int fail[2];
+	pid_t kids[MAX_KIDS];
+	int n;
+
+	if (cmd > 0)
+		kill(-cmd, sig);
+	n = proc_children(getpid(), kids, MAX_KIDS);
+	for (int i = 0; i < n; i++) {
+		kill(kids[i], sig);
+		if (kids[i] != cmd)
+			kill(-kids[i], sig);
+	}
+	return n < 0 ? 0 : n;
+}
+
+/* Reap children that have ended, other than cmd (which stays a zombie). */
+static void sup_reap_others(pid_t cmd)
+{
+	for (;;) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) || !si.si_pid)
+			return;
+		if (si.si_pid == cmd)
+			return; /* ours to reap last; the others wait behind it */
+		waitpid(si.si_pid, NULL, 0);
+	}
+}
+
+/* Reap everything; 1 when no child of ours is left. */
+static int sup_reap_all(void)
+{
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+
+		if (p < 0)
+			return errno == ECHILD;
+		if (p == 0)
+			return 0;
+	}
+}
+
+/*
+ * The supervisor (a child of the worker).  Waits for the go (sent once
+ * `start` is durable), runs the command, enforces the time limit, stops
+ * the job on SIGTERM (q cancel), and before it ends, kills and reaps
+ * everything the job started: its lock descriptor (inherited) is held
+ * until then.  If the worker dies (SIGHUP, by PR_SET_PDEATHSIG) it does
+ * the same at once.  Never returns.
+ */
+static void supervise(const struct sup *s)
+{
+	struct sup_msg done = { SUP_DONE, 0, 0, 0, 0 };
+	sigset_t set;
+	struct pollfd pf[2];
+	pid_t cmd = -1;
+	int sfd, fail[2], stopping = 0, dying = 0;
+	int64_t deadline = -1, kill_at = -1;
 	char c;
 
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	setpgid(0, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_parent_death;
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_PDEATHSIG, SIGHUP);
-	if (getppid() != worker)
-		on_parent_death(SIGHUP);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (read(go, &c, 1) != 1)
-		_exit(125); /* no durable start: never run */
-	close(go);
-	if (pipe2(fail, O_CLOEXEC) || (pid = fork()) < 0) {
-		dprintf(logfd, "q: cannot start the command: %s\n", strerror(errno));
-		_exit(125);
+	prctl(PR_SET_NAME, "q-supervisor");
+	if (sfd < 0 || getppid() != s->worker)
+		_exit(125); /* nothing ran */
+
+	/* No command without a durable start; a cancel before the go ends it here. */
+	pf[0] = (struct pollfd){ s->go, POLLIN, 0 };
+	pf[1] = (struct pollfd){ sfd, POLLIN, 0 };
+	for (;;) {
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			_exit(125);
+		if (pf[1].revents) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si))
+				if (si.ssi_signo != SIGCHLD)
+					_exit(125);
+		}
+		if (pf[0].revents) {
+			if (read(s->go, &c, 1) != 1)
+				_exit(125);
+			break;
+		}
 	}
-	if (pid == 0) {
-		close(report);
+	close(s->go);
+
+	if (pipe2(fail, O_CLOEXEC) || (cmd = fork()) < 0) {
+		done.spawn_errno = errno;
+		dprintf(s->logfd, "q: cannot start the command: %s\n", strerror(errno));
+		sup_send(s->rep, &done);
+		_exit(0);
+	}
+	if (cmd == 0) {
 		close(fail[0]);
-		exec_command(job, env, logfd, fail[1]);
+		close(sfd);
+		exec_command(s, getppid(), fail[1]);
 	}
-	close(logfd);
+	setpgid(cmd, cmd);
+	{
+		struct sup_msg m = { SUP_STARTED, cmd, 0, 0, 0 };
+
+		sup_send(s->rep, &m);
+	}
 	close(fail[1]);
-	while (read(fail[0], &report_v[1], sizeof(int)) < 0 && errno == EINTR)
+	close(s->logfd);
+	if (s->in >= 0)
+		close(s->in);
+	while (read(fail[0], &done.spawn_errno, sizeof(int)) < 0 && errno == EINTR)
 		;
-	while (waitpid(pid, &report_v[0], 0) < 0 && errno == EINTR)
+	close(fail[0]);
+	if (s->timeout_ms > 0)
+		deadline = mono_ms() + s->timeout_ms;
+
+	/* Until the command ends. */
+	pf[0] = (struct pollfd){ sfd, POLLIN, 0 };
+	for (;;) {
+		siginfo_t si;
+		int64_t now = mono_ms(), wait = -1;
+		struct signalfd_siginfo ssi;
+
+		memset(&si, 0, sizeof(si));
+		if (!waitid(P_PID, cmd, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid == cmd)
+			break;
+		sup_reap_others(cmd);
+		if (deadline >= 0 && now >= deadline && !stopping) {
+			done.timed_out = stopping = 1;
+			sup_signal_all(cmd, SIGTERM);
+			kill_at = now + s->grace_ms;
+		}
+		if (kill_at >= 0 && now >= kill_at) {
+			sup_signal_all(cmd, SIGKILL);
+			kill_at = -1;
+		}
+		if (!stopping && deadline >= 0)
+			wait = deadline - now;
+		if (kill_at >= 0)
+			wait = kill_at - now;
+		if (poll(pf, 1, wait < 0 ? -1 : wait > INT_MAX ? INT_MAX : (int)wait) < 0 &&
+		    errno != EINTR)
+			break;
+		while (read(sfd, &ssi, sizeof(ssi)) == sizeof(ssi)) {
+			if (ssi.ssi_signo == SIGHUP && !dying) {
+				/* The worker died: nothing of the job may outlive its lock. */
+				dying = 1;
+				sup_signal_all(cmd, SIGKILL);
+			} else if (ssi.ssi_signo != SIGCHLD && ssi.ssi_signo != SIGHUP && !stopping) {
+				/* q cancel (or a stop by hand): TERM now, KILL after the grace. */
+				stopping = 1;
+				sup_signal_all(cmd, SIGTERM);
+				kill_at = mono_ms() + s->grace_ms;
+			}
+		}
+	}
+	/* The command ended; its zombie pins its group while we clear it out. */
+	sup_signal_all(cmd, SIGKILL);
+	while (waitpid(cmd, &done.status, 0) < 0 && errno == EINTR)
 		;
-	if (write(report, report_v, sizeof(report_v)) != sizeof(report_v))
-		_exit(125);
-	signal(SIGHUP, SIG_DFL);
-	kill(0, SIGKILL); /* leftovers of the command, and us */
+	while (!sup_reap_all()) {
+		struct signalfd_siginfo ssi;
+
+		sup_signal_all(-1, SIGKILL);
+		poll(pf, 1, 20);
+		while (read(sfd, &ssi, sizeof(ssi)) == sizeof(ssi))
+			;
+	}
+	sup_send(s->rep, &done);
 	_exit(0);
+}
+
+/* Close every descriptor from 3 up except those in keep (n of them). */
+static void close_except(int *keep, int n)
+{
+	int lo = 3;
+
+	/* Sort the few descriptors to keep, then close the gaps between them. */
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && keep[k] < keep[k - 1]; k--) {
+			int t = keep[k];
+
+			keep[k] = keep[k - 1];
+			keep[k - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			close_range(lo, keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	close_range(lo, ~0U, 0);
+}
+
+/* ------------------------------------------------------------- start */
+
+static int append_event(struct worker *w, struct claim *c, const struct buf *b, int sync)
+{
+	if (c->evfd < 0)
+		c->evfd = spool_open_log(w->sp, c->ref.id, "events", O_RDWR | O_APPEND | O_CREAT);
+	if (c->evfd < 0)
+		return -1;
+	if (event_append(c->evfd, b, sync))
+		return error_errno("cannot write 'logs/%.*s/%s.events'", BUCKET_LEN, c->ref.id,
+				   c->ref.id);
+	return 0;
+}
+
+/* Fold what was appended to the log since the claim read it. */
+static int fold_new(struct worker *w, struct claim *c)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+
+	if (c->evfd < 0 || fstat(c->evfd, &st))
+		return error_errno("cannot read the event log of job '%s'", c->ref.id);
+	if (st.st_size <= c->events_size)
+		return 0;
+	if (st.st_size > EVENTS_MAX_SIZE)
+		return error("event log of job '%s' is larger than %d MiB", c->ref.id,
+			     EVENTS_MAX_SIZE >> 20);
+	buf = xmalloc(st.st_size - c->events_size + 1);
+	n = pread(c->evfd, buf, st.st_size - c->events_size, c->events_size);
+	if (n < 0) {
+		free(buf);
+		return error_errno("cannot read the event log of job '%s'", c->ref.id);
+	}
+	c->events_size += jobstate_fold(&c->st, buf, n);
+	free(buf);
+	return 0;
 }
 
 static int append_start(struct worker *w, struct running *r)
@@ -209,80 +511,143 @@ static int append_start(struct worker *w, struct running *r)
 	jw_int(&j, r->attempt);
 	jw_key(&j, "pid");
 	jw_int(&j, r->pid);
+	jw_key(&j, "pid_start");
+	jw_int(&j, r->pid_start);
 	event_end(&j);
-	ret = spool_event(w->sp, r->c.job.id, &b, 1);
+	ret = append_event(w, &r->c, &b, 1);
 	buf_release(&b);
 	return ret;
+}
+
+/* The job's args on an unnamed file, for a helper's standard input. */
+static int args_fd(const struct job *job)
+{
+	int fd = memfd_create("q-args", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return error_errno("cannot create a file for job '%s''s args", job->id);
+	if (f_write_all(fd, job->args, strlen(job->args)) || f_write_all(fd, "\n", 1) ||
+	    lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return error_errno("cannot write job '%s''s args", job->id);
+	}
+	return fd;
 }
 
 /* Start the claimed job c.  Returns 0, or -1 (the job is put back). */
 static int start_job(struct worker *w, struct claim *c)
 {
 	struct running *r = &w->run[w->nrun];
-	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	char **env;
+	const struct job *job = &c->job;
+	int go[2] = { -1, -1 }, rep[2] = { -1, -1 }, in = -1, ret = -1;
+	struct buf path = BUF_INIT;
+	char **env = NULL, *hargv[3];
 	struct stat st;
+	struct sup s;
 
 	memset(r, 0, sizeof(*r));
 	r->c = *c;
+	c = &r->c;
 	r->attempt = c->st.attempts + 1;
-	r->status_fd = -1;
-	r->logfd = spool_open_log(w->sp, c->job.id, "out", O_WRONLY | O_APPEND | O_CREAT);
+	r->rep_fd = -1;
+	r->logfd = spool_open_log(w->sp, job->id, "out", O_WRONLY | O_APPEND | O_CREAT);
 	if (r->logfd < 0)
 		goto fail;
+	/* A regular file ignores O_NONBLOCK, but the command sees the flag. */
+	fcntl(r->logfd, F_SETFL, O_WRONLY | O_APPEND);
 	r->log_start = fstat(r->logfd, &st) ? 0 : st.st_size;
+	/* A result describes the attempt that left it: none from before survives. */
+	for (int i = 0; i < c->st.nhist; i++)
+		if (c->st.hist[i].result || !c->st.hist[i].exited) {
+			struct buf tmp = BUF_INIT;
+
+			spool_result_remove(w->sp, job->id);
+			unlink(spool_result_staging(w->sp, job->id, &tmp));
+			buf_release(&tmp);
+			break;
+		}
+	if (job->type->run == RUN_HELPER) {
+		buf_addf(&path, "%s/%s", worker_exec_dir(), job->type->helper);
+		hargv[0] = path.s;
+		hargv[1] = (char *)job->id;
+		hargv[2] = NULL;
+		if ((in = args_fd(job)) < 0)
+			goto fail;
+	}
 	if (pipe2(go, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
 		error_errno("cannot create a pipe");
 		goto fail;
 	}
-	env = job_environ(w, &c->job, r->attempt);
+	env = job_environ(w, job, r->attempt);
+	s = (struct sup){
+		.path = path.s ? path.s : job->argv.v[0],
+		.argv = path.s ? hargv : job->argv.v,
+		.env = env,
+		.cwd = job->cwd,
+		.search = !path.s,
+		.logfd = r->logfd, .go = go[0], .rep = rep[1], .in = in,
+		.timeout_ms = job->timeout_ms,
+		.grace_ms = w->sp->cfg.kill_grace_ms,
+		.worker = getpid(),
+	};
 	fflush(stdout);
 	fflush(stderr);
 	r->pid = fork();
 	if (r->pid < 0) {
 		error_errno("cannot fork");
-		free_env(env);
 		goto fail;
 	}
 	if (r->pid == 0) {
-		close(go[1]);
-		close(rep[0]);
-		/* Our copies of other jobs' locks must not outlive the worker. */
-		for (int i = 0; i < w->nrun; i++)
-			close(w->run[i].c.fd);
-		close(c->fd);
-		supervise(&c->job, env, r->logfd, go[0], rep[1], getppid());
+		/* Keep the job's lock (held until all of it is dead) and our ends only. */
+		int keep[] = { c->fd, r->logfd, go[0], rep[1], in };
+
+		close_except(keep, in >= 0 ? 5 : 4);
+		supervise(&s);
 	}
 	free_env(env);
-	setpgid(r->pid, r->pid);
+	env = NULL;
 	close(go[0]);
 	close(rep[1]);
 	go[0] = rep[1] = -1;
-	r->status_fd = rep[0];
-	if (append_start(w, r)) {
-		close(go[1]);  /* the supervisor exits without running anything */
-		while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		close(r->status_fd);
-		goto fail;
+	if (in >= 0)
+		close(in);
+	in = -1;
+	r->rep_fd = rep[0];
+	rep[0] = -1;
+	if (proc_stat(r->pid, NULL, &r->pid_start))
+		r->pid_start = -1;
+	if (append_start(w, r) || fold_new(w, c)) {
+		close(go[1]); /* the supervisor ends without running anything */
+		go[1] = -1;
+		r->unstarted = 1;
+		w->errors++;
+	} else if (c->st.verdict != V_NONE) {
+		/* Cancelled between our claim and our start: never run it. */
+		close(go[1]);
+		go[1] = -1;
+	} else if (write(go[1], "g", 1) != 1) {
+		error_errno("cannot start job '%s'", job->id);
+		w->errors++;
 	}
-	if (write(go[1], "g", 1) != 1) {
-		error_errno("cannot start job '%s'", c->job.id);
-		kill(-r->pid, SIGKILL);
-	}
-	close(go[1]);
+	if (go[1] >= 0)
+		close(go[1]);
 	r->started = mono_ms();
-	r->timeout_at = c->job.timeout_ms ? r->started + c->job.timeout_ms : -1;
-	r->kill_at = -1;
 	w->nrun++;
-	return 0;
+	ret = 0;
+	/* From here the supervisor's end finishes the job (reap). */
+	buf_release(&path);
+	return ret;
 fail:
+	if (env)
+		free_env(env);
 	if (go[0] >= 0) close(go[0]);
 	if (go[1] >= 0) close(go[1]);
-	if (rep[0] >= 0 && rep[0] != r->status_fd) close(rep[0]);
+	if (rep[0] >= 0) close(rep[0]);
 	if (rep[1] >= 0) close(rep[1]);
+	if (in >= 0) close(in);
 	if (r->logfd >= 0)
 		close(r->logfd);
+	buf_release(&path);
 	/* Back to pending; if even that fails, recovery will do it. */
 	spool_move(w->sp, &c->ref, ST_PENDING, c->fd, 0);
 	claim_release(c);
@@ -316,66 +681,87 @@ static int64_t backoff(const struct job *job, int n)
 	return wait < job->backoff_max_ms ? wait : job->backoff_max_ms;
 }
 
-static void print_line(struct worker *w, struct running *r, enum state s, int status)
+/*
+ * A result's "retry_after": an RFC 3339 time or seconds from now, when
+ * a temporarily failed job may be tried again (a rate limit's reset).
+ * -1 when absent or unusable.
+ */
+static int64_t retry_after(const struct buf *res, int64_t now)
 {
-	struct buf b = BUF_INIT;
-	char dur[32];
+	struct json j;
+	const char *why;
+	int64_t at = -1, secs;
+	char *s;
+	int t;
 
-	if (!w->o->push)
-		return;
-	duration_format(mono_ms() - r->started, dur, sizeof(dur));
-	buf_addf(&b, "%s %s", s == ST_DONE ? "ok" : s == ST_DEFERRED ? "wait" : "FAIL", r->c.job.id);
-	for (int i = 0; i < r->c.job.argv.n && b.len < 80; i++)
-		buf_addf(&b, " %s", r->c.job.argv.v[i]);
-	if (b.len > 80) {
-		b.len = 77;
-		buf_adds(&b, "...");
+	if (!res->len || json_parse(&j, res->s, res->len, &why))
+		return -1;
+	if (j.tok[0].type == JSON_OBJECT && (t = json_get(&j, 0, "retry_after")) >= 0) {
+		if (!json_string(&j, t, &s)) {
+			if (time_parse_rfc3339(s, &at))
+				at = -1;
+			free(s);
+		} else if (!json_int(&j, t, &secs) && secs >= 0 && secs <= RETRY_AFTER_MAX / 1000) {
+			at = now + secs * 1000;
+		}
 	}
-	if (s != ST_DONE) {
-		if (s == ST_CANCELLED)
-			buf_adds(&b, " cancelled");
-		else if (r->timed_out)
-			buf_adds(&b, " timeout");
-		else if (WIFSIGNALED(status))
-			buf_addf(&b, " signal %d", WTERMSIG(status));
-		else if (WIFEXITED(status))
-			buf_addf(&b, " exit %d", WEXITSTATUS(status));
-		if (s == ST_DEFERRED)
-			buf_adds(&b, ", will retry");
-	}
-	printf("%s (%s)\n", b.s, dur);
-	fflush(stdout);
-	buf_release(&b);
+	json_release(&j);
+	if (at < 0)
+		return -1;
+	return at < now ? now : at > now + RETRY_AFTER_MAX ? now + RETRY_AFTER_MAX : at;
 }
 
-/* The job's supervisor exited with sup_status: record the outcome and move it. */
-static void finish_job(struct worker *w, struct running *r, int sup_status)
+/* Read the supervisor's messages; 1 if its final report came. */
+static int read_report(struct running *r, struct sup_msg *done)
+{
+	struct sup_msg m;
+	int have = 0;
+
+	while (read(r->rep_fd, &m, sizeof(m)) == sizeof(m))
+		if (m.kind == SUP_DONE) {
+			*done = m;
+			have = 1;
+		}
+	return have;
+}
+
+/* The job's attempt has ended and nothing of it is alive: record and move it. */
+static void finish_job(struct worker *w, struct running *r)
 {
 	struct claim *c = &r->c;
 	const struct job *job = &c->job;
-	int status = sup_status, code = -1, sig = 0, rep[2];
+	struct sup_msg done = { 0, 0, r->sup_status, 0, 0 };
+	int code = -1, sig = 0, status, stored = 0;
 	const char *err = NULL, *final = NULL;
-	struct buf b = BUF_INIT;
+	struct buf b = BUF_INIT, res = BUF_INIT;
+	char rwhy[200] = "";
 	struct jw j;
 	struct stat st;
-	int64_t until = -1, size = 0;
+	int64_t until = -1, size = 0, now;
 	enum state to;
 
-	if (read(r->status_fd, rep, sizeof(rep)) == sizeof(rep))
-		status = rep[0];
-	else
-		rep[1] = 0; /* killed before it could report */
-	close(r->status_fd);
-	if (!fstat(r->logfd, &st))
-		size = st.st_size - r->log_start;
-	close(r->logfd);
+	if (!read_report(r, &done))
+		done.status = r->sup_status; /* the supervisor itself was killed */
+	close(r->rep_fd);
+	if (r->unstarted) {
+		/* As if never claimed; if even that fails, recovery will do it. */
+		close(r->logfd);
+		if (spool_move(w->sp, &c->ref, ST_PENDING, c->fd, 0))
+			w->errors++;
+		goto out;
+	}
+	status = done.status;
 	if (WIFEXITED(status))
 		code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		sig = WTERMSIG(status);
-	if (rep[1])
+	if (!done.kind && WIFEXITED(status)) {
+		/* The supervisor ended before the go: nothing ran. */
+		code = -1;
+		err = c->st.verdict == V_CANCELLED ? "cancelled" : "spawn_failed";
+	} else if (done.spawn_errno)
 		err = "spawn_failed";
-	else if (r->timed_out)
+	else if (done.timed_out)
 		err = "timeout";
 	else if (sig)
 		err = "signal";
@@ -384,6 +770,36 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 	else if (code != 0)
 		err = "nonzero_exit";
 
+	now = now_ms();
+	if (spool_result_take(w->sp, job->id, &res, rwhy, sizeof(rwhy))) {
+		dprintf(r->logfd, "q: result refused: %s\n", rwhy);
+	} else if (err && !strcmp(err, "tempfail")) {
+		until = retry_after(&res, now);
+	} else if (res.len) {
+		if (spool_result_store(w->sp, job->id, &res))
+			w->errors++;
+		else
+			stored = 1;
+	}
+	if (!fstat(r->logfd, &st))
+		size = st.st_size - r->log_start;
+	close(r->logfd);
+
+	if (!err) {
+		final = "completed";
+	} else if (!strcmp(err, "tempfail")) {
+		if (until < 0)
+			until = now + backoff(job, c->st.tempfails + 1);
+	} else if (r->attempt < job->max_attempts && (!done.timed_out || job->retry_timeout)) {
+		until = now + backoff(job, r->attempt);
+	} else {
+		final = "failed";
+	}
+
+	/*
+	 * The exit, then the decision, flushed.  Two writes: if the second
+	 * fails, recovery still knows how the command ended.
+	 */
 	event_begin(&j, &b, "exit");
 	jw_key(&j, "attempt");
 	jw_int(&j, r->attempt);
@@ -401,20 +817,16 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 	jw_str(&j, err);
 	jw_key(&j, "output_size");
 	jw_int(&j, size);
+	jw_key(&j, "result");
+	jw_bool(&j, stored);
+	if (rwhy[0]) {
+		jw_key(&j, "result_error");
+		jw_str(&j, rwhy);
+	}
 	event_end(&j);
-	if (spool_event(w->sp, job->id, &b, 0))
+	if (append_event(w, c, &b, 0))
 		w->errors++;
 	buf_reset(&b);
-
-	if (!err) {
-		final = "completed";
-	} else if (!strcmp(err, "tempfail")) {
-		until = now_ms() + backoff(job, c->st.tempfails + 1);
-	} else if (r->attempt < job->max_attempts && (!r->timed_out || job->retry_timeout)) {
-		until = now_ms() + backoff(job, r->attempt);
-	} else {
-		final = "failed";
-	}
 	if (final) {
 		event_begin(&j, &b, final);
 		if (err) {
@@ -429,19 +841,15 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 		jw_str(&j, !strcmp(err, "tempfail") ? "tempfail" : "retry");
 	}
 	event_end(&j);
-	if (spool_event(w->sp, job->id, &b, 1)) {
+	if (append_event(w, c, &b, 1)) {
 		/* Leave it in running/: recovery decides once our lock is gone. */
 		w->errors++;
-		buf_release(&b);
-		claim_release(c);
-		return;
+		goto out;
 	}
-	buf_release(&b);
 
 	/* The log decides: a cancel recorded before our verdict wins. */
 	to = !final ? ST_DEFERRED : err ? ST_FAILED : ST_DONE;
-	jobstate_release(&c->st);
-	if (spool_load_events(w->sp, job->id, &c->st) == 0) {
+	if (fold_new(w, c) == 0) {
 		if (c->st.verdict != V_NONE)
 			to = verdict_state(c->st.verdict);
 	} else {
@@ -457,76 +865,85 @@ static void finish_job(struct worker *w, struct running *r, int sup_status)
 	}
 	if (to == ST_DEFERRED && (w->next_due < 0 || until < w->next_due))
 		w->next_due = until;
-	print_line(w, r, to, status);
+	if (w->o->done) {
+		struct worker_done d = { job, to, code, sig, err, mono_ms() - r->started };
+
+		w->o->done(&d, w->o->arg);
+	}
+out:
 	if (w->o->only && !strcmp(w->o->only, job->id))
 		w->only_done = 1;
+	buf_release(&b);
+	buf_release(&res);
 	claim_release(c);
 }
 
 /* -------------------------------------------------------------- loop */
 
-int worker_kill_group(int pgid, int64_t grace_ms)
+/*
+ * Processes adopted by the worker (it is a subreaper too) whose
+ * supervisor was killed: kill them; returns how many there were.
+ */
+static int kill_orphans(struct worker *w)
 {
-	int64_t end;
+	pid_t kids[MAX_KIDS];
+	int n = proc_children(getpid(), kids, MAX_KIDS), found = 0;
 
-	if (pgid <= 1)
-		return -1;
-	if (kill(-pgid, SIGTERM) && errno == ESRCH)
-		return 0;
-	end = mono_ms() + grace_ms;
-	while (mono_ms() < end) {
-		struct timespec ts = { 0, 20 * 1000000 };
+	for (int i = 0; i < n; i++) {
+		int sup = 0;
 
-		if (kill(-pgid, 0) && errno == ESRCH)
-			return 0;
-		nanosleep(&ts, NULL);
+		for (int k = 0; k < w->nrun; k++)
+			sup |= w->run[k].pid == kids[i] && !w->run[k].reaped;
+		if (sup)
+			continue;
+		/* Ours and unreaped, so its pid and group cannot be another's. */
+		kill(kids[i], SIGKILL);
+		kill(-kids[i], SIGKILL);
+		found++;
 	}
-	kill(-pgid, SIGKILL);
-	return 0;
+	return found;
 }
 
+/* Reap supervisors; finish their jobs once nothing of them is left. */
 static void reap(struct worker *w)
 {
-	int status;
+	int status, orphans = -1;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < w->nrun; i++) {
-			if (w->run[i].pid != pid)
-				continue;
-			finish_job(w, &w->run[i], status);
-			w->run[i] = w->run[--w->nrun];
-			break;
-		}
+		for (int i = 0; i < w->nrun; i++)
+			if (w->run[i].pid == pid && !w->run[i].reaped) {
+				w->run[i].reaped = 1;
+				w->run[i].sup_status = status;
+			}
 	}
-}
-
-/* Enforce time limits; returns the next monotonic deadline (-1 none). */
-static int64_t enforce_limits(struct worker *w)
-{
-	int64_t now = mono_ms(), next = -1;
-
 	for (int i = 0; i < w->nrun; i++) {
 		struct running *r = &w->run[i];
 
-		if (r->timeout_at >= 0 && now >= r->timeout_at && !r->timed_out) {
-			r->timed_out = 1;
-			kill(-r->pid, SIGTERM);
-			r->kill_at = now + w->sp->cfg.kill_grace_ms;
+		if (!r->reaped)
+			continue;
+		/* A supervisor killed before it cleaned up left orphans to us. */
+		if (WIFSIGNALED(r->sup_status)) {
+			if (orphans < 0)
+				orphans = kill_orphans(w);
+			if (orphans > 0)
+				continue;
 		}
-		if (r->kill_at >= 0 && now >= r->kill_at) {
-			kill(-r->pid, SIGKILL);
-			r->kill_at = -1;
-		}
-		if (!r->timed_out && r->timeout_at >= 0 && (next < 0 || r->timeout_at < next))
-			next = r->timeout_at;
-		if (r->kill_at >= 0 && (next < 0 || r->kill_at < next))
-			next = r->kill_at;
+		finish_job(w, r);
+		w->run[i--] = w->run[--w->nrun];
 	}
-	return next;
 }
 
-/* Wait for a child, a time limit, or timeout_ms (-1: forever). */
+/* Are supervisors reaped but waiting for their orphans to die? */
+static int orphans_pending(struct worker *w)
+{
+	for (int i = 0; i < w->nrun; i++)
+		if (w->run[i].reaped)
+			return 1;
+	return 0;
+}
+
+/* Wait for a child, or timeout_ms (-1: forever). */
 static void wait_event(int64_t timeout_ms)
 {
 	sigset_t set;
@@ -534,11 +951,16 @@ static void wait_event(int64_t timeout_ms)
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	if (timeout_ms < 0)
+	if (timeout_ms < 0 || timeout_ms > 3600000)
 		timeout_ms = 3600000;
 	ts.tv_sec = timeout_ms / 1000;
 	ts.tv_nsec = timeout_ms % 1000 * 1000000;
 	sigtimedwait(&set, NULL, &ts);
+}
+
+static int skip_name(const char *name, void *arg)
+{
+	return strv_has(&((struct worker *)arg)->skipped, name);
 }
 
 /* Read pending/ again when the batch is used up or stale. */
@@ -551,7 +973,7 @@ static int rescan(struct worker *w, int force)
 		return 0;
 	if (spool_promote(w->sp, &w->next_due) < 0)
 		return -1;
-	w->nbatch = spool_scan_pending(w->sp, w->batch, BATCH, &total);
+	w->nbatch = spool_scan_pending(w->sp, w->batch, BATCH, &total, skip_name, w);
 	if (w->nbatch < 0) {
 		w->nbatch = 0;
 		return -1;
@@ -562,13 +984,39 @@ static int rescan(struct worker *w, int force)
 	return 0;
 }
 
+/* A job this q cannot run stays pending: say why, once per reason. */
+static void skip(struct worker *w, const char *name, const struct claim *c)
+{
+	strv_push(&w->skipped, name);
+	if (!strv_has(&w->noted, c->why)) {
+		strv_push(&w->noted, c->why);
+		spool_note(w->sp, "leaving job %s pending: %s", c->ref.id, c->why);
+	}
+}
+
+/* Claim one pending/name; start it if claimed.  -1 on error. */
+static int take(struct worker *w, const char *name)
+{
+	struct claim c;
+	int r = spool_claim(w->sp, name, &c, runnable, w);
+
+	if (r < 0)
+		return -1;
+	if (r == CLAIM_SKIP)
+		skip(w, name, &c);
+	if (r == CLAIM_SKIP && w->o->only) {
+		w->only_done = 1;
+		return error("job %s cannot run here: %s", w->o->only, c.why);
+	}
+	if (r == CLAIM_OK && start_job(w, &c))
+		return -1;
+	return 0;
+}
+
 /* Claim and start jobs until the slots are full or nothing is runnable. */
 static int fill(struct worker *w)
 {
 	while (w->nrun < w->max) {
-		struct claim c;
-		int r;
-
 		if (w->o->only) {
 			struct jobref ref;
 			char name[NAME_LEN];
@@ -577,33 +1025,29 @@ static int fill(struct worker *w)
 			    ref.state != ST_PENDING)
 				return 0;
 			snprintf(name, sizeof(name), "%d-%s", ref.prio, ref.id);
-			r = spool_claim(w->sp, name, &c);
-			if (r < 0)
+			if (take(w, name))
 				return -1;
-			if (r == 0)
-				return 0;
-			return start_job(w, &c) ? -1 : 0;
+			/* Claimed, or someone else has it: either way we are done here. */
+			w->only_done |= w->nrun == 0;
+			return 0;
 		}
 		if (rescan(w, 0))
 			return -1;
 		if (w->pos >= w->nbatch)
 			return 0;
-		r = spool_claim(w->sp, w->batch[w->pos++], &c);
-		if (r < 0)
-			return -1;
-		if (r == 1 && start_job(w, &c))
+		if (take(w, w->batch[w->pos++]))
 			return -1;
 	}
 	return 0;
 }
 
-/* Is anything in pending/?  (The last look before a worker exits.) */
-static int pending_nonempty(struct spool *sp)
+/* Is anything runnable in pending/?  (The last look before a worker exits.) */
+static int pending_nonempty(struct worker *w)
 {
 	char one[1][NAME_LEN];
 	long total;
 
-	return spool_scan_pending(sp, one, 1, &total) > 0;
+	return spool_scan_pending(w->sp, one, 1, &total, skip_name, w) > 0;
 }
 
 /* Wait on inotify for a change in pending/ (or the spool), at most ms. */
@@ -627,7 +1071,7 @@ static int run_loop(struct worker *w, int ino)
 	int64_t idle_since = mono_ms();
 
 	for (;;) {
-		int64_t limit, now, wait;
+		int64_t now, wait;
 
 		if (!w->o->push && !w->o->only && spool_paused(w->sp)) {
 			if (!w->nrun && !w->o->watch)
@@ -635,24 +1079,23 @@ static int run_loop(struct worker *w, int ino)
 		} else if (fill(w)) {
 			/* Go on with what runs; report the error at the end. */
 			while (w->nrun) {
-				wait_event(enforce_limits(w) < 0 ? -1 : 100);
+				wait_event(orphans_pending(w) ? 50 : -1);
 				reap(w);
 			}
 			return -1;
 		}
 		if (w->o->only && w->only_done && !w->nrun)
 			return 0;
-		limit = enforce_limits(w);
 		now = mono_ms();
 		if (w->nrun) {
-			wait = limit < 0 ? -1 : limit - now;
+			wait = orphans_pending(w) ? 50 : -1;
 			if (w->nrun < w->max && w->next_due >= 0) {
 				int64_t d = w->next_due - now_ms();
 
 				if (wait < 0 || d < wait)
 					wait = d < 0 ? 0 : d;
 			}
-			wait_event(wait < 0 ? -1 : wait);
+			wait_event(wait);
 			reap(w);
 			if (!w->nrun || w->nrun < w->max) {
 				/* Finished jobs may have released dependents. */
@@ -721,6 +1164,10 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* A supervisor that died must not take the worker with it on a write. */
+	signal(SIGPIPE, SIG_IGN);
+	/* What a killed supervisor leaves comes to us, to be killed. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	if (o->watch) {
 		struct buf p = BUF_INIT;
@@ -758,12 +1205,14 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			slot = -1;
 		}
 		/* A job added while we were leaving must not be stranded. */
-		if (ret || o->push || o->only || spool_paused(sp) || !pending_nonempty(sp))
+		if (ret || o->push || o->only || spool_paused(sp) || !pending_nonempty(&w))
 			break;
 	}
 out:
 	if (ino >= 0)
 		close(ino);
 	free(w.batch);
+	strv_clear(&w.skipped);
+	strv_clear(&w.noted);
 	return ret || w.errors ? -1 : 0;
 }

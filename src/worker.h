@@ -5,26 +5,49 @@
  *
  * A worker takes one of worker.max slot locks (or exits at once),
  * recovers jobs whose worker died, then claims pending jobs in name
- * order (priority, then age) and runs up to opts->jobs at once.  Each
- * job runs under a small supervisor process that leads the job's
- * process group and dies with the worker (PR_SET_PDEATHSIG), taking
- * the group with it; the command itself runs only after its `start`
- * event is on disk.  When nothing is runnable the worker exits, sleeps
- * for a deferred job due within worker.linger, or (--watch) waits on
- * inotify.  Before exiting it frees its slot and looks at pending/ once
- * more, so a job added at that instant is not stranded.
+ * order (priority, then age) and runs up to opts->jobs at once.
  *
- * Dispatch is by job type (the table in worker.c); typed jobs (git,
- * GitHub, agent prompts) will run helper executables the same way.
+ * Each attempt runs under a supervisor process that the worker forks.
+ * The supervisor holds the job's lock (a second descriptor of the same
+ * open file), adopts every process the job starts (it is a child
+ * subreaper), enforces the time limit itself (so a stopped worker does
+ * not stretch it), and ends only when the command and everything it
+ * left behind, in its process group or not, is dead.  The lock is
+ * therefore free only when no process of the job is alive: recovery
+ * can never start a job whose first run is still running.  The
+ * command runs only after its `start` event is on disk.
+ *
+ * Exec jobs run their argv; helper jobs run $Q_EXEC_PATH/q-TYPE (else
+ * the compiled-in libexec directory) with the job's args on standard
+ * input (spool-format.md, "Helpers").  Jobs this q cannot run (an
+ * unknown type, a missing helper) are left pending, noted once in
+ * spool.log.
+ *
+ * When nothing is runnable the worker exits, sleeps for a deferred job
+ * due within worker.linger, or (--watch) waits on inotify.  Before
+ * exiting it frees its slot and looks at pending/ once more, so a job
+ * added at that instant is not stranded.
  */
 #include "spool.h"
+
+/* What one finished attempt came to, for a front end that shows it. */
+struct worker_done {
+	const struct job *job;
+	enum state to;           /* where the job went (ST_DEFERRED: a retry) */
+	int exit_code, signal;   /* -1, 0 when none */
+	const char *error;       /* as in the exit event, or NULL */
+	int64_t elapsed_ms;
+};
 
 struct worker_opts {
 	int once;           /* exit when nothing is runnable now */
 	int watch;          /* wait for new jobs until worker.idle */
 	int jobs;           /* jobs at once */
-	int push;           /* foreground: a line per job, no slot */
+	int push;           /* foreground: no slot, no pause */
 	const char *only;   /* run just this job id (q add --sync) */
+	/* Called after each attempt (may be NULL). */
+	void (*done)(const struct worker_done *d, void *arg);
+	void *arg;
 };
 
 struct worker_stats {
@@ -34,7 +57,7 @@ struct worker_stats {
 /* Returns 0, or -1 on an error that stopped the worker. */
 int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stats *stats);
 
-/* Signal a running job's process group: TERM, then KILL after grace. */
-int worker_kill_group(int pgid, int64_t grace_ms);
+/* The directory helpers run from: $Q_EXEC_PATH, else $(LIBEXECDIR)/q. */
+const char *worker_exec_dir(void);
 
 #endif

@@ -142,18 +142,33 @@ class Suite:
 
     @staticmethod
     def derive(evs):
-        """attempts and verdict per spool-format.md."""
+        """starts, attempts, interrupts and verdict per spool-format.md.
+
+        An attempt whose worker died (a start with no exit, followed by
+        another start or a requeued worker_died) costs no attempt; the
+        verdict is the first final event after the last retry."""
         last_retry = max([i for i, e in enumerate(evs) if e.get("event") == "retry"],
                          default=-1)
-        last_start = max([i for i, e in enumerate(evs) if e.get("event") == "start"],
-                         default=-1)
-        attempts = sum(1 for e in evs[last_retry + 1:] if e.get("event") == "start")
+        starts = attempts = interrupts = 0
+        open_start = False
         verdict = None
-        for e in evs[max(last_retry, last_start) + 1:]:
-            if e.get("event") in ("completed", "failed", "cancelled", "expired"):
+        for e in evs[last_retry + 1:]:
+            ev = e.get("event")
+            if ev == "start":
+                if open_start:
+                    interrupts += 1
+                starts += 1
+                open_start = True
+            elif ev == "exit" and open_start:
+                open_start = False
+                if e.get("error") != "tempfail":
+                    attempts += 1
+            elif ev == "requeued" and e.get("reason") == "worker_died" and open_start:
+                interrupts += 1
+                open_start = False
+            elif ev in ("completed", "failed", "cancelled", "expired") and verdict is None:
                 verdict = e
-                break
-        return attempts, verdict
+        return starts, attempts, interrupts, open_start, verdict
 
     def job_pids(self):
         """Processes whose working directory is the jobs' directory."""
@@ -395,15 +410,20 @@ class Suite:
                 self.violation("job %s: unreadable job file %s/%s: %s" % (jid, state, name, e))
                 continue
             evs = self.events(jid)
-            attempts, verdict = self.derive(evs)
+            starts, attempts, interrupts, open_start, verdict = self.derive(evs)
             nruns = runs.get(jid, 0)
             maxa = job.get("max_attempts", 1)
+            maxi = job.get("max_interrupts", 3)
             if job.get("id") != jid:
                 self.violation("job %s: file says id %s" % (jid, job.get("id")))
-            if nruns > attempts:
-                self.violation("job %s ran %d times with %d start events" % (jid, nruns, attempts))
-            if attempts > maxa:
-                self.violation("job %s: %d attempts > max_attempts %d" % (jid, attempts, maxa))
+            if nruns > starts:
+                self.violation("job %s ran %d times with %d start events" % (jid, nruns, starts))
+            if attempts + open_start > maxa:
+                self.violation("job %s: %d attempts > max_attempts %d"
+                               % (jid, attempts + open_start, maxa))
+            if interrupts + open_start > maxi:
+                self.violation("job %s: %d interrupted attempts > max_interrupts %d"
+                               % (jid, interrupts + open_start, maxi))
             if self.tracked[jid]["round"] != self.rounds:
                 if nruns:
                     self.violation("job %s of round %d ran again in round %d"
@@ -427,9 +447,9 @@ class Suite:
                     continue
                 if err == "worker_died":
                     self.worker_died += 1
-                    if attempts != maxa:
-                        self.violation("job %s failed worker_died after %d of %d attempts"
-                                       % (jid, attempts, maxa))
+                    if interrupts + open_start != maxi:
+                        self.violation("job %s failed worker_died after %d of %d interrupts"
+                                       % (jid, interrupts + open_start, maxi))
                 elif err == "dependency_failed":
                     deps = job.get("after") or []
                     bad = [d for d in deps

@@ -9,9 +9,9 @@ job='echo $$ >>sh.pids; sleep 30 & echo $! >>child.pids
 if [ -e marker ]; then kill $!; exit 0; fi
 touch marker; echo started >started; wait'
 
-# --- attempts 2: the job runs again and completes --------------------------
+# --- default settings: the job runs again and completes ---------------------
 
-run_q add --attempts 2 -- sh -c "$job"
+run_q add -- sh -c "$job"
 id=$out
 q_bg w1 worker --once
 w=$bg_pid
@@ -24,7 +24,7 @@ check "job child $chpid is alive" alive "$chpid"
 
 { kill -KILL "$w" && wait "$w"; } 2>/dev/null
 wait "$w" 2>/dev/null
-check "after kill -9 of the worker, the job's process group is gone within 2 s" \
+check "after kill -9 of the worker, the job's processes are gone within 2 s" \
 	wait_gone 2 "$shpid" "$chpid"
 
 run_q show --json "$id"
@@ -36,10 +36,11 @@ like "$out$err" "$id" "fsck names the job"
 run_q worker --once
 is "$rc" 0 "the next worker exits 0"
 run_q result "$id"
-is "$rc" 0 "the recovered job completed on its second attempt"
+is "$rc" 0 "with job.attempts 1, the recovered job ran again and completed"
 run_q show --json "$id"
-is "$(jpy 'j["attempts"]' <<<"$out")" 2 "attempts counts the killed attempt"
-is "$(jpy 'len(j["history"])' <<<"$out")" 2 "history has both attempts"
+is "$(jpy 'j["attempts"]' <<<"$out")" 1 "the killed attempt cost no attempt"
+is "$(jpy '[h["error"] for h in j["history"]]' <<<"$out")" '["worker_died", null]' \
+	"history: the interrupted attempt (worker_died), then the one that completed"
 is "$(wc -l <sh.pids)" 2 "the command ran exactly twice"
 run_q events "$id"
 like "$out" '"event": ?"requeued"' "events: requeued"
@@ -48,10 +49,10 @@ run_q fsck
 is "$rc" 0 "fsck exits 0 after recovery"
 [ "$rc" = 0 ] || diag "$out" "$err"
 
-# --- attempts 1: the job fails with worker_died, via fsck --repair ---------------
+# --- job.max_interrupts 1: failed with worker_died, via fsck --repair ----------
 
 rm -f marker started sh.pids child.pids
-run_q add -- sh -c "$job"
+Q_JOB_MAX_INTERRUPTS=1 run_q add -- sh -c "$job"
 id=$out
 q_bg w2 worker --once
 w=$bg_pid
@@ -61,21 +62,40 @@ shpid=$(head -1 sh.pids)
 chpid=$(head -1 child.pids)
 { kill -KILL "$w" && wait "$w"; } 2>/dev/null
 wait "$w" 2>/dev/null
-check "second job's process group is gone within 2 s" wait_gone 2 "$shpid" "$chpid"
+check "second job's processes are gone within 2 s" wait_gone 2 "$shpid" "$chpid"
 
 run_q fsck
 is "$rc" 1 "fsck exits 1 before repair"
 run_q fsck --repair
 note "fsck --repair: rc=$rc"
 run_q result "$id"
-is "$rc" 1 "after fsck --repair, a job with no attempts left failed"
+is "$rc" 1 "after fsck --repair, a job whose interrupts are spent failed"
 run_q show --json "$id"
 is "$(jpy 'j["status"]' <<<"$out")" failed "status failed"
 is "$(jpy 'j["error"]' <<<"$out")" worker_died "error worker_died"
-is "$(jpy 'j["attempts"]' <<<"$out")" 1 "attempts 1"
 check "the job file is in failed/" test -f "$Q_SPOOL/failed/${id:0:4}/$id"
 run_q fsck
 is "$rc" 0 "fsck exits 0 after repair"
 is "$(wc -l <sh.pids)" 1 "the command ran once"
+
+# --- a job that kills its own worker every time -------------------------------
+
+# The worker is the parent of the job's supervisor, the job's parent.
+killer='read -r l </proc/$PPID/stat; set -- ${l##*) }; echo x >>runs; kill -KILL $2; sleep 5'
+run_q add -- sh -c "$killer"
+id=$out
+for i in 1 2 3 4; do
+	q_bg "w$i" worker --once
+	wait "$bg_pid" 2>/dev/null
+	note "worker $i: rc=$?"
+done
+run_q result "$id"
+is "$rc" 1 "a job that kills its worker every time fails"
+run_q show --json "$id"
+is "$(jpy '[j["status"], j["error"]]' <<<"$out")" '["failed", "worker_died"]' \
+	"failed with worker_died after job.max_interrupts (3)"
+is "$(wc -l <runs)" 3 "it ran exactly 3 times"
+run_q fsck
+is "$rc" 0 "fsck is clean"
 
 done_testing

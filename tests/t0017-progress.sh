@@ -19,8 +19,11 @@ is "$(jpy '[j["status"], j["progress"]["pct"], j["progress"]["message"]]' <<<"$o
 	'["running", 50, "halfway there"]' "show --json progress"
 like "$(jpy 'j["progress"]["at"]' <<<"$out")" '^[0-9-]+T[0-9:.]+Z$' "progress.at is a time"
 run_q events "$id"
-like "$out" '"event": ?"progress"' "events has a progress line"
-like "$out" '"pct": ?50' "the progress event has pct 50"
+unlike "$out" '"progress"' "progress stays out of the event log"
+pf="$Q_SPOOL/logs/${id:0:4}/$id.progress"
+is "$(jpy '[j["pct"], j["message"]]' <"$pf")" '[50, "halfway there"]' \
+	"logs/B/ID.progress holds the report"
+is "$(stat -c %a "$pf")" 600 "the progress file has mode 0600"
 
 # q watch on a terminal: a progress bar.
 sock="q-test-$$"

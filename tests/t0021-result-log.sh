@@ -107,14 +107,15 @@ print(" ".join(json.loads(l)["event"] for l in sys.stdin))' <<<"$events")" "star
 run_q events "$id"
 is "$out" "$events" "q events prints the event log as stored"
 
-# The start event's pid is the process group of the command.
-run_q add -- sh -c 'read -r l </proc/self/stat; set -- ${l##*) }; echo $3'
+# The start event names the supervisor: its pid (the command's parent)
+# and its start time, which q cancel checks before it signals.
+run_q add -- sh -c 'read -r l </proc/$PPID/stat; set -- ${l##*) }; echo $PPID ${20}'
 gid=$out
 run_q worker --once
 run_q log "$gid"
-pgid=$out
+sup=$out
 run_q events "$gid"
-spid=$(grep '"start"' <<<"$out" | jpy 'j["pid"]')
-is "$spid" "$pgid" "start.pid is the command's process group id"
+is "$(grep '"start"' <<<"$out" | jpy '"%d %d" % (j["pid"], j["pid_start"])')" "$sup" \
+	"start.pid and start.pid_start name the command's supervisor"
 
 done_testing

@@ -74,7 +74,7 @@ chmod 0600 "$Q_SPOOL/pending/5-$id"
 run_q worker --once
 run_q result "$id"
 is "$rc" 0 "a minimal hand-written job runs"
-is "$(grep -v -E '^(Q_JOB_ID|Q_SPOOL|Q_ATTEMPT|PWD|SHLVL|_)=' env.txt)" "" \
+is "$(grep -v -E '^(Q_JOB_ID|Q_SPOOL|Q_ATTEMPT|Q_RESULT|Q_PROGRESS|PWD|SHLVL|_)=' env.txt)" "" \
 	"a job without env runs with an empty environment (plus Q_*)"
 
 # --- secrets -----------------------------------------------------------------------

@@ -10,9 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ops.h"
 #include "worker.h"
-
-extern char **environ;
 
 const struct opt add_options[] = {
 	{ "priority", 'p', 1, A_PRIO },
@@ -26,6 +25,7 @@ const struct opt add_options[] = {
 	{ "after", 0, 1, A_AFTER },
 	{ "key", 0, 1, A_KEY },
 	{ "secret-env", 0, 1, A_SECRET },
+	{ "env", 0, 1, A_ENV },
 	{ "hold", 0, 0, A_HOLD },
 	{ "sync", 0, 0, A_SYNC },
 	{ "async", 0, 0, A_ASYNC },
@@ -41,16 +41,16 @@ const struct opt add_options[] = {
  */
 static int run_sync(struct spool *sp, const char *id, enum state initial)
 {
-	struct worker_opts o = { 1, 0, 1, 0, id };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = id };
 	struct worker_stats stats;
 	struct jobref ref;
 
 	if (initial != ST_PENDING)
-		spawn_worker(sp);
+		op_spawn_worker(sp);
 	else if (worker_run(sp, &o, &stats))
 		return EXIT_RUNTIME;
 	memcpy(ref.id, id, ID_LEN + 1);
-	if (wait_final(sp, &ref, -1) < 0)
+	if (op_wait(sp, &ref, -1, NULL, NULL) < 0)
 		return error("job '%s' vanished", id), EXIT_RUNTIME;
 	if (print_log(sp, id, "out", 0))
 		return EXIT_RUNTIME;
@@ -72,25 +72,11 @@ static int run_sync(struct spool *sp, const char *id, enum state initial)
 	return job_exit_status(ref.state);
 }
 
-/* Copy our environment minus secrets and q's own per-job variables. */
-static void capture_env(struct job *job)
-{
-	for (char **e = environ; *e; e++) {
-		const char *eq = strchr(*e, '=');
-
-		if (!eq || eq == *e || env_is_secret(job, *e, eq - *e) || !utf8_valid(*e, strlen(*e)))
-			continue;
-		if (!strncmp(*e, "Q_JOB_ID=", 9) || !strncmp(*e, "Q_ATTEMPT=", 10))
-			continue;
-		strv_push(&job->env, *e);
-	}
-}
-
 int cmd_add(int argc, char **argv)
 {
 	struct job job;
 	struct spool sp;
-	struct strv after = { NULL, 0 };
+	struct strv after = { NULL, 0 }, keep = { NULL, 0 };
 	int i = 1, id, mode = -1, json = 0, hold = 0, ret = EXIT_OK, r, when = 0;
 	const char *arg;
 	int64_t now = now_ms();
@@ -100,6 +86,7 @@ int cmd_add(int argc, char **argv)
 	job_init(&job);
 	job.created_at = now;
 	job.max_attempts = -1;
+	job.max_interrupts = -1;
 	job.backoff_ms = -1;
 	job.timeout_ms = -1;
 	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0) {
@@ -126,8 +113,7 @@ int cmd_add(int argc, char **argv)
 				ret = usage_error("add", "bad backoff '%s': want BASE[:MAX], e.g. 1s:5m", arg);
 				goto out;
 			}
-			if (job.backoff_max_ms < 0)
-				job.backoff_max_ms = -2; /* MAX from settings, at least BASE */
+			/* Without MAX (-1), the settings' MAX, at least BASE. */
 			break;
 		case A_TIMEOUT:
 			if (duration_parse(arg, &job.timeout_ms)) {
@@ -193,6 +179,13 @@ int cmd_add(int argc, char **argv)
 			}
 			strv_push(&job.secret_env, arg);
 			break;
+		case A_ENV:
+			if (!*arg || strchr(arg, '=')) {
+				ret = usage_error("add", "bad variable name '%s'", arg);
+				goto out;
+			}
+			strv_push(&keep, arg);
+			break;
 		case A_HOLD: hold = 1; break;
 		case A_SYNC:
 		case A_ASYNC:
@@ -225,28 +218,21 @@ int cmd_add(int argc, char **argv)
 		}
 		strv_push(&job.argv, argv[k]);
 	}
-	if (!getcwd(cwd, sizeof(cwd)) || !utf8_valid(cwd, strlen(cwd))) {
+	if (!getcwd(cwd, sizeof(cwd))) {
 		error_errno("cannot get the current directory");
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
+	if (!utf8_valid(cwd, strlen(cwd))) {
+		error("the current directory is not valid UTF-8; q stores it in JSON");
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
 	job.cwd = xstrdup(cwd);
-	capture_env(&job);
+	op_capture_env(&job, &keep);
 
 	if ((ret = cmd_open(&sp, 1, NULL)))
 		goto out;
-	/* Settings fill what the flags left unset. */
-	if (job.max_attempts < 0)
-		job.max_attempts = (int)sp.cfg.attempts;
-	if (job.backoff_ms < 0) {
-		job.backoff_ms = sp.cfg.backoff_ms;
-		job.backoff_max_ms = sp.cfg.backoff_max_ms;
-	} else if (job.backoff_max_ms == -2) {
-		job.backoff_max_ms = sp.cfg.backoff_max_ms > job.backoff_ms ? sp.cfg.backoff_max_ms
-									 : job.backoff_ms;
-	}
-	if (job.timeout_ms < 0)
-		job.timeout_ms = sp.cfg.timeout_ms;
 	if (mode < 0)
 		mode = sp.cfg.mode;
 	for (int k = 0; k < after.n; k++) {
@@ -256,9 +242,8 @@ int cmd_add(int argc, char **argv)
 			goto close;
 		strv_push(&job.after, ref.id);
 	}
-	initial = hold ? ST_HELD : job.after.n ? ST_WAITING : job.run_at > now ? ST_DEFERRED : ST_PENDING;
-	r = spool_add(&sp, &job, initial, dup);
-	if (r == SP_FULL) {
+	r = op_add(&sp, &job, hold, &initial, dup);
+	if (r == OP_FULL) {
 		ret = EXIT_FULL;
 		goto close;
 	}
@@ -281,12 +266,13 @@ int cmd_add(int argc, char **argv)
 		ret = run_sync(&sp, job.id, initial);
 	} else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
 		fflush(stdout);
-		spawn_worker(&sp);
+		op_spawn_worker(&sp);
 	}
 close:
 	spool_release(&sp);
 out:
 	strv_clear(&after);
+	strv_clear(&keep);
 	job_release(&job);
 	return ret;
 }

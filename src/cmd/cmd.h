@@ -57,19 +57,17 @@ int cmd_one_job(int argc, char **argv, const char *cmd, struct spool *sp, struct
 void out_buf(const struct buf *b);
 /* Status word to state set: returns -1 if unknown. */
 int status_parse(const char *s);
-/* Wait until the job is final or timeout_ms passes (-1 forever): 0 final, 1 timed out. */
-int wait_final(struct spool *sp, struct jobref *ref, int64_t timeout_ms);
-/* Copy the job's log to stdout from offset *off; follow: until final. */
+/* The exit status of an operation's result (ops.h). */
+int op_status(int r);
+/* Copy the job's log to stdout; follow: until the job is final. */
 int print_log(struct spool *sp, const char *id, const char *ext, int follow);
-/* Start a detached worker (async mode): double fork, new session, no fds. */
-void spawn_worker(struct spool *sp);
 /* Exit status of a final or unfinished job (0, 1 or 5). */
 int job_exit_status(enum state s);
 
 /* q add's options (add.c), shared with its fuzz target. */
 enum add_option {
 	A_PRIO = 1, A_ATTEMPTS, A_BACKOFF, A_TIMEOUT, A_RETRY_TIMEOUT, A_AT, A_IN, A_DEADLINE,
-	A_AFTER, A_KEY, A_SECRET, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_LAST
+	A_AFTER, A_KEY, A_SECRET, A_ENV, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_LAST
 };
 extern const struct opt add_options[];
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "ops.h"
 
 int usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -178,59 +179,50 @@ int job_exit_status(enum state s)
 	return state_final(s) ? EXIT_NO : EXIT_PENDING;
 }
 
-int wait_final(struct spool *sp, struct jobref *ref, int64_t timeout_ms)
+int op_status(int r)
 {
-	int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
-	long delay = 5;
-
-	for (;;) {
-		struct timespec ts;
-
-		if (spool_locate(sp, ref->id, ref) != SP_OK) {
-			/* Between two directories during a move: look again. */
-			if (spool_locate(sp, ref->id, ref) != SP_OK)
-				return -1;
-		}
-		if (state_final(ref->state))
-			return 0;
-		if (end >= 0 && mono_ms() >= end)
-			return 1;
-		ts.tv_sec = 0;
-		ts.tv_nsec = delay * 1000000;
-		nanosleep(&ts, NULL);
-		if (delay < 200)
-			delay *= 2;
+	switch (r) {
+	case OP_OK: return EXIT_OK;
+	case OP_NOJOB: return EXIT_NOJOB;
+	case OP_REFUSED: return EXIT_NO;
+	case OP_FULL: return EXIT_FULL;
+	default: return EXIT_RUNTIME;
 	}
 }
 
 int print_log(struct spool *sp, const char *id, const char *ext, int follow)
 {
-	int fd = -1;
-	char buf[65536];
-	int ret = EXIT_OK;
+	struct buf b = BUF_INIT;
+	off_t off = 0;
+	int ret = EXIT_OK, last = 0;
 
 	for (;;) {
-		ssize_t r;
 		struct jobref ref;
-		int final;
+		int r;
 
-		if (fd < 0) {
-			fd = spool_open_log(sp, id, ext, O_RDONLY);
-			if (fd < 0 && errno != ENOENT)
-				return EXIT_RUNTIME;
+		buf_reset(&b);
+		if (op_read(sp, id, ext, &off, &b, 1 << 20)) {
+			ret = EXIT_RUNTIME;
+			break;
 		}
-		while (fd >= 0 && (r = read(fd, buf, sizeof(buf))) > 0)
-			if (fwrite(buf, 1, r, stdout) != (size_t)r)
-				return EXIT_RUNTIME;
-		if (!follow)
+		if (b.len && fwrite(b.s, 1, b.len, stdout) != b.len) {
+			ret = EXIT_RUNTIME;
+			break;
+		}
+		if (b.len == 1 << 20)
+			continue; /* more to come at once */
+		if (!follow || last)
 			break;
 		fflush(stdout);
-		final = spool_locate(sp, id, &ref) == SP_OK && state_final(ref.state);
-		if (final) {
-			/* One more read: the last output may have come with the end. */
-			while (fd >= 0 && (r = read(fd, buf, sizeof(buf))) > 0)
-				fwrite(buf, 1, r, stdout);
+		r = spool_locate(sp, id, &ref);
+		if (r == SP_ERR) {
+			ret = EXIT_RUNTIME;
 			break;
+		}
+		/* Final, or gone (removed by gc): one more read for what came with the end. */
+		if (r == SP_NOJOB || state_final(ref.state)) {
+			last = 1;
+			continue;
 		}
 		{
 			struct timespec ts = { 0, 100 * 1000000 };
@@ -238,44 +230,6 @@ int print_log(struct spool *sp, const char *id, const char *ext, int follow)
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (fd >= 0)
-		close(fd);
+	buf_release(&b);
 	return ret;
 }
-
-/* Start a worker that outlives us and holds nothing of ours open. */
-void spawn_worker(struct spool *sp)
-{
-	pid_t pid = fork();
-
-	if (pid < 0) {
-		warning("cannot start a worker: %s", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		pid_t again;
-
-		setsid();
-		again = fork();
-		if (again != 0)
-			_exit(again < 0 ? 1 : 0);
-		{
-			int null = open("/dev/null", O_RDWR);
-
-			if (null >= 0) {
-				dup2(null, 0);
-				dup2(null, 1);
-				dup2(null, 2);
-			}
-		}
-		close_range(3, ~0U, 0);
-		if (chdir("/"))
-			_exit(1);
-		setenv("Q_SPOOL", sp->path, 1);
-		execl("/proc/self/exe", "q", "worker", (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-}
-

@@ -1,6 +1,6 @@
 src/cmd/common.o: src/cmd/common.c src/cmd/cmd.h src/spool.h src/config.h \
  src/event.h src/json.h src/util.h src/job.h src/util.h src/view.h \
- src/spool.h src/file.h
+ src/spool.h src/file.h src/ops.h
 src/cmd/cmd.h:
 src/spool.h:
 src/config.h:
@@ -12,3 +12,4 @@ src/util.h:
 src/view.h:
 src/spool.h:
 src/file.h:
+src/ops.h:

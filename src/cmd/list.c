@@ -37,7 +37,7 @@ static int list_one(struct spool *sp, const struct jobref *ref, void *data)
 		duration_format(l->now - v.job.created_at, age, sizeof(age));
 		buf_addf(&l->b, "%s  %-9s %7s  ", v.job.id,
 			 v.ref.state == ST_HELD ? "held" : state_status(v.ref.state), age);
-		view_command(&l->b, &v.job, 60);
+		job_describe(&l->b, &v.job, 60);
 		buf_addc(&l->b, '\n');
 	}
 	view_release(&v);

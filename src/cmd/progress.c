@@ -11,10 +11,10 @@ int cmd_progress(int argc, char **argv)
 {
 	const char *id = getenv("Q_JOB_ID");
 	struct spool sp;
-	struct buf msg = BUF_INIT, b = BUF_INIT;
-	struct jw w;
+	struct buf msg = BUF_INIT;
+	struct jobref ref;
 	long long pct;
-	int ret, missing;
+	int ret, missing, r;
 	char num[8];
 
 	if (argc < 2)
@@ -43,19 +43,17 @@ int cmd_progress(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	event_begin(&w, &b, "progress");
-	jw_key(&w, "pct");
-	jw_int(&w, pct);
-	jw_key(&w, "message");
-	if (msg.len)
-		jw_str(&w, msg.s);
-	else
-		jw_null(&w);
-	event_end(&w);
-	if (spool_event(&sp, id, &b, 0))
+	/* Only a running job reports: a stray Q_JOB_ID leaves nothing behind. */
+	r = spool_locate(&sp, id, &ref);
+	if (r != SP_OK || ref.state != ST_RUNNING) {
+		if (r != SP_ERR)
+			error("job %s is %s", id, r == SP_NOJOB ? "not in this spool" : "not running");
+		ret = r == SP_NOJOB ? EXIT_NOJOB : r == SP_ERR ? EXIT_RUNTIME : EXIT_NO;
+		goto out;
+	}
+	if (spool_progress_write(&sp, id, (int)pct, msg.len ? msg.s : NULL))
 		ret = EXIT_RUNTIME;
 out:
-	buf_release(&b);
 	buf_release(&msg);
 	spool_release(&sp);
 	return ret;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops.h"
+
 enum { O_JSON = 1, O_WAIT, O_TIMEOUT, O_FOLLOW };
 
 static void line_time(struct buf *b, const char *label, int64_t ms, int64_t now)
@@ -33,7 +35,7 @@ static void show_human(struct buf *b, const struct view *v)
 		buf_adds(b, " (not due yet)");
 	buf_addf(b, ", attempt %d of %d\n", st->attempts, v->job.max_attempts);
 	buf_addf(b, "%-10s ", "command");
-	view_command(b, &v->job, 0);
+	job_describe(b, &v->job, 0);
 	buf_addf(b, "\n%-10s %s\n", "cwd", v->job.cwd);
 	buf_addf(b, "%-10s %d\n", "priority", v->job.priority);
 	line_time(b, "created", v->job.created_at, now);
@@ -141,7 +143,7 @@ int cmd_result(int argc, char **argv)
 		return usage_error("result", n ? "too many arguments" : "no job id given");
 	if ((ret = cmd_open_job(&sp, job, &ref)))
 		return ret;
-	if (wait && wait_final(&sp, &ref, timeout) < 0) {
+	if (wait && op_wait(&sp, &ref, timeout, NULL, NULL) < 0) {
 		spool_release(&sp);
 		error("job '%s' vanished", ref.id);
 		return EXIT_NOJOB;

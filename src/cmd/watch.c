@@ -68,7 +68,7 @@ static int running_fn(struct spool *sp, const struct jobref *ref, void *data)
 	else
 		buf_adds(&w->b, "   - ");
 	buf_addf(&w->b, " %7s  ", el);
-	view_command(&w->b, &v.job, w->width > 70 ? w->width - 66 : 10);
+	job_describe(&w->b, &v.job, w->width > 70 ? w->width - 66 : 10);
 	if (v.st.progress_msg)
 		buf_addf(&w->b, "  %s%.40s%s", col(w, "\033[2m"), v.st.progress_msg, col(w, "\033[0m"));
 	buf_addc(&w->b, '\n');
@@ -128,7 +128,7 @@ static void draw(struct spool *sp, struct watch *w)
 			else
 				buf_addf(&w->b, "exit %-5d", a ? a->exit_code : -1);
 			buf_addf(&w->b, "%s %7s ago  ", col(w, "\033[0m"), ago);
-			view_command(&w->b, &v->job, w->width > 60 ? w->width - 50 : 10);
+			job_describe(&w->b, &v->job, w->width > 60 ? w->width - 50 : 10);
 			buf_addc(&w->b, '\n');
 			view_release(v);
 		}
@@ -148,7 +148,8 @@ static int plain_fn(struct spool *sp, const struct jobref *ref, void *data)
 	if (ref->state == ST_RUNNING) {
 		struct jobstate st;
 
-		if (spool_load_events(sp, ref->id, &st) == 0) {
+		if (spool_load_events(sp, ref->id, &st) == 0 &&
+		    spool_progress_load(sp, ref->id, &st) == 0) {
 			s.pct = st.progress_pct;
 			jobstate_release(&st);
 		}

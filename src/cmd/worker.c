@@ -2,6 +2,7 @@
 #include "cmd.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "worker.h"
 
@@ -16,7 +17,7 @@ static const struct opt opts[] = {
 
 int cmd_worker(int argc, char **argv)
 {
-	struct worker_opts o = { 0, 0, 0, 0, NULL };
+	struct worker_opts o = { 0 };
 	struct worker_stats stats;
 	struct spool sp;
 	int i = 1, id, ret, missing;
@@ -51,10 +52,37 @@ int cmd_worker(int argc, char **argv)
 	return ret;
 }
 
+/* q push prints a line per attempt: ok, FAIL or wait, the id, the command, the time. */
+static void print_done(const struct worker_done *d, void *arg)
+{
+	struct buf b = BUF_INIT;
+	char dur[32];
+
+	duration_format(d->elapsed_ms, dur, sizeof(dur));
+	buf_addf(&b, "%s %s ", d->to == ST_DONE ? "ok" : d->to == ST_DEFERRED ? "wait" : "FAIL",
+		 d->job->id);
+	job_describe(&b, d->job, 60);
+	if (d->to != ST_DONE) {
+		if (d->to == ST_CANCELLED)
+			buf_adds(&b, " cancelled");
+		else if (d->error && (!strcmp(d->error, "timeout") || !strcmp(d->error, "spawn_failed")))
+			buf_addf(&b, " %s", d->error);
+		else if (d->signal)
+			buf_addf(&b, " signal %d", d->signal);
+		else if (d->exit_code >= 0)
+			buf_addf(&b, " exit %d", d->exit_code);
+		if (d->to == ST_DEFERRED)
+			buf_adds(&b, ", will retry");
+	}
+	printf("%s (%s)\n", b.s, dur);
+	fflush(stdout);
+	buf_release(&b);
+}
+
 int cmd_push(int argc, char **argv)
 {
 	/* Not --once: retries that come due within worker.linger run too. */
-	struct worker_opts o = { 0, 0, 1, 1, NULL };
+	struct worker_opts o = { .jobs = 1, .push = 1, .done = print_done };
 	struct worker_stats stats;
 	struct spool sp;
 	int ret, missing;

@@ -62,7 +62,7 @@ int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1])
 
 	int r;
 
-	if (read_job(keyfd, &job, why, sizeof(why)))
+	if (read_job(keyfd, &job, why, sizeof(why)) < 0)
 		return 0; /* not a job: the key is free */
 	memcpy(dup, job.id, ID_LEN + 1);
 	job_release(&job);

@@ -13,105 +13,104 @@ void claim_release(struct claim *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	c->fd = -1;
+	if (c->evfd >= 0)
+		close(c->evfd);
+	c->fd = c->evfd = -1;
 	job_release(&c->job);
 	jobstate_release(&c->st);
 }
 
-int spool_claim(struct spool *sp, const char *name, struct claim *c)
+/* Give up a claim: unlock, and report what happened to the caller. */
+static int drop(struct claim *c, int ret)
 {
-	int pd = state_fd(sp, ST_PENDING), rd = state_fd(sp, ST_RUNNING);
+	claim_release(c);
+	return ret;
+}
+
+/* Quarantine pending/name (which we hold locked, if c->fd is open). */
+static int set_aside(struct spool *sp, struct claim *c, int pd, const char *name, const char *why)
+{
+	int r = spool_quarantine(sp, pd, "pending", name, why);
+
+	return drop(c, r ? -1 : CLAIM_NONE);
+}
+
+int spool_claim(struct spool *sp, const char *name, struct claim *c,
+		int (*runnable)(const struct job *job, void *arg, char *why, size_t n), void *arg)
+{
+	int pd = state_fd(sp, ST_PENDING), rd = state_fd(sp, ST_RUNNING), r;
 	struct stat a, b;
 	char why[200];
+	off_t size = 0;
 
 	memset(c, 0, sizeof(*c));
-	c->fd = -1;
+	c->fd = c->evfd = -1;
 	job_init(&c->job);
 	jobstate_init(&c->st);
 	if (pd < 0 || rd < 0)
 		return -1;
-	c->fd = f_openat(pd, name, O_RDONLY | O_NONBLOCK, 0);
+	c->fd = f_openat(pd, name, O_RDONLY, 0);
 	if (c->fd < 0) {
 		if (errno == ENOENT)
-			return 0;
+			return CLAIM_NONE;
 		if (errno == ELOOP)
-			return spool_quarantine(sp, pd, "pending", name, "symbolic link") ? -1 : 0;
+			return set_aside(sp, c, pd, name, "symbolic link");
 		return error_errno("cannot open 'pending/%s'", name);
 	}
 	if (fstat(c->fd, &a)) {
 		error_errno("cannot stat 'pending/%s'", name);
-		goto fail;
+		return drop(c, -1);
 	}
-	if (!S_ISREG(a.st_mode)) {
-		close(c->fd);
-		c->fd = -1;
-		return spool_quarantine(sp, pd, "pending", name, "not a regular file") ? -1 : 0;
-	}
+	if (job_file_untrusted(&a, why, sizeof(why)))
+		return set_aside(sp, c, pd, name, why);
 	if (flock(c->fd, LOCK_EX | LOCK_NB))
-		goto lost;
+		return drop(c, CLAIM_NONE);
+	/* Still the file at that name?  (It may have moved before we locked it.) */
 	if (fstatat(pd, name, &b, AT_SYMLINK_NOFOLLOW) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
-		goto lost;
-	if (parse_prio_name(name, &c->ref)) {
-		/* Move the bad name aside under our lock. */
-		int r = spool_quarantine(sp, pd, "pending", name, "not a job file name (want P-ID)");
-
-		close(c->fd);
-		c->fd = -1;
-		return r ? -1 : 0;
-	}
+		return drop(c, CLAIM_NONE);
+	/* Everything below is decided under our lock, before the job moves. */
+	if (parse_prio_name(name, &c->ref))
+		return set_aside(sp, c, pd, name, "not a job file name (want P-ID)");
 	c->ref.state = ST_PENDING;
-	if (f_rename(pd, name, rd, c->ref.id, RENAME_NOREPLACE)) {
-		if (errno == ENOENT)
-			goto lost;
-		if (errno == EEXIST) {
-			int r = spool_quarantine(sp, pd, "pending", name, "another job with this id is running");
-
-			close(c->fd);
-			c->fd = -1;
-			return r ? -1 : 0;
-		}
-		error_errno("cannot rename 'pending/%s' to 'running/%s'", name, c->ref.id);
-		goto fail;
+	r = read_job(c->fd, &c->job, why, sizeof(why));
+	if (r < 0)
+		return set_aside(sp, c, pd, name, why);
+	if (strcmp(c->job.id, c->ref.id) || c->job.priority != c->ref.prio)
+		return set_aside(sp, c, pd, name, "file name does not match the job's id and priority");
+	if (r == JOB_FOREIGN || (runnable && !runnable(&c->job, arg, why, sizeof(why)))) {
+		/* Another q (newer, or with the helper) will run it: leave it be. */
+		snprintf(c->why, sizeof(c->why), "%s", why);
+		return drop(c, CLAIM_SKIP);
 	}
-	c->ref.state = ST_RUNNING;
-	if (read_job(c->fd, &c->job, why, sizeof(why))) {
-		close(c->fd);
-		c->fd = -1;
-		return spool_quarantine(sp, rd, "running", c->ref.id, why) ? -1 : 0;
+	c->evfd = spool_open_log(sp, c->ref.id, "events", O_RDWR | O_APPEND);
+	if (c->evfd < 0 && errno != ENOENT)
+		return drop(c, -1);
+	if (c->evfd >= 0 && spool_fold_events_fd(c->evfd, c->ref.id, &c->st, &size)) {
+		if (errno == EFBIG)
+			return set_aside(sp, c, pd, name, "its event log is larger than 8 MiB");
+		return drop(c, -1);
 	}
-	if (strcmp(c->job.id, c->ref.id) || c->job.priority != c->ref.prio) {
-		job_release(&c->job);
-		close(c->fd);
-		c->fd = -1;
-		return spool_quarantine(sp, rd, "running", c->ref.id,
-					"file name does not match the job's id and priority") ? -1 : 0;
-	}
-	if (spool_load_events(sp, c->ref.id, &c->st)) {
-		/* Back to pending, as if never claimed. */
-		spool_move(sp, &c->ref, ST_PENDING, c->fd, 0);
-		claim_release(c);
-		return -1;
-	}
+	c->events_size = size;
 	if (c->st.verdict != V_NONE) {
 		/* A crash between a final event and its move: finish the move. */
 		reconcile(sp, &c->ref, c->fd, &c->st);
-		claim_release(c);
-		return 0;
+		return drop(c, CLAIM_NONE);
 	}
 	if (c->job.deadline >= 0 && now_ms() > c->job.deadline) {
 		expire(sp, &c->ref, c->fd);
-		claim_release(c);
-		return 0;
+		return drop(c, CLAIM_NONE);
 	}
-	return 1;
-lost:
-	close(c->fd);
-	c->fd = -1;
-	return 0;
-fail:
-	close(c->fd);
-	c->fd = -1;
-	return -1;
+	if (f_rename(pd, name, rd, c->ref.id, RENAME_NOREPLACE)) {
+		if (errno == ENOENT)
+			return drop(c, CLAIM_NONE);
+		if (errno == EEXIST)
+			return set_aside(sp, c, pd, name, "another job with this id is running");
+		error_errno("cannot rename 'pending/%s' to 'running/%s'", name, c->ref.id);
+		return drop(c, -1);
+	}
+	/* A claim need not be durable: after a power loss the job is pending again. */
+	c->ref.state = ST_RUNNING;
+	return CLAIM_OK;
 }
 
 /* Keep the n smallest names: a max-heap on strcmp. */
@@ -165,6 +164,8 @@ static int name_cmp(const void *a, const void *b)
 struct scan {
 	struct spool *sp;
 	int d;
+	int (*skip)(const char *name, void *arg);
+	void *arg;
 	char (*names)[NAME_LEN];
 	int len, cap;
 	long total;
@@ -175,6 +176,8 @@ static int scan_one(const char *name, void *arg)
 	struct scan *sc = arg;
 
 	sc->total++;
+	if (sc->skip && sc->skip(name, sc->arg))
+		return 0;
 	if (strlen(name) >= NAME_LEN) {
 		/* Not a job name, and too long to queue: set it aside now. */
 		spool_quarantine(sc->sp, sc->d, "pending", name, "not a job file name (want P-ID)");
@@ -184,9 +187,10 @@ static int scan_one(const char *name, void *arg)
 	return 0;
 }
 
-int spool_scan_pending(struct spool *sp, char (*names)[NAME_LEN], int n, long *total)
+int spool_scan_pending(struct spool *sp, char (*names)[NAME_LEN], int n, long *total,
+		       int (*skip)(const char *name, void *arg), void *arg)
 {
-	struct scan sc = { sp, state_fd(sp, ST_PENDING), names, 0, n, 0 };
+	struct scan sc = { sp, state_fd(sp, ST_PENDING), skip, arg, names, 0, n, 0 };
 
 	*total = 0;
 	if (sc.d < 0 || dir_each(sc.d, "pending", 0, scan_one, &sc) < 0)

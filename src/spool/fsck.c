@@ -111,7 +111,7 @@ static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 			problem(f, "cannot open '%s/%s': %s", dir, name, strerror(errno));
 		goto out;
 	}
-	if (read_job(fd, &job, why, sizeof(why))) {
+	if (read_job(fd, &job, why, sizeof(why)) < 0) {
 		problem(f, "'%s/%s': %s", dir, name, why);
 		close(fd);
 		if (f->repair)
@@ -191,7 +191,7 @@ static int fsck_key(const char *name, void *arg)
 			problem(f, "'keys/%s' cannot be opened: %s", name, strerror(errno));
 		return 0;
 	}
-	if (read_job(fd, &job, why, sizeof(why)))
+	if (read_job(fd, &job, why, sizeof(why)) < 0)
 		problem(f, "'keys/%s': %s", name, why);
 	else
 		job_release(&job);

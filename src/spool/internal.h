@@ -71,11 +71,19 @@ int spool_each_prefix(struct spool *sp, enum state s, int sorted, const char *pr
 
 /* -------------------------------------------------------------- jobs */
 
-/* Read and parse the job file open at fd; on failure -1 and why. */
+/*
+ * Is the job file described by st one a worker may run?  Only a regular
+ * file of ours that nobody else can read or write: a file planted by
+ * another user or checked out from a repository (0644) is not.  NULL
+ * if fine, else why (in buf).
+ */
+const char *job_file_untrusted(const struct stat *st, char *buf, size_t n);
+/*
+ * Read and parse the job file open at fd: 0, JOB_FOREIGN (job.h), or
+ * -1 with why.  It need not be trusted: only claim decides to run it.
+ */
 int read_job(int fd, struct job *job, char *why, size_t whylen);
-/* Append event ev, with one string field key=val when key is set. */
-int event_simple(struct spool *sp, const char *id, const char *ev, const char *key,
-		 const char *val, int sync);
+#define event_simple spool_event_simple
 
 /* Key K's file name: bytes outside [A-Za-z0-9_.-] and a leading '.' as %XX. */
 void key_name(const char *key, char *out, size_t n);

@@ -123,12 +123,27 @@ int spool_find(struct spool *sp, const char *prefix, struct jobref *ref)
 /* ----------------------------------------------------------- reading */
 
 
+const char *job_file_untrusted(const struct stat *st, char *buf, size_t n)
+{
+	if (!S_ISREG(st->st_mode))
+		snprintf(buf, n, "not a regular file");
+	else if (st->st_uid != geteuid())
+		snprintf(buf, n, "owned by uid %u, not %u", (unsigned)st->st_uid, (unsigned)geteuid());
+	else if (st->st_mode & 077)
+		snprintf(buf, n, "mode %03o: others can access it (want 600)",
+			 (unsigned)(st->st_mode & 0777));
+	else
+		return NULL;
+	return buf;
+}
+
 int read_job(int fd, struct job *job, char *why, size_t whylen)
 {
 	struct buf b = BUF_INIT;
 	struct stat st;
 	int r;
 
+	job_init(job);
 	if (fstat(fd, &st))
 		return snprintf(why, whylen, "cannot stat: %s", strerror(errno)), -1;
 	if (!S_ISREG(st.st_mode))
@@ -165,7 +180,7 @@ int spool_load(struct spool *sp, const struct jobref *ref, struct job *job, stru
 				return SP_NOJOB;
 			return error_errno("cannot open '%s/%s'", states[ref->state].dir, name);
 		}
-		if (read_job(fd, job, why, sizeof(why))) {
+		if (read_job(fd, job, why, sizeof(why)) < 0) {
 			close(fd);
 			return error("bad job file '%s/%s': %s", states[ref->state].dir, name, why);
 		}

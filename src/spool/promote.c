@@ -95,9 +95,16 @@ static int promote_waiting(const char *name, void *arg)
 		p->errors += fd == -1;
 		return 0;
 	}
-	if (read_job(fd, &job, why, sizeof(why))) {
+	r = read_job(fd, &job, why, sizeof(why));
+	if (r < 0) {
 		close(fd);
 		p->errors += spool_quarantine(p->sp, p->d, "waiting", name, why) != 0;
+		return 0;
+	}
+	if (job.partial) {
+		/* A newer q's job: leave it to that q. */
+		job_release(&job);
+		close(fd);
 		return 0;
 	}
 	ref.prio = job.priority;

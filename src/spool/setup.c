@@ -271,7 +271,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 	char *conf, *parent;
 
 	memset(sp, 0, sizeof(*sp));
-	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = -1;
+	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->lbfd = -1;
 	for (int s = 0; s < ST_NSTATES; s++)
 		sp->dfd[s] = -1;
 	if (missing)
@@ -316,7 +316,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 
 void spool_release(struct spool *sp)
 {
-	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd };
+	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd, &sp->lbfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
 		if (*fds[i] >= 0) {

@@ -181,9 +181,45 @@ static void test_verdict(void)
 
 	fold(&st, START("01", 1, 10) AT("02") "\"event\":\"failed\",\"error\":\"worker_died\"}\n"
 		  START("03", 2, 11));
-	is_int(st.verdict, V_NONE, "a start after a final event: no verdict");
-	is_str(st.verdict_error, "", "a start clears the verdict error");
-	is_int(st.attempts, 2, "two attempts");
+	is_int(st.verdict, V_FAILED, "a start after a final event keeps the verdict");
+	is_str(st.verdict_error, "worker_died", "and its error");
+	jobstate_release(&st);
+
+	/* A cancel that lands between a claim and its start is never erased. */
+	fold(&st, FINAL("01", "cancelled") START("02", 1, 10) EXIT("03", 1, 0, "null")
+		  FINAL("04", "completed"));
+	is_int(st.verdict, V_CANCELLED, "a cancel before the start stays the verdict");
+	is_int(st.verdict_at, T0 + 1000, "verdict_at of the cancel");
+	jobstate_release(&st);
+	fold(&st, FINAL("01", "cancelled") AT("02") "\"event\":\"retry\"}\n" START("03", 1, 10));
+	is_int(st.verdict, V_NONE, "a retry clears a cancel");
+	jobstate_release(&st);
+
+	/* Attempts cut short by a worker's death cost none. */
+	fold(&st, START("01", 1, 10) START("02", 1, 11) START("03", 1, 12));
+	is_int(st.attempts, 1, "starts without exits: only the last counts");
+	is_int(st.interrupts, 2, "the others were interrupted");
+	is_int(st.nhist, 3, "all three are in the history");
+	ok(st.hist[0].interrupted && !strcmp(st.hist[0].error, "worker_died"),
+	   "an interrupted attempt's error is worker_died");
+	jobstate_release(&st);
+	fold(&st, START("01", 1, 10) AT("02") "\"event\":\"requeued\",\"reason\":\"worker_died\"}\n");
+	is_int(st.attempts, 0, "requeued after a worker died: no attempt spent");
+	is_int(st.interrupts, 1, "one interrupt");
+	jobstate_release(&st);
+	fold(&st, START("01", 1, 10) EXIT("02", 1, 1, "\"nonzero_exit\"")
+		  AT("03") "\"event\":\"requeued\",\"reason\":\"worker_died\"}\n");
+	is_int(st.attempts, 1, "an attempt that exited is spent, requeued or not");
+	is_int(st.interrupts, 0, "and was not interrupted");
+	jobstate_release(&st);
+	fold(&st, START("01", 1, 10) START("02", 1, 11) AT("03") "\"event\":\"retry\"}\n");
+	is_int(st.interrupts, 0, "retry resets interrupts");
+	jobstate_release(&st);
+
+	/* Torn lines (a full disk) are counted and skipped, never glued to the next. */
+	fold(&st, START("01", 1, 10) "{\"at\":\"2026-11-23T19:20:02.000Z\",\"ev\n" EXIT("03", 1, 0, "null"));
+	is_int(st.bad_lines, 1, "one torn line");
+	ok(st.nhist == 1 && st.hist[0].exited, "the event after it is read");
 	jobstate_release(&st);
 
 	fold(&st, START("01", 1, 10) AT("02") "\"event\":\"failed\",\"error\":\"exit\"}\n"

@@ -18,6 +18,7 @@
 	"\"argv\":[\"make\",\"-C\",\"sub dir\",\"\"],\"cwd\":\"/home/u/src\","             \
 	"\"env\":{\"PATH\":\"/usr/bin:/bin\",\"LANG\":\"C.UTF-8\",\"EMPTY\":\"\"},"         \
 	"\"created_at\":\"2026-11-23T19:20:00.123Z\",\"priority\":2,\"max_attempts\":3,"   \
+	"\"max_interrupts\":3,"                                                            \
 	"\"backoff_ms\":2000,\"backoff_max_ms\":60000,\"timeout_ms\":600000,"              \
 	"\"retry_timeout\":true,\"run_at\":\"2026-11-23T20:00:00.000Z\","                  \
 	"\"deadline\":\"2026-11-24T00:00:00.000Z\",\"after\":[\"" ID2 "\"],"              \
@@ -41,6 +42,19 @@ static void rejects(const char *text, const char *want_why, const char *desc)
 
 	is_int(parse(&job, text), -1, "job_parse rejects %s", desc);
 	is_str(why, want_why, "reason: %s", desc);
+	job_release(&job);
+}
+
+/* A job file this q reads but cannot run (a newer q's). */
+static void foreign(const char *text, const char *want_why, const char *desc, int partial)
+{
+	struct job job;
+
+	is_int(parse(&job, text), JOB_FOREIGN, "job_parse leaves %s to another q", desc);
+	is_str(why, want_why, "reason: %s", desc);
+	is_str(job.id, ID1, "id of %s", desc);
+	is_int(job.partial, partial, "%s is %s", desc, partial ? "partial" : "whole");
+	ok(job.type == NULL && job.type_name, "%s has a type name and no type", desc);
 	job_release(&job);
 }
 
@@ -78,7 +92,7 @@ static void test_parse_full(void)
 		return;
 	}
 	is_str(job.id, ID1, "id");
-	is_int(job.type, JOB_EXEC, "type");
+	ok(job.type && !strcmp(job.type->name, "exec"), "type exec");
 	strv_is(&job.argv, argv, 4, "argv");
 	is_str(job.cwd, "/home/u/src", "cwd");
 	strv_is(&job.env, env, 3, "env as NAME=value");
@@ -190,7 +204,7 @@ static void test_round_trip(void)
 		goto out;
 	}
 	is_str(b.id, a.id, "round trip id");
-	is_int(b.type, a.type, "round trip type");
+	ok(b.type == a.type, "round trip type");
 	ok(strv_eq(&b.argv, &a.argv), "round trip argv (%d arguments)", b.argv.n);
 	for (int i = 0; i < nargs && i < b.argv.n; i++)
 		is_str(b.argv.v[i], args[i], "round trip argv[%d]", i);
@@ -246,10 +260,12 @@ static void test_reject(void)
 	rejects("{\"version\":1", "malformed JSON", "truncated JSON");
 	rejects("{\"id\":\"" ID1 "\",\"type\":\"exec\",\"argv\":[\"true\"]," TAIL,
 		"missing or invalid 'version'", "missing version");
-	rejects("{\"version\":2,\"id\":\"" ID1 "\",\"type\":\"exec\",\"argv\":[\"true\"]," TAIL,
-		"unsupported version 2", "version 2");
+	foreign("{\"version\":2,\"id\":\"" ID1 "\",\"type\":\"exec\",\"argv\":[\"true\"]," TAIL,
+		"job file version 2 is newer than this q (1)", "version 2", 0);
+	foreign("{\"version\":3,\"id\":\"" ID1 "\",\"type\":\"exec\",\"priority\":7}",
+		"job file version 3 is newer than this q (1)", "version 3 with fields q 1 lacks", 1);
 	rejects("{\"version\":0,\"id\":\"" ID1 "\",\"type\":\"exec\",\"argv\":[\"true\"]," TAIL,
-		"unsupported version 0", "version 0");
+		"missing or invalid 'version'", "version 0");
 	rejects("{\"version\":\"1\",\"id\":\"" ID1 "\",\"type\":\"exec\",\"argv\":[\"true\"]," TAIL,
 		"missing or invalid 'version'", "version as a string");
 	rejects("{\"version\":1.0,\"id\":\"" ID1 "\",\"type\":\"exec\",\"argv\":[\"true\"]," TAIL,
@@ -270,10 +286,32 @@ static void test_reject(void)
 		"missing or invalid 'id'", "numeric id");
 	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"argv\":[\"true\"]," TAIL,
 		"missing or invalid 'type'", "missing type");
-	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"git\",\"argv\":[\"true\"]," TAIL,
-		"unknown job type 'git'", "unknown type");
-	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"EXEC\",\"argv\":[\"true\"]," TAIL,
-		"unknown job type 'EXEC'", "type EXEC");
+	foreign("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"frob\",\"args\":{\"x\":1}," TAIL,
+		"job type 'frob' is unknown to this q", "unknown type", 0);
+	foreign("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"EXEC\",\"argv\":[\"true\"]," TAIL,
+		"job type 'EXEC' is unknown to this q", "type EXEC", 0);
+	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"frob\",\"args\":[1]," TAIL,
+		"'args' is not an object", "args not an object");
+	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"git\"," TAIL,
+		"'args' is missing (type 'git')", "git without args");
+	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"git\",\"args\":{\"op\":\"rm\"}," TAIL,
+		"args: 'op' is not clone, fetch, pull, push, worktree_add or worktree_remove",
+		"git with an unknown op");
+	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"git\",\"args\":{\"op\":\"clone\","
+		"\"url\":\"u\",\"dir\":\"rel\"}," TAIL, "args: 'dir' is not an absolute path",
+		"git clone into a relative dir");
+	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"git\",\"args\":{\"op\":\"fetch\"}," TAIL,
+		"args: 'repo' is missing", "git fetch without repo");
+	{
+		struct job job;
+
+		is_int(parse(&job, "{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"git\",\"args\":"
+			     "{\"op\":\"push\",\"repo\":\"/r\",\"refspecs\":[\"main\"]}," TAIL), 0,
+		       "job_parse accepts a git push");
+		is_str(job.args, "{\"op\":\"push\",\"repo\":\"/r\",\"refspecs\":[\"main\"]}",
+		       "args kept as their JSON text");
+		job_release(&job);
+	}
 	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"exec\"," TAIL,
 		"'argv' is not a non-empty array of strings", "missing argv");
 	rejects("{\"version\":1,\"id\":\"" ID1 "\",\"type\":\"exec\",\"argv\":[]," TAIL,
@@ -454,7 +492,10 @@ static void test_priority(void)
 	is_int(priority_parse("05"), -1, "priority 05");
 	is_int(priority_parse("a"), -1, "priority a");
 
-	is_str(job_type_name(JOB_EXEC), "exec", "job_type_name exec");
+	ok(job_type_find("exec") && job_type_find("exec")->run == RUN_EXEC, "exec runs a command");
+	ok(job_type_find("git") && job_type_find("git")->run == RUN_HELPER &&
+	   !strcmp(job_type_find("git")->helper, "q-git"), "git runs the helper q-git");
+	ok(!job_type_find("EXEC") && !job_type_find(""), "type names are exact");
 
 	job_init(&job);
 	strv_push(&job.secret_env, "NPM_TOKEN");

@@ -1,0 +1,393 @@
+/* ops.c: the operations the front ends share.  See ops.h. */
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+extern char **environ;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------------------ add */
+
+int op_secret_name(const char *name, size_t len)
+{
+	static const char *const ends[] = { "TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY",
+					    "CREDENTIAL", "CREDENTIALS" };
+	const char *p = name, *e = name + len;
+
+	/* Each '_'-separated part of the name, in any case. */
+	while (p < e) {
+		const char *q = memchr(p, '_', e - p);
+		size_t n = (q ? q : e) - p;
+
+		for (size_t i = 0; i < sizeof(ends) / sizeof(*ends); i++) {
+			size_t k = strlen(ends[i]);
+
+			if (n >= k && !strncasecmp(p + n - k, ends[i], k))
+				return 1;
+		}
+		p += n + 1;
+	}
+	return 0;
+}
+
+static int in_strv(const struct strv *s, const char *name, size_t len)
+{
+	for (int i = 0; s && i < s->n; i++)
+		if (strlen(s->v[i]) == len && !memcmp(s->v[i], name, len))
+			return 1;
+	return 0;
+}
+
+void op_capture_env(struct job *job, const struct strv *keep)
+{
+	static const char *const mine[] = { "Q_JOB_ID", "Q_ATTEMPT", "Q_RESULT", "Q_PROGRESS" };
+
+	for (char **e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len;
+		int skip = 0;
+
+		if (!eq || eq == *e)
+			continue;
+		len = eq - *e;
+		for (size_t i = 0; i < sizeof(mine) / sizeof(*mine); i++)
+			skip |= strlen(mine[i]) == len && !memcmp(mine[i], *e, len);
+		if (skip || env_is_secret(job, *e, len))
+			continue;
+		if (!utf8_valid(*e, strlen(*e)) ||
+		    (op_secret_name(*e, len) && !in_strv(keep, *e, len))) {
+			char *name = xstrndup(*e, len);
+
+			strv_push(&job->env_dropped, name);
+			free(name);
+			continue;
+		}
+		strv_push(&job->env, *e);
+	}
+}
+
+int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
+	   char dup[ID_LEN + 1])
+{
+	const struct config *cfg = &sp->cfg;
+	int r;
+
+	/* Settings fill what the caller left unset. */
+	if (job->max_attempts < 0)
+		job->max_attempts = (int)cfg->attempts;
+	if (job->max_interrupts < 0)
+		job->max_interrupts = (int)cfg->max_interrupts;
+	if (job->backoff_ms < 0) {
+		job->backoff_ms = cfg->backoff_ms;
+		job->backoff_max_ms = cfg->backoff_max_ms;
+	} else if (job->backoff_max_ms < 0) {
+		job->backoff_max_ms = cfg->backoff_max_ms > job->backoff_ms ? cfg->backoff_max_ms
+									    : job->backoff_ms;
+	}
+	if (job->timeout_ms < 0)
+		job->timeout_ms = cfg->timeout_ms;
+	*initial = hold ? ST_HELD
+		   : job->after.n ? ST_WAITING
+		   : job->run_at > job->created_at ? ST_DEFERRED : ST_PENDING;
+	r = spool_add(sp, job, *initial, dup);
+	return r == SP_FULL ? OP_FULL : r < 0 ? OP_ERR : r;
+}
+
+/* --------------------------------------------------------------- states */
+
+/*
+ * Lock ref's file, retrying briefly while another process holds it.
+ * If the job moves to another state meanwhile, say so and fail.
+ */
+static int lock_job(struct spool *sp, struct jobref *ref)
+{
+	enum state was = ref->state;
+
+	for (int tries = 0; tries < 50; tries++) {
+		int fd = spool_lock(sp, ref);
+
+		if (fd != -2)
+			return fd;
+		sleep_ms(2);
+		if (spool_locate(sp, ref->id, ref) != SP_OK)
+			break;
+		if (ref->state != was) {
+			error("job %s became %s meanwhile", ref->id, state_name(ref->state));
+			return -1;
+		}
+	}
+	error("job %s is busy: try again", ref->id);
+	return -1;
+}
+
+int op_retry(struct spool *sp, struct jobref *ref)
+{
+	struct job job;
+	int fd, ret = OP_OK;
+
+	if (ref->state != ST_FAILED && ref->state != ST_CANCELLED && ref->state != ST_EXPIRED) {
+		error("job %s is %s: only failed, cancelled or expired jobs can be retried", ref->id,
+		      state_name(ref->state));
+		return OP_REFUSED;
+	}
+	if ((fd = lock_job(sp, ref)) < 0)
+		return OP_ERR;
+	if (spool_load(sp, ref, &job, NULL)) {
+		close(fd);
+		return OP_ERR;
+	}
+	ref->prio = job.priority;
+	job_release(&job);
+	if (spool_transition(sp, ref, fd, ST_PENDING, 0, "retry", NULL))
+		ret = OP_ERR;
+	close(fd);
+	if (!ret)
+		op_kick(sp);
+	return ret;
+}
+
+int op_hold(struct spool *sp, struct jobref *ref)
+{
+	int fd, ret = OP_OK;
+
+	if (ref->state == ST_HELD)
+		return OP_OK;
+	if (ref->state != ST_PENDING && ref->state != ST_DEFERRED && ref->state != ST_WAITING) {
+		error("job %s is %s: only pending jobs can be held", ref->id, state_name(ref->state));
+		return OP_REFUSED;
+	}
+	if ((fd = lock_job(sp, ref)) < 0)
+		return OP_ERR;
+	if (spool_transition(sp, ref, fd, ST_HELD, 0, "held", NULL))
+		ret = OP_ERR;
+	close(fd);
+	return ret;
+}
+
+int op_release(struct spool *sp, struct jobref *ref)
+{
+	struct job job;
+	int fd, ret = OP_OK;
+	enum state to;
+
+	if (ref->state != ST_HELD) {
+		error("job %s is not held", ref->id);
+		return OP_REFUSED;
+	}
+	if ((fd = lock_job(sp, ref)) < 0)
+		return OP_ERR;
+	if (spool_load(sp, ref, &job, NULL)) {
+		close(fd);
+		return OP_ERR;
+	}
+	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ST_PENDING;
+	ref->prio = job.priority;
+	if (spool_transition(sp, ref, fd, to, job.run_at, "released", NULL))
+		ret = OP_ERR;
+	job_release(&job);
+	close(fd);
+	if (!ret)
+		op_kick(sp);
+	return ret;
+}
+
+/* --------------------------------------------------------------- cancel */
+
+/*
+ * A running job: record the cancel, then stop it.  The worker moves
+ * the job once its supervisor has ended it; the verdict is ours because
+ * it is the first in the log.
+ */
+static int cancel_running(struct spool *sp, struct jobref *ref)
+{
+	struct jobstate st;
+	const struct attempt *a;
+	int64_t end;
+	int fd;
+
+	if (spool_event_simple(sp, ref->id, "cancelled", NULL, NULL, 1) || spool_load_events(sp, ref->id, &st))
+		return OP_ERR;
+	if (st.verdict != V_CANCELLED) {
+		error("job %s is already %s", ref->id, verdict_status(st.verdict));
+		jobstate_release(&st);
+		return OP_REFUSED;
+	}
+	a = jobstate_last(&st);
+	fd = spool_lock(sp, ref);
+	if (fd >= 0) {
+		/* Nobody holds its lock: no process of the job is alive.  Settle it here. */
+		spool_move(sp, ref, ST_CANCELLED, fd, 0);
+		close(fd);
+	} else if (fd == -2 && a && !a->exited && a->pid_start >= 0) {
+		/*
+		 * Its worker is alive.  Only the supervisor that the last start
+		 * names, checked by its start time through a pidfd, is told.
+		 * Without a start since the claim there is nothing to stop: the
+		 * worker reads the cancel before it runs anything.
+		 */
+		if (proc_signal(a->pid, a->pid_start, SIGTERM) < 0)
+			warning("cannot signal job %s: %s", ref->id, strerror(errno));
+	}
+	jobstate_release(&st);
+	end = mono_ms() + 2000;
+	while (spool_locate(sp, ref->id, ref) == SP_OK && ref->state == ST_RUNNING && mono_ms() < end)
+		sleep_ms(10);
+	return OP_OK;
+}
+
+int op_cancel(struct spool *sp, struct jobref *ref)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int fd, r;
+
+		if (tries) {
+			sleep_ms(2);
+			if ((r = spool_locate(sp, ref->id, ref)) != SP_OK) {
+				if (r == SP_NOJOB)
+					error("no job '%s'", ref->id);
+				return r == SP_NOJOB ? OP_NOJOB : OP_ERR;
+			}
+		}
+		if (state_final(ref->state)) {
+			error("job %s is already %s", ref->id, state_name(ref->state));
+			return OP_REFUSED;
+		}
+		if (ref->state == ST_RUNNING)
+			return cancel_running(sp, ref);
+		/* Pending in one of its forms: whoever holds the lock moves it. */
+		fd = spool_lock(sp, ref);
+		if (fd == -1)
+			return OP_ERR;
+		if (fd == -2)
+			continue;
+		r = spool_transition(sp, ref, fd, ST_CANCELLED, 0, "cancelled", NULL);
+		close(fd);
+		if (r)
+			return OP_ERR;
+		/* Jobs waiting on it now fail; a worker settles them. */
+		op_kick(sp);
+		return OP_OK;
+	}
+	error("cannot cancel job %s: it keeps moving", ref->id);
+	return OP_ERR;
+}
+
+/* ----------------------------------------------------------------- wait */
+
+int op_wait(struct spool *sp, struct jobref *ref, int64_t timeout_ms, int (*stop)(void *),
+	    void *arg)
+{
+	int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	long delay = 5;
+
+	for (;;) {
+		if (spool_locate(sp, ref->id, ref) != SP_OK) {
+			/* Between two directories during a move: look again. */
+			if (spool_locate(sp, ref->id, ref) != SP_OK)
+				return -1;
+		}
+		if (state_final(ref->state))
+			return 0;
+		if ((end >= 0 && mono_ms() >= end) || (stop && stop(arg)))
+			return 1;
+		if (end >= 0 && end - mono_ms() < delay)
+			delay = end - mono_ms() > 0 ? end - mono_ms() : 1;
+		sleep_ms(delay);
+		if (delay < 200)
+			delay *= 2;
+	}
+}
+
+/* ----------------------------------------------------------------- read */
+
+int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struct buf *out,
+	    size_t max)
+{
+	int fd = spool_open_log(sp, id, ext, O_RDONLY);
+	size_t got = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	while (got < max) {
+		size_t want = max - got < 65536 ? max - got : 65536;
+		ssize_t r;
+
+		buf_grow(out, want);
+		r = pread(fd, out->s + out->len, want, *off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return error_errno("cannot read 'logs/%.*s/%s.%s'", BUCKET_LEN, id, id, ext);
+		}
+		if (r == 0)
+			break;
+		out->len += r;
+		out->s[out->len] = '\0';
+		*off += r;
+		got += r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* --------------------------------------------------------------- worker */
+
+void op_kick(struct spool *sp)
+{
+	if (sp->cfg.mode == MODE_ASYNC && !spool_paused(sp))
+		op_spawn_worker(sp);
+}
+
+/* Start a worker that outlives us and holds nothing of ours open. */
+void op_spawn_worker(struct spool *sp)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		warning("cannot start a worker: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		pid_t again;
+
+		setsid();
+		again = fork();
+		if (again != 0)
+			_exit(again < 0 ? 1 : 0);
+		{
+			int null = open("/dev/null", O_RDWR);
+
+			if (null >= 0) {
+				dup2(null, 0);
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+		}
+		close_range(3, ~0U, 0);
+		if (chdir("/"))
+			_exit(1);
+		setenv("Q_SPOOL", sp->path, 1);
+		execl("/proc/self/exe", "q", "worker", (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
