@@ -48,10 +48,18 @@ bin/q: src/q.o $(CMD_OBJ) $(LIB_OBJ)
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The suite's "older q" sharing a spool with bin/q: the same code, but
+# knowing only exec jobs (tests/t0029-types.sh).
+tests/q-exec-only: src/q.o $(CMD_OBJ) $(filter-out src/types.o,$(LIB_OBJ)) tests/types-exec-only.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+tests/types-exec-only.o: src/types.c
+	$(CC) $(ALL_CFLAGS) -DQ_EXEC_ONLY -c -o $@ $<
+
 tests/unit/%: tests/unit/%.c $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ)
 
--include $(wildcard src/*.d src/*/*.d tests/unit/*.d)
+-include $(wildcard src/*.d src/*/*.d tests/unit/*.d tests/*.d)
 
 # Fuzzing with libFuzzer (fuzz/*.c).  The library is compiled again with
 # clang and the sanitizers into fuzz/out/obj/ and linked into each
@@ -68,7 +76,7 @@ FUZZ_BIN = $(FUZZ_TARGETS:%=fuzz/out/%)
 FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/cmd/add.c)
 
 # With clang, check also replays the fuzz corpus under ASan and UBSan.
-check: all $(UNIT) $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
+check: all $(UNIT) tests/q-exec-only $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
 	prove -j2 $(UNIT) tests/t[0-9]*.sh
 
 fuzz/out/obj/%.o: src/%.c
@@ -126,6 +134,7 @@ format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
 
 clean:
-	rm -f bin/q $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d
+	rm -f bin/q $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
+		tests/q-exec-only tests/*.o tests/*.d
 
 .PHONY: all check ci valgrind bench crash install format clean fuzz fuzz-replay

@@ -32,6 +32,7 @@ void job_init(struct job *job)
 	job->priority = PRIO_NORMAL;
 	job->max_attempts = 1;
 	job->max_interrupts = 3;
+	job->version = JOB_VERSION;
 	job->backoff_ms = 1000;
 	job->backoff_max_ms = 300000;
 	job->run_at = -1;
@@ -268,6 +269,7 @@ int job_parse(struct job *job, const char *text, size_t len, char *why, size_t w
 	    !*job->type_name || strlen(job->type_name) > 40)
 		BAD("missing or invalid 'type'");
 	version = v;
+	job->version = v > 1000000 ? 1000000 : (int)v;
 	if (v > JOB_VERSION) {
 		/* A newer q wrote it: keep it for that q, whatever else it holds. */
 		if (parse_common(job, &j, why, whylen)) {
@@ -279,6 +281,7 @@ int job_parse(struct job *job, const char *text, size_t len, char *why, size_t w
 			job->type = NULL;
 			memcpy(job->id, id, sizeof(id));
 			job->type_name = type;
+			job->version = version > 1000000 ? 1000000 : (int)version;
 			job->partial = 1;
 			if ((t = json_get(&j, 0, "priority")) >= 0 && !json_int(&j, t, &v) && v >= 0 &&
 			    v <= 9)
@@ -429,6 +432,8 @@ void job_describe(struct buf *b, const struct job *job, size_t max)
 
 	if (job->type && job->type->describe)
 		job->type->describe(b, job);
+	else if (job->version > JOB_VERSION)
+		buf_addf(b, "%s job (version %d, for a newer q)", job->type_name, job->version);
 	else
 		buf_addf(b, "%s job (a type this q does not know)", job->type_name ? job->type_name : "?");
 	if (max && b->len - start > max) {

@@ -79,6 +79,7 @@ struct job {
 	struct strv after;       /* ids */
 	char *key;               /* NULL: none */
 	struct strv secret_env;  /* names */
+	int version;             /* of the file (a newer q's may be higher) */
 	int partial;             /* a newer version: only id, type_name and priority are known */
 };
 

@@ -84,10 +84,16 @@ is "$(wc -l <sh.pids)" 1 "the command ran once"
 killer='read -r l </proc/$PPID/stat; set -- ${l##*) }; echo x >>runs; kill -KILL $2; sleep 5'
 run_q add -- sh -c "$killer"
 id=$out
+# Each killed worker's supervisor ends the job's processes, then lets go
+# of the job's lock; the next worker recovers it once the lock is free.
+unlocked() {
+	[ ! -e "$Q_SPOOL/running/$id" ] || flock -n "$Q_SPOOL/running/$id" true
+}
 for i in 1 2 3 4; do
 	q_bg "w$i" worker --once
 	wait "$bg_pid" 2>/dev/null
 	note "worker $i: rc=$?"
+	wait_for unlocked 5
 done
 run_q result "$id"
 is "$rc" 1 "a job that kills its worker every time fails"

@@ -68,11 +68,16 @@ static void fsck_filemode(struct fsck_ctx *f, int dir, const char *name, const c
 
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW))
 		return;
+	/* A job may create its progress file itself, with its own umask. */
+	const char *dot = strrchr(name, '.');
+	int mask = dot && !strcmp(dot, ".progress") ? 022 : 077;
+
 	if (!S_ISREG(st.st_mode))
 		problem(f, "'%s' is not a regular file", what);
-	else if (st.st_uid != geteuid() || (st.st_mode & 0777) != 0600)
-		problem(f, "'%s' has owner %u mode %03o, want %u 600", what, (unsigned)st.st_uid,
-			(unsigned)(st.st_mode & 0777), (unsigned)geteuid());
+	else if (st.st_uid != geteuid() || (st.st_mode & mask))
+		problem(f, "'%s' has owner %u mode %03o, want %u %s", what, (unsigned)st.st_uid,
+			(unsigned)(st.st_mode & 0777), (unsigned)geteuid(),
+			mask == 022 ? "writable by nobody else" : "600");
 }
 
 /* Check one job file: type, owner, mode, content, name. */

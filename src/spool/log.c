@@ -43,13 +43,17 @@ int spool_open_log(struct spool *sp, const char *id, const char *ext, int flags)
 			error_errno("cannot open 'logs/%.*s/%s'", BUCKET_LEN, id, name);
 		return -1;
 	}
-	/* O_NONBLOCK (file.c) kept a FIFO from hanging us; refuse it and strangers' files. */
+	/*
+	 * O_NONBLOCK (file.c) kept a FIFO from hanging us; refuse it, and a
+	 * file others could have written.  (A job may create its progress
+	 * file itself, with its own umask: readable by others is fine.)
+	 */
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077)) {
+	    (st.st_mode & 022)) {
 		close(fd);
 		errno = EPERM;
-		return error("refusing 'logs/%.*s/%s': not a regular file of ours, mode 0600",
-			     BUCKET_LEN, id, name);
+		return error("refusing 'logs/%.*s/%s': not a regular file of ours that only we "
+			     "can write", BUCKET_LEN, id, name);
 	}
 	return fd;
 }
