@@ -421,7 +421,7 @@ void shell_quote(struct buf *b, const char *a)
 		else if (*a == '\n')
 			buf_adds(b, "\\n");
 		else
-			buf_addc(b, *a);
+			buf_add_visible(b, a, 1);
 	}
 	buf_addc(b, '\'');
 }
@@ -437,7 +437,12 @@ void job_describe(struct buf *b, const struct job *job, size_t max)
 	else
 		buf_addf(b, "%s job (a type this q does not know)", job->type_name ? job->type_name : "?");
 	if (max && b->len - start > max) {
-		b->len = start + max - 3;
+		size_t cut = start + max - 3;
+
+		/* Never cut a UTF-8 character in two. */
+		while (cut > start && ((unsigned char)b->s[cut] & 0xc0) == 0x80)
+			cut--;
+		b->len = cut;
 		buf_adds(b, "...");
 	}
 }

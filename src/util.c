@@ -164,6 +164,23 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	b->len += n;
 }
 
+void buf_add_visible(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+
+			buf_add(b, e, 4);
+		} else {
+			buf_addc(b, c);
+		}
+	}
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

@@ -57,6 +57,12 @@ void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Append s (n bytes) for a terminal: control characters (ESC, CR, ...)
+ * become \xHH, so text from a job or a file cannot move the cursor,
+ * recolour or retitle the terminal of whoever reads it.
+ */
+void buf_add_visible(struct buf *b, const char *s, size_t n);
 void buf_reset(struct buf *b);
 void buf_release(struct buf *b);
 /* Return the string (never NULL) and hand its ownership to the caller. */

@@ -15,8 +15,18 @@ static void line_time(struct buf *b, const char *label, int64_t ms, int64_t now)
 	if (ms < 0)
 		return;
 	time_format(ms, t);
-	duration_format(now - ms, ago, sizeof(ago));
-	buf_addf(b, "%-10s %s (%s ago)\n", label, t, ago);
+	duration_format(now >= ms ? now - ms : ms - now, ago, sizeof(ago));
+	if (now >= ms)
+		buf_addf(b, "%-10s %s (%s ago)\n", label, t, ago);
+	else
+		buf_addf(b, "%-10s %s (in %s)\n", label, t, ago);
+}
+
+/* A line's value from a job or a file: shown, never obeyed by the terminal. */
+static void visible(struct buf *b, const char *s)
+{
+	buf_add_visible(b, s, strlen(s));
+	buf_addc(b, '\n');
 }
 
 static void show_human(struct buf *b, const struct view *v)
@@ -36,7 +46,8 @@ static void show_human(struct buf *b, const struct view *v)
 	buf_addf(b, ", attempt %d of %d\n", st->attempts, v->job.max_attempts);
 	buf_addf(b, "%-10s ", "command");
 	job_describe(b, &v->job, 0);
-	buf_addf(b, "\n%-10s %s\n", "cwd", v->job.cwd);
+	buf_addf(b, "\n%-10s ", "cwd");
+	visible(b, v->job.cwd);
 	buf_addf(b, "%-10s %d\n", "priority", v->job.priority);
 	line_time(b, "created", v->job.created_at, now);
 	if (v->ref.state == ST_DEFERRED)
@@ -53,18 +64,38 @@ static void show_human(struct buf *b, const struct view *v)
 		buf_addf(b, "%-10s %lld bytes\n", "output", (long long)a->output_size);
 	}
 	if (view_error(v))
-		buf_addf(b, "%-10s %s\n", "error", view_error(v));
-	if (st->progress_pct >= 0)
-		buf_addf(b, "%-10s %d%%%s%s\n", "progress", st->progress_pct,
-			 st->progress_msg ? " " : "", st->progress_msg ? st->progress_msg : "");
+		buf_addf(b, "%-10s ", "error"), visible(b, view_error(v));
+	if (st->progress_pct >= 0) {
+		buf_addf(b, "%-10s %d%%%s", "progress", st->progress_pct, st->progress_msg ? " " : "");
+		visible(b, st->progress_msg ? st->progress_msg : "");
+	}
 	if (v->job.timeout_ms)
 		buf_addf(b, "%-10s %lldms\n", "timeout", (long long)v->job.timeout_ms);
 	if (v->job.deadline >= 0)
 		line_time(b, "deadline", v->job.deadline, now);
 	for (int i = 0; i < v->job.after.n; i++)
 		buf_addf(b, "%-10s %s\n", "after", v->job.after.v[i]);
-	if (v->job.key)
-		buf_addf(b, "%-10s %s\n", "key", v->job.key);
+	if (v->job.key) {
+		buf_addf(b, "%-10s ", "key");
+		visible(b, v->job.key);
+	}
+	if (v->job.env_dropped.n) {
+		buf_addf(b, "%-10s", "env left");
+		for (int i = 0; i < v->job.env_dropped.n; i++) {
+			buf_addc(b, ' ');
+			buf_add_visible(b, v->job.env_dropped.v[i], strlen(v->job.env_dropped.v[i]));
+		}
+		buf_adds(b, " (likely secrets: not stored)\n");
+	}
+	if (v->result.len) {
+		size_t n = v->result.len;
+
+		while (n && (v->result.s[n - 1] == '\n' || v->result.s[n - 1] == ' '))
+			n--;
+		buf_addf(b, "%-10s ", "result");
+		buf_add_visible(b, v->result.s, n > 200 ? 200 : n);
+		buf_adds(b, n > 200 ? "...\n" : "\n");
+	}
 }
 
 int cmd_show(int argc, char **argv)
