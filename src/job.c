@@ -32,6 +32,7 @@ void job_init(struct job *job)
 	job->priority = PRIO_NORMAL;
 	job->max_attempts = 1;
 	job->max_interrupts = 3;
+	job->queue_max = 1;
 	job->version = JOB_VERSION;
 	job->backoff_ms = 1000;
 	job->backoff_max_ms = 300000;
@@ -50,6 +51,7 @@ void job_release(struct job *job)
 	free(job->args);
 	free(job->cwd);
 	free(job->key);
+	free(job->queue);
 	job_init(job);
 }
 
@@ -87,6 +89,18 @@ void id_new(char out[ID_LEN + 1], int64_t ms)
 		rnd >>= 5;
 	}
 	out[ID_LEN] = '\0';
+}
+
+int queue_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > QUEUE_MAX_LEN || !utf8_valid(s, n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
 }
 
 int priority_parse(const char *s)
@@ -233,6 +247,12 @@ static int parse_common(struct job *job, const struct json *j, char *why, size_t
 		BAD("invalid 'key'");
 	if ((t = json_get(j, 0, "secret_env")) >= 0 && get_strv(j, t, &job->secret_env))
 		BAD("'secret_env' is not an array of strings");
+	if ((t = json_get(j, 0, "queue")) >= 0 && !json_is_null(j, t) &&
+	    (json_string(j, t, &job->queue) || !queue_valid(job->queue)))
+		BAD("invalid 'queue'");
+	if ((t = json_get(j, 0, "queue_max")) >= 0 &&
+	    (json_int(j, t, &v) || v < 1 || v > 1000 || ((job->queue_max = v), 0)))
+		BAD("'queue_max' is not 1-1000");
 	return 0;
 fail:
 	return -1;
@@ -398,6 +418,12 @@ void job_format(const struct job *job, struct buf *out)
 	jw_key(&w, "key");
 	jw_str(&w, job->key);
 	put_strv(&w, "secret_env", &job->secret_env);
+	if (job->queue) {
+		jw_key(&w, "queue");
+		jw_str(&w, job->queue);
+		jw_key(&w, "queue_max");
+		jw_int(&w, job->queue_max);
+	}
 	jw_obj_end(&w);
 	buf_addc(out, '\n');
 }

@@ -20,6 +20,7 @@
 #define JOB_ARGS_MAX (512 << 10)
 #define JOB_MAX_ARGS 4096
 #define KEY_MAX 200
+#define QUEUE_MAX_LEN 200
 #define PRIO_HIGH 2
 #define PRIO_NORMAL 5
 #define PRIO_LOW 8
@@ -78,6 +79,8 @@ struct job {
 	int64_t deadline;        /* -1: none */
 	struct strv after;       /* ids */
 	char *key;               /* NULL: none */
+	char *queue;             /* NULL: none; else jobs of one queue run ... */
+	int queue_max;           /* ... at most this many at once (default 1) */
 	struct strv secret_env;  /* names */
 	int version;             /* of the file (a newer q's may be higher) */
 	int partial;             /* a newer version: only id, type_name and priority are known */
@@ -108,6 +111,8 @@ int id_prefix_valid(const char *s);
 /* A new id for time ms (spool-format.md, "Ids"). */
 void id_new(char out[ID_LEN + 1], int64_t ms);
 
+/* Is s a queue name: 1-200 bytes of UTF-8 on one line, no control characters? */
+int queue_valid(const char *s);
 /* Parse high|normal|low|0-9; -1 if invalid. */
 int priority_parse(const char *s);
 

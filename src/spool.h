@@ -63,7 +63,7 @@ struct spool {
 	char *top;          /* the directory holding .idlergear */
 	int fd;             /* the spool directory */
 	int dfd[ST_NSTATES];
-	int tmpfd, logsfd, keysfd, quarfd, slotsfd;
+	int tmpfd, logsfd, keysfd, quarfd, slotsfd, locksfd;
 	int lbfd;                   /* the last logs/B opened, kept for the next file */
 	char lbname[BUCKET_LEN];
 	struct config cfg;
@@ -187,13 +187,14 @@ struct claim {
 	struct jobstate st;
 	char why[200];          /* CLAIM_SKIP: why this q leaves it */
 };
-enum { CLAIM_NONE = 0, CLAIM_OK = 1, CLAIM_SKIP = 2 };
+enum { CLAIM_NONE = 0, CLAIM_OK = 1, CLAIM_SKIP = 2, CLAIM_BUSY = 3 };
 /*
  * Claim pending/name: lock it, read and check it, then rename it to
  * running/.  Everything is decided under the lock before the rename,
  * so a job this q cannot run stays where it is: CLAIM_SKIP with c->why
  * for a job of a type this q does not know, a newer version, or one
- * runnable() (when set) refuses.  CLAIM_OK: claimed (c filled; the
+ * runnable() (when set) refuses (returns 0); CLAIM_BUSY when runnable()
+ * returns -1: not now (its queue is full).  CLAIM_OK: claimed (c filled; the
  * caller calls claim_release).  CLAIM_NONE: another worker won, the
  * file was quarantined, or the job was final or expired already.  -1
  * on error.
@@ -235,6 +236,12 @@ int spool_quarantine(struct spool *sp, int dirfd, const char *label, const char 
 
 /* Worker slots: fd of a free slot (locked), -2 none free, -1 error. */
 int spool_slot(struct spool *sp, int max);
+/*
+ * A slot of a job queue (locks/NAME.N, N < max): jobs that share a
+ * queue run at most max at once, whichever workers run them.  fd of a
+ * free slot (locked), -2 none free, -1 error.
+ */
+int spool_queue_slot(struct spool *sp, const char *queue, int max);
 /* Is the spool paused? */
 int spool_paused(struct spool *sp);
 int spool_set_paused(struct spool *sp, int paused);

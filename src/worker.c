@@ -57,6 +57,7 @@ struct running {
 	off_t log_start;
 	int attempt;
 	int64_t started;        /* monotonic ms */
+	int qslot;              /* the slot of the job's queue, held for its run; -1 */
 	int reaped;             /* the supervisor is gone: finish once no orphan is left */
 	int unstarted;          /* no durable start: nothing ran, the job goes back */
 	int sup_status;
@@ -75,6 +76,8 @@ struct worker {
 	int only_done;
 	int errors;                     /* reported; the worker exits 3 */
 	struct strv skipped;            /* pending/ names this q leaves to another */
+	struct strv busy;               /* names whose queue is full: until a job ends */
+	int qslot;                      /* a queue slot runnable() took for start_job */
 	struct strv noted;              /* reasons already in spool.log */
 };
 
@@ -166,9 +169,14 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* Can this q run the job here?  (The claim's runnable callback.) */
+/*
+ * Can this q run the job here, now?  (The claim's runnable callback.)
+ * 1 yes (with its queue slot in w->qslot), 0 never, -1 not while its
+ * queue is full.
+ */
 static int runnable(const struct job *job, void *arg, char *why, size_t n)
 {
+	struct worker *w = arg;
 	struct buf p = BUF_INIT;
 	int ok = 1;
 
@@ -184,6 +192,15 @@ static int runnable(const struct job *job, void *arg, char *why, size_t n)
 			ok = 0;
 		}
 		buf_release(&p);
+	}
+	if (ok && job->queue) {
+		w->qslot = spool_queue_slot(w->sp, job->queue, job->queue_max);
+		if (w->qslot == -2) {
+			snprintf(why, n, "queue '%s' is full", job->queue);
+			return -1;
+		}
+		if (w->qslot < 0)
+			return -1; /* said why; tried again later */
 	}
 	return ok;
 }
@@ -550,6 +567,8 @@ static int start_job(struct worker *w, struct claim *c)
 	c = &r->c;
 	r->attempt = c->st.attempts + 1;
 	r->rep_fd = -1;
+	r->qslot = w->qslot;
+	w->qslot = -1;
 	r->logfd = spool_open_log(w->sp, job->id, "out", O_WRONLY | O_APPEND | O_CREAT);
 	if (r->logfd < 0)
 		goto fail;
@@ -598,9 +617,13 @@ static int start_job(struct worker *w, struct claim *c)
 	}
 	if (r->pid == 0) {
 		/* Keep the job's lock (held until all of it is dead) and our ends only. */
-		int keep[] = { c->fd, r->logfd, go[0], rep[1], in };
+		int keep[6] = { c->fd, r->logfd, go[0], rep[1] }, n = 4;
 
-		close_except(keep, in >= 0 ? 5 : 4);
+		if (in >= 0)
+			keep[n++] = in;
+		if (r->qslot >= 0)
+			keep[n++] = r->qslot;
+		close_except(keep, n);
 		supervise(&s);
 	}
 	free_env(env);
@@ -646,6 +669,8 @@ fail:
 	if (in >= 0) close(in);
 	if (r->logfd >= 0)
 		close(r->logfd);
+	if (r->qslot >= 0)
+		close(r->qslot);
 	buf_release(&path);
 	/* Back to pending; if even that fails, recovery will do it. */
 	spool_move(w->sp, &c->ref, ST_PENDING, c->fd, 0);
@@ -872,6 +897,10 @@ static void finish_job(struct worker *w, struct running *r)
 out:
 	if (w->o->only && !strcmp(w->o->only, job->id))
 		w->only_done = 1;
+	/* Its queue slot is free again: jobs that waited for it may run. */
+	if (r->qslot >= 0)
+		close(r->qslot);
+	strv_clear(&w->busy);
 	buf_release(&b);
 	buf_release(&res);
 	claim_release(c);
@@ -959,7 +988,9 @@ static void wait_event(int64_t timeout_ms)
 
 static int skip_name(const char *name, void *arg)
 {
-	return strv_has(&((struct worker *)arg)->skipped, name);
+	struct worker *w = arg;
+
+	return strv_has(&w->skipped, name) || strv_has(&w->busy, name);
 }
 
 /* Read pending/ again when the batch is used up or stale. */
@@ -1003,6 +1034,8 @@ static int take(struct worker *w, const char *name)
 		return -1;
 	if (r == CLAIM_SKIP)
 		skip(w, name, &c);
+	if (r == CLAIM_BUSY)
+		strv_push(&w->busy, name);
 	if (r == CLAIM_SKIP && w->o->only) {
 		w->only_done = 1;
 		return error("job %s cannot run here: %s", w->o->only, c.why);
@@ -1157,6 +1190,7 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 	w.stats = stats;
 	w.max = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
 	w.next_due = -1;
+	w.qslot = -1;
 	w.batch = xmalloc(BATCH * NAME_LEN);
 
 	/* SIGCHLD is taken with sigtimedwait, never by a handler. */
@@ -1212,6 +1246,7 @@ out:
 		close(ino);
 	free(w.batch);
 	strv_clear(&w.skipped);
+	strv_clear(&w.busy);
 	strv_clear(&w.noted);
 	return ret || w.errors ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -12,7 +13,10 @@ void key_name(const char *key, char *out, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
+	uint64_t h = 0xcbf29ce484222325ULL;
 
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
 	for (size_t i = 0; key[i] && o + 4 < n; i++) {
 		unsigned char c = key[i];
 
@@ -23,6 +27,16 @@ void key_name(const char *key, char *out, size_t n)
 			out[o++] = '%';
 			out[o++] = hex[c >> 4];
 			out[o++] = hex[c & 15];
+		}
+		/*
+		 * A file name holds 255 bytes: a long key keeps its first part
+		 * and ends with a hash (FNV-1a, 64 bits) of the whole key.
+		 */
+		if (o > KEY_NAME_MAX - 18 && key[i + 1]) {
+			o = KEY_NAME_MAX - 18;
+			if (o + 18 < n)
+				o += snprintf(out + o, n - o, "~%016llx", (unsigned long long)h);
+			break;
 		}
 	}
 	out[o] = '\0';
@@ -127,7 +141,7 @@ static int publish(struct spool *sp, int fd, const char *tmpname, int dirfd, con
 int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID_LEN + 1])
 {
 	struct buf text = BUF_INIT;
-	char tmpname[64], name[NAME_LEN + 8], kname[KEY_MAX * 3 + 8];
+	char tmpname[64], name[NAME_LEN + 8], kname[KEY_NAME_MAX + 8];
 	int fd = -1, lockfd = -1, ret = SP_ERR, linked = 0, keyed = 0;
 	int d = state_fd(sp, initial);
 	struct jobref ref;

@@ -77,10 +77,14 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c,
 		return set_aside(sp, c, pd, name, why);
 	if (strcmp(c->job.id, c->ref.id) || c->job.priority != c->ref.prio)
 		return set_aside(sp, c, pd, name, "file name does not match the job's id and priority");
-	if (r == JOB_FOREIGN || (runnable && !runnable(&c->job, arg, why, sizeof(why)))) {
-		/* Another q (newer, or with the helper) will run it: leave it be. */
+	if (r != JOB_FOREIGN && runnable)
+		r = runnable(&c->job, arg, why, sizeof(why));
+	else
+		r = r == JOB_FOREIGN ? 0 : 1;
+	if (r <= 0) {
+		/* Another q (newer, or with the helper) will run it, or later. */
 		snprintf(c->why, sizeof(c->why), "%s", why);
-		return drop(c, CLAIM_SKIP);
+		return drop(c, r == 0 ? CLAIM_SKIP : CLAIM_BUSY);
 	}
 	c->evfd = spool_open_log(sp, c->ref.id, "events", O_RDWR | O_APPEND);
 	if (c->evfd < 0 && errno != ENOENT)

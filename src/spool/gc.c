@@ -31,6 +31,28 @@ int spool_slot(struct spool *sp, int max)
 	return -2;
 }
 
+int spool_queue_slot(struct spool *sp, const char *queue, int max)
+{
+	char base[KEY_NAME_MAX + 8], name[KEY_NAME_MAX + 32];
+	int d = LOCKS_FD(sp);
+
+	if (d < 0)
+		return -1;
+	key_name(queue, base, sizeof(base));
+	for (int i = 0; i < max; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "%s.%d", base, i);
+		fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+		if (fd < 0)
+			return error_errno("cannot open 'locks/%s'", name);
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		close(fd);
+	}
+	return -2;
+}
+
 int spool_paused(struct spool *sp)
 {
 	return !faccessat(sp->fd, "paused", F_OK, AT_SYMLINK_NOFOLLOW);

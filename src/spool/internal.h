@@ -36,6 +36,7 @@ int named_fd(struct spool *sp, int *cache, const char *name);
 #define KEYS_FD(sp) named_fd(sp, &(sp)->keysfd, "keys")
 #define QUAR_FD(sp) named_fd(sp, &(sp)->quarfd, "quarantine")
 #define SLOTS_FD(sp) named_fd(sp, &(sp)->slotsfd, "slots")
+#define LOCKS_FD(sp) named_fd(sp, &(sp)->locksfd, "locks")
 
 /*
  * The directory holding ref's file and the name in it.  For final
@@ -85,7 +86,12 @@ const char *job_file_untrusted(const struct stat *st, char *buf, size_t n);
 int read_job(int fd, struct job *job, char *why, size_t whylen);
 #define event_simple spool_event_simple
 
-/* Key K's file name: bytes outside [A-Za-z0-9_.-] and a leading '.' as %XX. */
+/*
+ * Key K's file name: bytes outside [A-Za-z0-9_.-] and a leading '.' as
+ * %XX; past KEY_NAME_MAX bytes, cut and ended with ~ and a 64-bit hash
+ * of the whole key.  (Queue names use the same.)
+ */
+#define KEY_NAME_MAX 200
 void key_name(const char *key, char *out, size_t n);
 /* Is the job named in key file keyfd still live?  1 yes, 0 no, -1 error. */
 int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1]);

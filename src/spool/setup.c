@@ -246,7 +246,8 @@ static int spool_create(struct spool *sp)
 			return -1;
 		}
 	{
-		static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots" };
+		static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots",
+						     "locks" };
 
 		for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++)
 			if (f_mkdirat(fd, extra[i], 0700) && errno != EEXIST) {
@@ -271,7 +272,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 	char *conf, *parent;
 
 	memset(sp, 0, sizeof(*sp));
-	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->lbfd = -1;
+	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lbfd = -1;
 	for (int s = 0; s < ST_NSTATES; s++)
 		sp->dfd[s] = -1;
 	if (missing)
@@ -316,7 +317,8 @@ int spool_open(struct spool *sp, int create, int *missing)
 
 void spool_release(struct spool *sp)
 {
-	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd, &sp->lbfd };
+	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd, &sp->locksfd,
+		       &sp->lbfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
 		if (*fds[i] >= 0) {
