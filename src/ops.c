@@ -154,6 +154,20 @@ int op_retry(struct spool *sp, struct jobref *ref)
 		return OP_ERR;
 	}
 	ref->prio = job.priority;
+	if (job.key) {
+		/* One live job per key: a retry takes the key back, or waits its turn. */
+		char dup[ID_LEN + 1];
+		int r = spool_key_take(sp, &job, fd, dup);
+
+		if (r) {
+			if (r > 0)
+				error("job %s has key '%s', which job %s holds: retry that one or "
+				      "wait for it", ref->id, job.key, dup);
+			job_release(&job);
+			close(fd);
+			return r > 0 ? OP_REFUSED : OP_ERR;
+		}
+	}
 	job_release(&job);
 	if (spool_transition(sp, ref, fd, ST_PENDING, 0, "retry", NULL))
 		ret = OP_ERR;

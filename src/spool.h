@@ -83,6 +83,9 @@ void spool_release(struct spool *sp);
 /* The name of ref's file relative to its state directory. */
 void jobref_name(const struct jobref *ref, char *out, size_t n);
 
+/* When a deferred job becomes runnable (its file's mtime), or -1. */
+int64_t spool_due(struct spool *sp, const struct jobref *ref);
+
 /* Find a job by id or unique prefix. */
 int spool_find(struct spool *sp, const char *prefix, struct jobref *ref);
 /* Find a job by whole id, without messages; SP_NOJOB if absent. */
@@ -115,6 +118,12 @@ int event_append(int fd, const struct buf *line, int sync);
  * with errno ENOENT (and no message) when absent.
  */
 int spool_open_log(struct spool *sp, const char *id, const char *ext, int flags);
+
+/*
+ * Rewrite the event log of a job (locked by the caller) without its
+ * torn lines (q fsck --repair): a new file, synced, renamed over it.
+ */
+int spool_events_rewrite(struct spool *sp, const char *id);
 
 /*
  * Progress lives apart from the event log (logs/B/ID.progress, JSON
@@ -156,6 +165,19 @@ void spool_note(struct spool *sp, const char *fmt, ...) __attribute__((format(pr
  * return 1.  SP_FULL when queue.max_pending is reached.
  */
 int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID_LEN + 1]);
+
+/*
+ * Take back a job just added (q add could not print its id): 0 it is
+ * gone, 1 a worker has it already, -1 error.
+ */
+int spool_withdraw(struct spool *sp, const struct job *job, enum state initial);
+
+/*
+ * Make the job (its file locked as fd) the holder of its key again, as
+ * q retry does: 0 done (or it still was), 1 another live job holds the
+ * key (its id in dup), -1 error.
+ */
+int spool_key_take(struct spool *sp, const struct job *job, int fd, char dup[ID_LEN + 1]);
 
 /*
  * Move a job, by rename, from ref->state to `to` (a deferred job gets

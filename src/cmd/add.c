@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -207,6 +208,10 @@ int cmd_add(int argc, char **argv)
 		ret = usage_error("add", "no command given");
 		goto out;
 	}
+	if (hold && mode == MODE_SYNC) {
+		ret = usage_error("add", "--sync waits for a job that --hold parks: use one");
+		goto out;
+	}
 	if (argc - i > JOB_MAX_ARGS) {
 		ret = usage_error("add", "too many arguments (limit %d)", JOB_MAX_ARGS);
 		goto out;
@@ -259,6 +264,22 @@ int cmd_add(int argc, char **argv)
 	}
 	if (r == 1) {
 		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job.key);
+		goto close;
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		/* Nobody learnt the id: a job nobody knows of must not run. */
+		int e = errno, w = spool_withdraw(&sp, &job, initial);
+
+		errno = e;
+		if (w == 0)
+			error_errno("cannot write the job id to standard output; job not queued");
+		else
+			error_errno("cannot write the job id to standard output; job %s was queued",
+				    job.id);
+		/* Said; main need not say it again. */
+		__fpurge(stdout);
+		clearerr(stdout);
+		ret = EXIT_RUNTIME;
 		goto close;
 	}
 	if (mode == MODE_SYNC) {

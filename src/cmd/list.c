@@ -13,7 +13,7 @@ static const struct opt opts[] = {
 };
 
 struct list_ctx {
-	int json;
+	int json, errors;
 	struct jw w;
 	struct buf b;
 	int64_t now;
@@ -29,8 +29,11 @@ static int list_one(struct spool *sp, const struct jobref *ref, void *data)
 
 	if (r == SP_NOJOB)
 		return 0; /* gone meanwhile */
-	if (r != SP_OK)
-		return -1;
+	if (r != SP_OK) {
+		/* Said why on stderr; list the rest, and exit 3 at the end. */
+		l->errors++;
+		return 0;
+	}
 	if (l->json) {
 		view_json(&l->w, &v);
 	} else {
@@ -90,6 +93,8 @@ int cmd_list(int argc, char **argv)
 		jw_arr_end(&l.w);
 		buf_addc(&l.b, '\n');
 	}
+	if (l.errors)
+		ret = EXIT_RUNTIME; /* each said why */
 	out_buf(&l.b);
 	buf_release(&l.b);
 	spool_release(&sp);

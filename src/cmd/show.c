@@ -51,7 +51,7 @@ static void show_human(struct buf *b, const struct view *v)
 	buf_addf(b, "%-10s %d\n", "priority", v->job.priority);
 	line_time(b, "created", v->job.created_at, now);
 	if (v->ref.state == ST_DEFERRED)
-		line_time(b, "due", st->deferred_until >= 0 ? st->deferred_until : v->job.run_at, now);
+		line_time(b, "due", v->due >= 0 ? v->due : v->job.run_at, now);
 	if (a)
 		line_time(b, "started", a->started_at, now);
 	if (state_final(v->ref.state))

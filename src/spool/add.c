@@ -112,8 +112,9 @@ static int stage(struct spool *sp, const struct job *job, const struct buf *text
 		goto fail;
 	}
 	if (job->run_at >= 0) {
+		/* mtime: when it is due; atime: when that was decided (see promote.c). */
 		struct timespec ts[2] = {
-			{ job->run_at / 1000, job->run_at % 1000 * 1000000 },
+			{ job->created_at / 1000, job->created_at % 1000 * 1000000 },
 			{ job->run_at / 1000, job->run_at % 1000 * 1000000 },
 		};
 
@@ -141,33 +142,39 @@ static int publish(struct spool *sp, int fd, const char *tmpname, int dirfd, con
 int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID_LEN + 1])
 {
 	struct buf text = BUF_INIT;
-	char tmpname[64], name[NAME_LEN + 8], kname[KEY_NAME_MAX + 8];
-	int fd = -1, lockfd = -1, ret = SP_ERR, linked = 0, keyed = 0;
+	char tmpname[64] = "", name[NAME_LEN + 8], kname[KEY_NAME_MAX + 8];
+	int fd = -1, lockfd = -1, capfd = -1, ret = SP_ERR, linked = 0, keyed = 0;
 	int d = state_fd(sp, initial);
 	struct jobref ref;
 
 	if (d < 0)
 		return SP_ERR;
 	if (sp->cfg.max_pending > 0) {
-		long n = count_pending(sp, sp->cfg.max_pending);
+		/* Count and publish under one lock, or concurrent adds overshoot the cap. */
+		long n;
 
-		if (n < 0)
-			return error_errno("cannot count pending jobs");
-		if (n >= sp->cfg.max_pending)
-			return error("queue full: %ld pending jobs (queue.max_pending)", n), SP_FULL;
+		capfd = lock_file(sp->fd, "add.lock", "add.lock", ADD_LOCK_WAIT_MS);
+		if (capfd < 0)
+			return SP_ERR;
+		n = count_pending(sp, sp->cfg.max_pending);
+		if (n < 0) {
+			error_errno("cannot count pending jobs");
+			goto out;
+		}
+		if (n >= sp->cfg.max_pending) {
+			error("queue full: %ld pending jobs (queue.max_pending)", n);
+			ret = SP_FULL;
+			goto out;
+		}
 	}
 	if (job->key) {
 		int kd = KEYS_FD(sp), kfd;
 
 		if (kd < 0)
-			return SP_ERR;
-		lockfd = f_openat(kd, ".lock", O_RDWR | O_CREAT, 0600);
-		if (lockfd < 0)
-			return error_errno("cannot open 'keys/.lock'");
-		if (flock(lockfd, LOCK_EX)) {
-			error_errno("cannot lock 'keys/.lock'");
 			goto out;
-		}
+		lockfd = lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
+		if (lockfd < 0)
+			goto out;
 		key_name(job->key, kname, sizeof(kname));
 		kfd = f_openat(kd, kname, O_RDONLY, 0);
 		if (kfd >= 0) {
@@ -249,6 +256,85 @@ out:
 		unlinkat(TMP_FD(sp), tmpname, 0);
 	if (lockfd >= 0)
 		close(lockfd);
+	if (capfd >= 0)
+		close(capfd);
 	buf_release(&text);
+	return ret;
+}
+
+int spool_key_take(struct spool *sp, const struct job *job, int fd, char dup[ID_LEN + 1])
+{
+	char kname[KEY_NAME_MAX + 8];
+	int kd = KEYS_FD(sp), lockfd, kfd, ret = -1;
+	struct stat a, b;
+
+	if (kd < 0)
+		return -1;
+	lockfd = lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
+	if (lockfd < 0)
+		return -1;
+	key_name(job->key, kname, sizeof(kname));
+	kfd = f_openat(kd, kname, O_RDONLY, 0);
+	if (kfd >= 0) {
+		int live = 0;
+
+		/* Our own file (the key was never released): nothing to do. */
+		if (!fstat(kfd, &a) && !fstat(fd, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			close(kfd);
+			ret = 0;
+			goto out;
+		}
+		live = key_live(sp, kfd, dup);
+		close(kfd);
+		if (live < 0)
+			goto out;
+		if (live && strcmp(dup, job->id)) {
+			ret = 1;
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		error_errno("cannot open 'keys/%s'", kname);
+		goto out;
+	}
+	if (f_unlinkat(kd, kname, 0) && errno != ENOENT) {
+		error_errno("cannot remove stale key 'keys/%s'", kname);
+		goto out;
+	}
+	if (f_link_fd(fd, kd, kname) || f_fsync(kd)) {
+		error_errno("cannot link 'keys/%s'", kname);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(lockfd);
+	return ret;
+}
+
+int spool_withdraw(struct spool *sp, const struct job *job, enum state initial)
+{
+	struct jobref ref;
+	char name[NAME_LEN + 8], kname[KEY_NAME_MAX + 8];
+	int fd, ret = 0;
+
+	memcpy(ref.id, job->id, ID_LEN + 1);
+	ref.state = initial;
+	ref.prio = job->priority;
+	fd = spool_lock(sp, &ref);
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
+	jobref_name(&ref, name, sizeof(name));
+	if (job->key) {
+		int kd = KEYS_FD(sp);
+		struct stat a, b;
+
+		key_name(job->key, kname, sizeof(kname));
+		/* The key file is ours only if it is this very file. */
+		if (kd >= 0 && !fstatat(kd, kname, &a, AT_SYMLINK_NOFOLLOW) && !fstat(fd, &b) &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			f_unlinkat(kd, kname, 0);
+	}
+	if (f_unlinkat(state_fd(sp, initial), name, 0) || f_fsync(state_fd(sp, initial)))
+		ret = error_errno("cannot remove '%s/%s'", states[initial].dir, name);
+	close(fd);
 	return ret;
 }

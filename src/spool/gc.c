@@ -217,13 +217,12 @@ static int gc_keys(struct spool *sp)
 
 	if (g.d < 0)
 		return -1;
-	lockfd = f_openat(g.d, ".lock", O_RDWR | O_CREAT, 0600);
+	/* Busy: an add holds it (or a stopped one); the keys wait for the next gc. */
+	lockfd = lock_file(g.d, ".lock", "keys/.lock", 0);
+	if (lockfd == -2)
+		return 0;
 	if (lockfd < 0)
-		return error_errno("cannot open 'keys/.lock'");
-	if (flock(lockfd, LOCK_EX)) {
-		close(lockfd);
-		return error_errno("cannot lock 'keys/.lock'");
-	}
+		return -1;
 	if (dir_each(g.d, "keys", 1, gc_key, &g) < 0)
 		g.ret = -1;
 	close(lockfd);

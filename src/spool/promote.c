@@ -44,12 +44,15 @@ static void due_at(struct promote *p, int64_t t)
 		*p->next_due = t;
 }
 
+/* A deferral dated more than this ahead of the clock means the clock went back. */
+#define CLOCK_JUMP_MS 60000
+
 static int promote_deferred(const char *name, void *arg)
 {
 	struct promote *p = arg;
 	struct stat st;
 	struct jobref ref;
-	int64_t due;
+	int64_t due, decided;
 	int fd;
 
 	if (parse_prio_name(name, &ref))
@@ -57,11 +60,33 @@ static int promote_deferred(const char *name, void *arg)
 	if (fstatat(p->d, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 		return 0;
 	due = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	/* When the deferral was decided: its atime (q reads job files O_NOATIME). */
+	decided = (int64_t)st.st_atim.tv_sec * 1000 + st.st_atim.tv_nsec / 1000000;
+	ref.state = ST_DEFERRED;
+	if (decided > p->now + CLOCK_JUMP_MS && due > p->now) {
+		/*
+		 * Deferred "in the future": the clock has gone back since (it
+		 * was wrong, then corrected).  Keep the wait it was given, from
+		 * now, rather than wait out the clock's error as well.
+		 */
+		int64_t wait = due > decided ? due - decided : 0;
+
+		fd = spool_lock(p->sp, &ref);
+		if (fd >= 0) {
+			struct timespec ts[2] = {
+				{ p->now / 1000, p->now % 1000 * 1000000 },
+				{ (p->now + wait) / 1000, (p->now + wait) % 1000 * 1000000 },
+			};
+
+			if (!futimens(fd, ts))
+				due = p->now + wait;
+			close(fd);
+		}
+	}
 	if (due > p->now) {
 		due_at(p, due);
 		return 0;
 	}
-	ref.state = ST_DEFERRED;
 	fd = spool_lock(p->sp, &ref);
 	if (fd < 0) {
 		p->errors += fd == -1;

@@ -186,9 +186,9 @@ int spool_check_dir(int fd, const char *what)
 	if (st.st_uid != geteuid())
 		return error("refusing spool '%s': owned by uid %u, not %u", what,
 			     (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 022)
-		return error("refusing spool '%s': writable by group or others (mode %03o)", what,
-			     (unsigned)(st.st_mode & 0777));
+	if (st.st_mode & 077)
+		return error("refusing spool '%s': mode %03o, want 700 (checked out from a "
+			     "repository, or changed by hand?)", what, (unsigned)(st.st_mode & 0777));
 	return 0;
 }
 
