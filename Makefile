@@ -121,6 +121,11 @@ bench: all
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
 
+# The crash suite with concurrent cancel, retry, hold, release, gc and
+# fsck, and jobs that leave detached children (tests/crash.sh --chaos).
+chaos: all
+	tests/crash.sh --rounds $${ROUNDS:-300} --chaos
+
 stress: all
 	tests/stress.sh
 .PHONY: stress
@@ -137,4 +142,4 @@ clean:
 	rm -f bin/q $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench crash install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench crash chaos install format clean fuzz fuzz-replay

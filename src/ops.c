@@ -141,6 +141,7 @@ int op_retry(struct spool *sp, struct jobref *ref)
 {
 	struct job job;
 	int fd, ret = OP_OK;
+	enum state to;
 
 	if (ref->state != ST_FAILED && ref->state != ST_CANCELLED && ref->state != ST_EXPIRED) {
 		error("job %s is %s: only failed, cancelled or expired jobs can be retried", ref->id,
@@ -168,9 +169,11 @@ int op_retry(struct spool *sp, struct jobref *ref)
 			return r > 0 ? OP_REFUSED : OP_ERR;
 		}
 	}
-	job_release(&job);
-	if (spool_transition(sp, ref, fd, ST_PENDING, 0, "retry", NULL))
+	/* Where release would send it: its dependencies and its time still hold. */
+	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ST_PENDING;
+	if (spool_transition(sp, ref, fd, to, job.run_at, "retry", NULL))
 		ret = OP_ERR;
+	job_release(&job);
 	close(fd);
 	if (!ret)
 		op_kick(sp);
