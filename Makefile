@@ -73,7 +73,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = fuzz_json fuzz_job fuzz_events fuzz_config fuzz_add_args
 FUZZ_BIN = $(FUZZ_TARGETS:%=fuzz/out/%)
-FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/cmd/add.c)
+FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/cmd/add.c \
+	src/cmd/batch.c)
 
 # With clang, check also replays the fuzz corpus under ASan and UBSan.
 check: all $(UNIT) tests/q-exec-only $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)

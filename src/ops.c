@@ -83,11 +83,9 @@ void op_capture_env(struct job *job, const struct strv *keep)
 	}
 }
 
-int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
-	   char dup[ID_LEN + 1])
+void op_prepare(struct spool *sp, struct job *job, int hold, enum state *initial)
 {
 	const struct config *cfg = &sp->cfg;
-	int r;
 
 	/* Settings fill what the caller left unset. */
 	if (job->max_attempts < 0)
@@ -106,6 +104,14 @@ int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
 	*initial = hold ? ST_HELD
 		   : job->after.n ? ST_WAITING
 		   : job->run_at > job->created_at ? ST_DEFERRED : ST_PENDING;
+}
+
+int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
+	   char dup[ID_LEN + 1])
+{
+	int r;
+
+	op_prepare(sp, job, hold, initial);
 	r = spool_add(sp, job, *initial, dup);
 	return r == SP_FULL ? OP_FULL : r < 0 ? OP_ERR : r;
 }
@@ -373,13 +379,25 @@ void op_kick(struct spool *sp)
 		op_spawn_worker(sp);
 }
 
-/* Start a worker that outlives us and holds nothing of ours open. */
+/*
+ * Start a worker that outlives us and holds nothing of ours open, when
+ * one is needed: if every worker slot is taken, a worker holds each and
+ * will look at pending/ again before it exits, so there is nothing to
+ * start.  Otherwise the slot is locked here and handed to the worker
+ * (Q_SLOT_FD), so no other q can take it in between.
+ */
 void op_spawn_worker(struct spool *sp)
 {
-	pid_t pid = fork();
+	int slot = spool_slot(sp, (int)sp->cfg.worker_max);
+	pid_t pid;
 
+	if (slot == -2)
+		return;
+	pid = fork();
 	if (pid < 0) {
 		warning("cannot start a worker: %s", strerror(errno));
+		if (slot >= 0)
+			close(slot);
 		return;
 	}
 	if (pid == 0) {
@@ -398,13 +416,28 @@ void op_spawn_worker(struct spool *sp)
 				dup2(null, 2);
 			}
 		}
-		close_range(3, ~0U, 0);
+		if (slot >= 0) {
+			char n[16];
+
+			/* The slot survives the exec at descriptor 3; nothing else does. */
+			if (slot == 3 && fcntl(3, F_SETFD, 0))
+				_exit(1);
+			if (slot != 3 && dup2(slot, 3) != 3)
+				_exit(1);
+			close_range(4, ~0U, 0);
+			snprintf(n, sizeof(n), "%d", 3);
+			setenv("Q_SLOT_FD", n, 1);
+		} else {
+			close_range(3, ~0U, 0);
+		}
 		if (chdir("/"))
 			_exit(1);
 		setenv("Q_SPOOL", sp->path, 1);
 		execl("/proc/self/exe", "q", "worker", (char *)NULL);
 		_exit(127);
 	}
+	if (slot >= 0)
+		close(slot); /* the worker's copy holds the lock */
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 }

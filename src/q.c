@@ -17,7 +17,7 @@ const struct cmd commands[] = {
 	{ "add", cmd_add,
 	  "q add [-p PRIO] [--attempts N] [--backoff BASE[:MAX]] [--timeout DUR] [--retry-timeout] "
 	  "[--at TIME | --in DUR] [--deadline TIME|DUR] [--after ID]... [--key KEY] "
-	  "[--secret-env NAME]... [--env NAME]... [--hold] [--sync | --async | --manual] [--json] [--] CMD [ARG...]",
+	  "[--secret-env NAME]... [--env NAME]... [--hold] [--sync | --async | --manual] [--json] {[--] CMD [ARG...] | --batch}",
 	  "queue a command; print its id" },
 	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N]", "run queued jobs, then exit" },
 	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground" },

@@ -32,6 +32,7 @@ const struct opt add_options[] = {
 	{ "async", 0, 0, A_ASYNC },
 	{ "manual", 0, 0, A_MANUAL },
 	{ "json", 0, 0, A_JSON },
+	{ "batch", 0, 0, A_BATCH },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -42,7 +43,7 @@ const struct opt add_options[] = {
  */
 static int run_sync(struct spool *sp, const char *id, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = id };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
 
@@ -78,7 +79,7 @@ int cmd_add(int argc, char **argv)
 	struct job job;
 	struct spool sp;
 	struct strv after = { NULL, 0 }, keep = { NULL, 0 };
-	int i = 1, id, mode = -1, json = 0, hold = 0, ret = EXIT_OK, r, when = 0;
+	int i = 1, id, mode = -1, json = 0, hold = 0, batch = 0, ret = EXIT_OK, r, when = 0;
 	const char *arg;
 	int64_t now = now_ms();
 	char dup[ID_LEN + 1], cwd[PATH_MAX];
@@ -198,13 +199,24 @@ int cmd_add(int argc, char **argv)
 			mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
 			break;
 		case A_JSON: json = 1; break;
+		case A_BATCH: batch = 1; break;
 		}
 	}
 	if (id < 0) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (i >= argc) {
+	if (batch && i < argc) {
+		ret = usage_error("add", "--batch reads the commands from standard input, not '%s'",
+				  argv[i]);
+		goto out;
+	}
+	if (batch && (job.key || mode == MODE_SYNC)) {
+		ret = usage_error("add", "--batch queues many jobs: not with %s",
+				  job.key ? "--key" : "--sync");
+		goto out;
+	}
+	if (i >= argc && !batch) {
 		ret = usage_error("add", "no command given");
 		goto out;
 	}
@@ -246,6 +258,12 @@ int cmd_add(int argc, char **argv)
 		if ((ret = cmd_find(&sp, after.v[k], &ref)))
 			goto close;
 		strv_push(&job.after, ref.id);
+	}
+	if (batch) {
+		ret = add_batch(&sp, &job, hold, json);
+		if (ret == EXIT_OK && mode == MODE_ASYNC && !hold && !spool_paused(&sp))
+			op_spawn_worker(&sp);
+		goto close;
 	}
 	r = op_add(&sp, &job, hold, &initial, dup);
 	if (r == OP_FULL) {

@@ -67,9 +67,11 @@ int job_exit_status(enum state s);
 /* q add's options (add.c), shared with its fuzz target. */
 enum add_option {
 	A_PRIO = 1, A_ATTEMPTS, A_BACKOFF, A_TIMEOUT, A_RETRY_TIMEOUT, A_AT, A_IN, A_DEADLINE,
-	A_AFTER, A_KEY, A_SECRET, A_ENV, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_LAST
+	A_AFTER, A_KEY, A_SECRET, A_ENV, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_BATCH, A_LAST
 };
 extern const struct opt add_options[];
+/* q add --batch (batch.c): the jobs on standard input, with job's options. */
+int add_batch(struct spool *sp, struct job *job, int hold, int json);
 
 int cmd_add(int argc, char **argv);
 int cmd_worker(int argc, char **argv);

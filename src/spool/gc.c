@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------- slots */
@@ -51,6 +53,84 @@ int spool_queue_slot(struct spool *sp, const char *queue, int max)
 		close(fd);
 	}
 	return -2;
+}
+
+int spool_slot_adopt(struct spool *sp, int fd, int max)
+{
+	int d = SLOTS_FD(sp);
+	struct stat a, b;
+
+	if (d >= 0 && !fstat(fd, &a) && S_ISREG(a.st_mode))
+		for (int i = 0; i < max; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%d", i);
+			if (!fstatat(d, name, &b, AT_SYMLINK_NOFOLLOW) && a.st_ino == b.st_ino &&
+			    a.st_dev == b.st_dev && !flock(fd, LOCK_EX | LOCK_NB)) {
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+				return fd;
+			}
+		}
+	close(fd);
+	return -1;
+}
+
+int spool_waiter_lock(struct spool *sp)
+{
+	int fd = lock_file(sp->fd, "waiter.lock", "waiter.lock", 0);
+
+	if (fd >= 0) {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		/* Who waits, for q status; only a hint: the lock is what counts. */
+		if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, n, 0) != n)
+			ftruncate(fd, 0);
+	}
+	return fd;
+}
+
+long spool_waiter(struct spool *sp)
+{
+	int fd = f_openat(sp->fd, "waiter.lock", O_RDONLY, 0);
+	char buf[32];
+	long pid = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd); /* nobody holds it */
+		return 0;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		pid = strtol(buf, NULL, 10);
+	}
+	close(fd);
+	return pid > 0 ? pid : 1;
+}
+
+int spool_watch_schedule(struct spool *sp)
+{
+	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	struct buf p = BUF_INIT;
+	static const enum state watched[] = { ST_DEFERRED, ST_WAITING };
+
+	if (ino < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(watched) / sizeof(*watched); i++) {
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", sp->path, states[watched[i]].dir);
+		if (inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_ONLYDIR) < 0) {
+			close(ino);
+			ino = -1;
+			break;
+		}
+	}
+	buf_release(&p);
+	return ino;
 }
 
 int spool_paused(struct spool *sp)
@@ -284,7 +364,7 @@ int spool_gc(struct spool *sp, int64_t older_ms,
 	}
 	if (gc_keys(sp) || gc_tmp(sp, g.now) || spool_each(sp, ST_HELD, 0, expire_fn, &g.now))
 		g.errors++;
-	if (spool_promote(sp, &next) < 0) /* expires deferred and waiting jobs */
+	if (spool_promote(sp, &next, NULL) < 0) /* expires deferred and waiting jobs */
 		g.errors++;
 	{
 		int fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);

@@ -8,7 +8,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms)
+static int move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms,
+		int sync)
 {
 	struct jobref dst = *ref;
 	char from[NAME_LEN + 8], toname[NAME_LEN + 8];
@@ -58,7 +59,7 @@ int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int6
 		goto out;
 	}
 	/* A claim need not be durable: after a power loss the job is pending again. */
-	if (to != ST_RUNNING && f_fsync(dd)) {
+	if (sync && to != ST_RUNNING && f_fsync(dd)) {
 		error_errno("cannot sync '%s'", states[to].dir);
 		*ref = dst;
 		goto out;
@@ -71,6 +72,17 @@ out:
 	if (down >= 0)
 		close(down);
 	return ret;
+}
+
+int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms)
+{
+	return move(sp, ref, to, fd, until_ms, 1);
+}
+
+int spool_move_nosync(struct spool *sp, struct jobref *ref, enum state to, int fd,
+		      int64_t until_ms)
+{
+	return move(sp, ref, to, fd, until_ms, 0);
 }
 
 int spool_lock(struct spool *sp, const struct jobref *ref)

@@ -35,7 +35,7 @@ struct promote {
 	struct spool *sp;
 	int d;
 	int64_t now, *next_due;
-	int moved, errors;
+	int moved, errors, waiting;
 };
 
 static void due_at(struct promote *p, int64_t t)
@@ -118,6 +118,7 @@ static int promote_waiting(const char *name, void *arg)
 	fd = spool_lock(p->sp, &ref);
 	if (fd < 0) {
 		p->errors += fd == -1;
+		p->waiting += fd == -2;
 		return 0;
 	}
 	r = read_job(fd, &job, why, sizeof(why));
@@ -130,6 +131,7 @@ static int promote_waiting(const char *name, void *arg)
 		/* A newer q's job: leave it to that q. */
 		job_release(&job);
 		close(fd);
+		p->waiting++;
 		return 0;
 	}
 	ref.prio = job.priority;
@@ -152,15 +154,20 @@ static int promote_waiting(const char *name, void *arg)
 			p->errors++;
 	} else if (r == -2) {
 		p->errors++;
+	} else {
+		/* Still waiting: for its dependencies, and maybe for its deadline. */
+		p->waiting++;
+		if (job.deadline >= 0)
+			due_at(p, job.deadline);
 	}
 	job_release(&job);
 	close(fd);
 	return 0;
 }
 
-int spool_promote(struct spool *sp, int64_t *next_due)
+int spool_promote(struct spool *sp, int64_t *next_due, int *waiting)
 {
-	struct promote p = { sp, -1, now_ms(), next_due, 0, 0 };
+	struct promote p = { sp, -1, now_ms(), next_due, 0, 0, 0 };
 
 	*next_due = -1;
 	/* Directory order: memory stays flat however many jobs wait. */
@@ -170,5 +177,20 @@ int spool_promote(struct spool *sp, int64_t *next_due)
 	if ((p.d = state_fd(sp, ST_WAITING)) < 0 ||
 	    dir_each(p.d, "waiting", 0, promote_waiting, &p) < 0)
 		return -1;
+	if (waiting)
+		*waiting = p.waiting;
 	return p.errors ? -1 : p.moved;
+}
+
+int spool_dir_mtime(struct spool *sp, enum state s, int64_t *ms)
+{
+	int d = state_fd(sp, s);
+	struct stat st;
+
+	if (d < 0)
+		return -1;
+	if (fstat(d, &st))
+		return error_errno("cannot stat '%s'", states[s].dir);
+	*ms = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
 }
