@@ -121,7 +121,33 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			return 0;
 		}
 	}
+	/* [queues] NAME = N: the concurrency of the named queue. */
+	if (!strncasecmp(key, "queues.", 7) && key[7]) {
+		long long v;
+
+		if (parse_int(value, 1, 1000, &v))
+			return error("%s: bad value '%s' for '%s': want 1-1000", where, value, key);
+		for (int i = 0; i < c->nqueues; i++)
+			if (!strcmp(c->queues[i].name, key + 7)) {
+				c->queues[i].max = (int)v;
+				return 0;
+			}
+		if (c->nqueues < CONFIG_MAX_QUEUES && strlen(key + 7) < sizeof(c->queues[0].name)) {
+			snprintf(c->queues[c->nqueues].name, sizeof(c->queues[0].name), "%s", key + 7);
+			c->queues[c->nqueues++].max = (int)v;
+		}
+		return 0;
+	}
 	return 0; /* unknown keys are ignored */
+}
+
+int config_queue_max(const struct config *c, const char *name)
+{
+	/* Keys of q.conf are case-insensitive, as in git: so are queue names there. */
+	for (int i = 0; i < c->nqueues; i++)
+		if (!strcasecmp(c->queues[i].name, name))
+			return c->queues[i].max;
+	return 1;
 }
 
 static int name_char(int ch)

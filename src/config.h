@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 enum sync_mode { MODE_ASYNC, MODE_SYNC, MODE_MANUAL };
+#define CONFIG_MAX_QUEUES 32
 
 struct config {
 	int mode;                 /* sync.mode */
@@ -32,6 +33,11 @@ struct config {
 	int64_t gc_completed_ms;  /* gc.completed */
 	int64_t gc_failed_ms;     /* gc.failed */
 	int64_t gc_interval_ms;   /* gc.interval */
+	struct {
+		char name[64];
+		int max;
+	} queues[CONFIG_MAX_QUEUES]; /* [queues] NAME = N */
+	int nqueues;
 };
 
 void config_defaults(struct config *c);
@@ -44,6 +50,8 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 int config_load(struct config *c, const char *path);
 /* Set one "section.key"; where names the source for messages. */
 int config_set(struct config *c, const char *key, const char *value, const char *where);
+/* The concurrency of queue NAME ([queues] NAME = N), 1 by default. */
+int config_queue_max(const struct config *c, const char *name);
 /* Parse a sync.mode value; -1 if invalid. */
 int mode_parse(const char *s);
 /* Parse BASE[:MAX] durations. */

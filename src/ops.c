@@ -101,6 +101,8 @@ void op_prepare(struct spool *sp, struct job *job, int hold, enum state *initial
 	}
 	if (job->timeout_ms < 0)
 		job->timeout_ms = cfg->timeout_ms;
+	if (job->queue_max < 0)
+		job->queue_max = job->queue ? config_queue_max(cfg, job->queue) : 1;
 	*initial = hold ? ST_HELD
 		   : job->after.n ? ST_WAITING
 		   : job->run_at > job->created_at ? ST_DEFERRED : ST_PENDING;

@@ -63,7 +63,7 @@ struct spool {
 	char *top;          /* the directory holding .idlergear */
 	int fd;             /* the spool directory */
 	int dfd[ST_NSTATES];
-	int tmpfd, logsfd, keysfd, quarfd, slotsfd, locksfd;
+	int tmpfd, logsfd, keysfd, quarfd, slotsfd, locksfd, lastfd;
 	int lbfd;                   /* the last logs/B opened, kept for the next file */
 	char lbname[BUCKET_LEN];
 	struct config cfg;
@@ -315,6 +315,13 @@ int spool_queue_slot(struct spool *sp, const char *queue, int max);
 int spool_waiter_lock(struct spool *sp);
 long spool_waiter(struct spool *sp);
 int spool_watch_schedule(struct spool *sp);
+/*
+ * The last job a session added (last/SESSION), for the "@" shorthand:
+ * the session is $Q_SESSION if set (an agent's session), else the
+ * terminal session id (getsid).  spool_last_get: SP_OK, SP_NOJOB, SP_ERR.
+ */
+int spool_last_set(struct spool *sp, const char *id);  /* -1 with errno, no message */
+int spool_last_get(struct spool *sp, char id[ID_LEN + 1]);
 /* Is the spool paused? */
 int spool_paused(struct spool *sp);
 int spool_set_paused(struct spool *sp, int paused);

@@ -33,6 +33,8 @@ const struct opt add_options[] = {
 	{ "manual", 0, 0, A_MANUAL },
 	{ "json", 0, 0, A_JSON },
 	{ "batch", 0, 0, A_BATCH },
+	{ "label", 'l', 1, A_LABEL },
+	{ "queue", 0, 1, A_QUEUE },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -54,7 +56,7 @@ static int run_sync(struct spool *sp, const char *id, enum state initial)
 	memcpy(ref.id, id, ID_LEN + 1);
 	if (op_wait(sp, &ref, -1, NULL, NULL) < 0)
 		return error("job '%s' vanished", id), EXIT_RUNTIME;
-	if (print_log(sp, id, "out", 0))
+	if (print_logs(sp, &ref, 1, "out", 0))
 		return EXIT_RUNTIME;
 	if (ref.state != ST_DONE) {
 		struct view v;
@@ -89,6 +91,7 @@ int cmd_add(int argc, char **argv)
 	job.created_at = now;
 	job.max_attempts = -1;
 	job.max_interrupts = -1;
+	job.queue_max = -1;
 	job.backoff_ms = -1;
 	job.timeout_ms = -1;
 	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0) {
@@ -200,6 +203,20 @@ int cmd_add(int argc, char **argv)
 			break;
 		case A_JSON: json = 1; break;
 		case A_BATCH: batch = 1; break;
+		case A_LABEL:
+		case A_QUEUE:
+			if (!queue_valid(arg)) {
+				ret = usage_error("add", "bad %s '%s': want 1 to %d bytes of UTF-8 on one line",
+						  id == A_LABEL ? "label" : "queue", arg, QUEUE_MAX_LEN);
+				goto out;
+			}
+			if (id == A_LABEL) {
+				strv_push(&job.labels, arg);
+			} else {
+				free(job.queue);
+				job.queue = xstrdup(arg);
+			}
+			break;
 		}
 	}
 	if (id < 0) {
@@ -274,6 +291,9 @@ int cmd_add(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 		goto close;
 	}
+	/* For "@": the job this session added last (a hint; never fatal). */
+	if (spool_last_set(&sp, r == 1 ? dup : job.id))
+		warning("cannot record the job for '@': %s", strerror(errno));
 	if (json) {
 		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job.id,
 		       r == 1 ? "true" : "false");

@@ -112,6 +112,8 @@ int add_batch(struct spool *sp, struct job *job, int hold, int json)
 			else
 				buf_addf(&out, "%s\n", b.v[i].ref.id);
 		queued += done > 0 ? done : 0;
+		if (done > 0 && spool_last_set(sp, b.v[done - 1].ref.id))
+			warning("cannot record the last job for '@': %s", strerror(errno));
 		out_buf(&out);
 		if (fflush(stdout) || ferror(stdout)) {
 			error_errno("cannot write to standard output");

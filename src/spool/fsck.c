@@ -278,7 +278,8 @@ static int fsck_staged(const char *name, void *arg)
 int spool_fsck(struct spool *sp, int repair, void (*report)(const char *msg, void *arg), void *arg)
 {
 	struct fsck_ctx f = { sp, 0, repair, NULL, 0, -1, NULL, 0, report, arg };
-	static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots", "locks" };
+	static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots", "locks",
+					     "last" };
 
 	if (spool_check_dir(sp->fd, sp->path))
 		f.problems++;

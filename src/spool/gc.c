@@ -396,3 +396,73 @@ int spool_gc_maybe(struct spool *sp)
 	close(fd);
 	return ret;
 }
+
+/* ------------------------------------------------------------- session */
+
+/* The name of this session's file: Q_SESSION, else the session id. */
+static void session_name(char *out, size_t n)
+{
+	const char *s = getenv("Q_SESSION");
+	char clean[KEY_NAME_MAX + 8];
+
+	if (s && *s && utf8_valid(s, strlen(s)) && strlen(s) <= KEY_MAX) {
+		key_name(s, clean, sizeof(clean));
+		snprintf(out, n, "s-%s", clean);
+	} else {
+		snprintf(out, n, "%ld", (long)getsid(0));
+	}
+}
+
+int spool_last_set(struct spool *sp, const char *id)
+{
+	char name[KEY_NAME_MAX + 16], tmp[sizeof(name) + 24];
+	int d = sp->lastfd, fd, e;
+	struct stat st;
+
+	/* A hint for "@", not a job: quiet on failure, written and renamed, never synced. */
+	if (d < 0) {
+		if (f_mkdirat(sp->fd, "last", 0700) && errno != EEXIST)
+			return -1;
+		d = f_openat(sp->fd, "last", O_RDONLY | O_DIRECTORY, 0);
+		if (d < 0)
+			return -1;
+		if (fstat(d, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+			close(d);
+			errno = EPERM;
+			return -1;
+		}
+		sp->lastfd = d;
+	}
+	session_name(name, sizeof(name));
+	snprintf(tmp, sizeof(tmp), ".%s.%ld", name, (long)getpid());
+	fd = f_openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	if (f_write_all(fd, id, ID_LEN) || f_rename(d, tmp, d, name, 0)) {
+		e = errno;
+		close(fd);
+		f_unlinkat(d, tmp, 0);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int spool_last_get(struct spool *sp, char id[ID_LEN + 1])
+{
+	int d = named_fd(sp, &sp->lastfd, "last"), fd;
+	char name[KEY_NAME_MAX + 16];
+	ssize_t n;
+
+	if (d < 0)
+		return SP_ERR;
+	session_name(name, sizeof(name));
+	fd = f_openat(d, name, O_RDONLY, 0);
+	if (fd < 0)
+		return errno == ENOENT ? SP_NOJOB : error_errno("cannot open 'last/%s'", name);
+	n = read(fd, id, ID_LEN);
+	close(fd);
+	id[n == ID_LEN ? ID_LEN : 0] = '\0';
+	return id_valid(id) ? SP_OK : SP_NOJOB;
+}
