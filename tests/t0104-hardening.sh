@@ -189,9 +189,10 @@ fi
 # --- 6. a worker never dies of SIGPIPE ------------------------------------------
 
 run_q add -- sleep 2
+id=$out
 q_bg w worker --once
 wp=$bg_pid
-wait_for "grep -q . '$Q_SPOOL/logs/'*/*.events 2>/dev/null" 5
+wait_for "test -e '$Q_SPOOL/running/$id'" 5
 ign=$(sed -n 's/^SigIgn:\s*//p' "/proc/$wp/status")
 [ $((0x$ign >> 12 & 1)) = 1 ]
 ok $? "the worker ignores SIGPIPE (SigIgn $ign)"
