@@ -254,8 +254,14 @@ struct gc_dir {
 static int gc_bucket(const char *name, void *arg)
 {
 	struct gc_dir *g = arg;
+	char recent[ID_LEN + 1];
 
-	if (strlen(name) == BUCKET_LEN)
+	/*
+	 * Not the buckets of the last day, where jobs finish all the time: a
+	 * job moving into one just removed would have to make it again.
+	 */
+	id_new(recent, g->now - 86400000);
+	if (strlen(name) == BUCKET_LEN && strncmp(name, recent, BUCKET_LEN) < 0)
 		unlinkat(g->d, name, AT_REMOVEDIR); /* fails while not empty */
 	return 0;
 }
@@ -263,7 +269,7 @@ static int gc_bucket(const char *name, void *arg)
 /* Remove empty buckets of directory d: ext4 directories never shrink. */
 static void gc_buckets(int d, const char *what)
 {
-	struct gc_dir g = { NULL, d, 0, 0 };
+	struct gc_dir g = { NULL, d, 0, now_ms() };
 
 	if (d >= 0)
 		dir_each(d, what, 1, gc_bucket, &g);
@@ -465,4 +471,84 @@ int spool_last_get(struct spool *sp, char id[ID_LEN + 1])
 	close(fd);
 	id[n == ID_LEN ? ID_LEN : 0] = '\0';
 	return id_valid(id) ? SP_OK : SP_NOJOB;
+}
+
+/* -------------------------------------------------------------- notify */
+
+int notify_mark(struct spool *sp, const char *id, int set)
+{
+	int d = NOTIFY_FD(sp), fd;
+
+	if (d < 0)
+		return -1;
+	if (!set) {
+		if (f_unlinkat(d, id, 0) && errno != ENOENT)
+			return error_errno("cannot remove 'notify/%s'", id);
+		return 0;
+	}
+	fd = f_openat(d, id, O_WRONLY | O_CREAT, 0600);
+	if (fd < 0)
+		return error_errno("cannot create 'notify/%s'", id);
+	close(fd);
+	if (f_fsync(d))
+		return error_errno("cannot sync 'notify'");
+	return 0;
+}
+
+struct next_note {
+	struct spool *sp;
+	int d, fd;
+	char *id;
+};
+
+static int take_note(const char *name, void *arg)
+{
+	struct next_note *n = arg;
+	int fd;
+
+	if (!id_valid(name))
+		return 0;
+	fd = f_openat(n->d, name, O_RDONLY, 0);
+	if (fd < 0)
+		return 0; /* taken and done meanwhile */
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return 0; /* someone is calling for it */
+	}
+	n->fd = fd;
+	memcpy(n->id, name, ID_LEN + 1);
+	return 1;
+}
+
+int spool_notify_next(struct spool *sp, char id[ID_LEN + 1])
+{
+	struct next_note n = { sp, NOTIFY_FD(sp), -2, id };
+
+	if (n.d < 0 || dir_each(n.d, "notify", 1, take_note, &n) < 0)
+		return -1;
+	return n.fd;
+}
+
+int spool_notify_done(struct spool *sp, const char *id, int fd)
+{
+	int r = notify_mark(sp, id, 0);
+
+	close(fd);
+	return r;
+}
+
+static int any(const char *name, void *arg)
+{
+	return 1;
+}
+
+int spool_notify_pending(struct spool *sp)
+{
+	int d = f_openat(sp->fd, "notify", O_RDONLY | O_DIRECTORY, 0), r;
+
+	if (d < 0)
+		return 0;
+	r = dir_each(d, "notify", 0, any, NULL) > 0;
+	close(d);
+	return r;
 }
