@@ -1334,7 +1334,7 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			break;
 		}
 		/* job.on_finish calls a crash left owing (or that recovery just made). */
-		if (sp->cfg.on_finish[0] && spool_notify_pending(sp))
+		if (sp->cfg.on_finish[0] && spool_notify_pending(sp, NULL, NULL))
 			sp->notified = 1;
 		if (!o->only && spool_gc_maybe(sp))
 			w.errors++;
