@@ -78,7 +78,7 @@ FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/c
 
 # With clang, check also replays the fuzz corpus under ASan and UBSan.
 check: all $(UNIT) tests/q-exec-only $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
-	prove -j2 $(UNIT) tests/t[0-9]*.sh
+	QTEST_PYTHON=$$(python3 -c 'import sys; print(sys.executable)') prove -j2 $(UNIT) tests/t[0-9]*.sh
 
 fuzz/out/obj/%.o: src/%.c
 	@mkdir -p $(@D)
