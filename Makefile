@@ -118,6 +118,7 @@ valgrind: all
 
 bench: all
 	bench/run
+	bench/peers
 
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
