@@ -17,7 +17,7 @@
 
 #define CONFIG_MAX_SIZE (64 << 10)
 
-enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF, K_STR };
+enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF, K_STR, K_BOOL };
 
 static const struct key {
 	const char *name;
@@ -40,6 +40,10 @@ static const struct key {
 	{ "gc.completed", K_DUR, offsetof(struct config, gc_completed_ms) },
 	{ "gc.failed", K_DUR, offsetof(struct config, gc_failed_ms) },
 	{ "gc.interval", K_DUR, offsetof(struct config, gc_interval_ms) },
+	{ "agent.lease", K_DUR, offsetof(struct config, lease_ms) },
+	{ "agent.autoclaim", K_BOOL, offsetof(struct config, autoclaim) },
+	{ "agent.drain", K_BOOL, offsetof(struct config, drain) },
+	{ "agent.attempts", K_POS, offsetof(struct config, agent_attempts) },
 };
 
 void config_defaults(struct config *c)
@@ -61,6 +65,10 @@ void config_defaults(struct config *c)
 	c->gc_completed_ms = 86400000;
 	c->gc_failed_ms = 7 * 86400000LL;
 	c->gc_interval_ms = 3600000;
+	c->lease_ms = 600000;
+	c->autoclaim = 0;
+	c->drain = 0;
+	c->agent_attempts = 3;
 }
 
 int mode_parse(const char *s)
@@ -123,6 +131,17 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 				return error("%s: value for '%s' is longer than %zu bytes or not UTF-8",
 					     where, k->name, sizeof(c->on_finish) - 1);
 			snprintf((char *)p, sizeof(c->on_finish), "%s", value);
+			return 0;
+		case K_BOOL:
+			if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") ||
+			    !strcasecmp(value, "on") || !strcmp(value, "1"))
+				*p = 1;
+			else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") ||
+				 !strcasecmp(value, "off") || !strcmp(value, "0"))
+				*p = 0;
+			else
+				return error("%s: bad value '%s' for '%s': want true or false", where,
+					     value, k->name);
 			return 0;
 		case K_BACKOFF:
 			if (backoff_parse(value, &c->backoff_ms, &c->backoff_max_ms))

@@ -35,6 +35,10 @@ struct config {
 	int64_t gc_completed_ms;  /* gc.completed */
 	int64_t gc_failed_ms;     /* gc.failed */
 	int64_t gc_interval_ms;   /* gc.interval */
+	int64_t lease_ms;         /* agent.lease: a prompt's lease lasts this long unless renewed */
+	int64_t autoclaim;        /* agent.autoclaim: SessionStart leases the next prompt */
+	int64_t drain;            /* agent.drain: Stop leases the next prompt */
+	int64_t agent_attempts;   /* agent.attempts: leases of a prompt that may expire */
 	struct {
 		char name[64];
 		int max;

@@ -36,6 +36,7 @@ void jobstate_release(struct jobstate *st)
 {
 	free(st->hist);
 	free(st->progress_msg);
+	free(st->lease_session);
 	jobstate_init(st);
 }
 
@@ -151,6 +152,8 @@ static void fold_one(struct jobstate *st, const struct json *j)
 		st->verdict_error[0] = '\0';
 		st->deferred_until = -1;
 		st->held = 0;
+		free(st->lease_session);
+		st->lease_session = NULL;
 	} else if ((v = verdict_parse(ev)) != V_NONE) {
 		if (st->verdict == V_NONE) {
 			st->verdict = v;
@@ -172,6 +175,22 @@ static void fold_one(struct jobstate *st, const struct json *j)
 		st->held = 1;
 	} else if (!strcmp(ev, "released")) {
 		st->held = 0;
+	} else if (!strcmp(ev, "leased")) {
+		/* A prompt leased to a session: an attempt, unless it is given back. */
+		int t = json_get(j, 0, "session");
+
+		free(st->lease_session);
+		if (t < 0 || json_string(j, t, &st->lease_session))
+			st->lease_session = xstrdup("");
+		st->attempts++;
+	} else if (!strcmp(ev, "returned")) {
+		char why[32];
+
+		get_str(j, "reason", why, sizeof(why));
+		if (st->lease_session && strcmp(why, "expired"))
+			st->attempts--;
+		free(st->lease_session);
+		st->lease_session = NULL;
 	} else if (!strcmp(ev, "progress")) {
 		int t = json_get(j, 0, "message");
 		char *msg = NULL;

@@ -32,7 +32,11 @@ struct attempt {
 
 /* What the event log says (see "Readers derive" in spool-format.md). */
 struct jobstate {
-	int attempts;             /* starts since the last retry, tempfails and interrupts excluded */
+	/*
+	 * Starts since the last retry, tempfails and interrupts excluded; for
+	 * a prompt, leases since the last retry less those given back.
+	 */
+	int attempts;
 	int interrupts;           /* starts cut short by a worker's death */
 	int tempfails;            /* consecutive tempfail exits */
 	struct attempt *hist;     /* one per start since the last retry */
@@ -45,6 +49,7 @@ struct jobstate {
 	char *progress_msg;
 	int64_t progress_at;
 	int held;
+	char *lease_session;      /* a prompt's open lease: the session holding it, or NULL */
 	int bad_lines;            /* lines that are not events (torn writes): skipped */
 };
 

@@ -54,6 +54,8 @@ struct job_type {
 	void (*describe)(struct buf *b, const struct job *job);
 };
 
+/* String field key of the job's args (malloc'd), or NULL. */
+char *job_arg_str(const struct job *job, const char *key);
 /* The type called name, or NULL when this q does not know it. */
 const struct job_type *job_type_find(const char *name);
 /* The known types, ending with a row whose name is NULL. */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "proc.h"
 
 extern char **environ;
@@ -106,7 +107,7 @@ void op_prepare(struct spool *sp, struct job *job, int hold, enum state *initial
 		job->queue_max = job->queue ? config_queue_max(cfg, job->queue) : 1;
 	*initial = hold ? ST_HELD
 		   : job->after.n ? ST_WAITING
-		   : job->run_at > job->created_at ? ST_DEFERRED : ST_PENDING;
+		   : job->run_at > job->created_at ? ST_DEFERRED : ready_state(job);
 }
 
 int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
@@ -146,6 +147,20 @@ static int lock_job(struct spool *sp, struct jobref *ref)
 	return -1;
 }
 
+/* Lock ref's file (lock_job) and read its job: the locked fd, or -1 (said). */
+static int lock_load(struct spool *sp, struct jobref *ref, struct job *job)
+{
+	int fd = lock_job(sp, ref);
+
+	if (fd < 0)
+		return -1;
+	if (spool_load(sp, ref, job, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int op_retry(struct spool *sp, struct jobref *ref)
 {
 	struct job job;
@@ -157,12 +172,8 @@ int op_retry(struct spool *sp, struct jobref *ref)
 		      state_name(ref->state));
 		return OP_REFUSED;
 	}
-	if ((fd = lock_job(sp, ref)) < 0)
+	if ((fd = lock_load(sp, ref, &job)) < 0)
 		return OP_ERR;
-	if (spool_load(sp, ref, &job, NULL)) {
-		close(fd);
-		return OP_ERR;
-	}
 	ref->prio = job.priority;
 	if (job.key) {
 		/* One live job per key: a retry takes the key back, or waits its turn. */
@@ -179,7 +190,7 @@ int op_retry(struct spool *sp, struct jobref *ref)
 		}
 	}
 	/* Where release would send it: its dependencies and its time still hold. */
-	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ST_PENDING;
+	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ready_state(&job);
 	if (spool_transition(sp, ref, fd, to, job.run_at, "retry", NULL))
 		ret = OP_ERR;
 	job_release(&job);
@@ -195,7 +206,8 @@ int op_hold(struct spool *sp, struct jobref *ref)
 
 	if (ref->state == ST_HELD)
 		return OP_OK;
-	if (ref->state != ST_PENDING && ref->state != ST_DEFERRED && ref->state != ST_WAITING) {
+	if (ref->state != ST_PENDING && ref->state != ST_DEFERRED && ref->state != ST_WAITING &&
+	    ref->state != ST_OFFERED) {
 		error("job %s is %s: only pending jobs can be held", ref->id, state_name(ref->state));
 		return OP_REFUSED;
 	}
@@ -207,23 +219,105 @@ int op_hold(struct spool *sp, struct jobref *ref)
 	return ret;
 }
 
+/* ------------------------------------------------------------- prompts */
+
+const char *op_session(void)
+{
+	const char *s = getenv("Q_SESSION");
+
+	return s && *s && strlen(s) <= KEY_MAX && utf8_valid(s, strlen(s)) ? s : NULL;
+}
+
+/*
+ * An agent session (Q_SESSION) acts only on the prompts it holds; a
+ * shell may act on any.  ref is locked; OP_OK, OP_REFUSED (said), OP_ERR.
+ */
+static int check_holder(struct spool *sp, const struct jobref *ref)
+{
+	const char *session = op_session();
+	struct jobstate st;
+	int ret = OP_OK;
+
+	if (!session || ref->state != ST_LEASED)
+		return OP_OK;
+	if (spool_load_events(sp, ref->id, &st))
+		return OP_ERR;
+	if (st.lease_session && strcmp(st.lease_session, session)) {
+		error("prompt %s is leased to another session ('%s')", ref->id, st.lease_session);
+		ret = OP_REFUSED;
+	}
+	jobstate_release(&st);
+	return ret;
+}
+
+/* A leased prompt back to offered/ (q release). */
+static int give_back(struct spool *sp, struct jobref *ref)
+{
+	int fd = lock_job(sp, ref), ret;
+
+	if (fd < 0)
+		return OP_ERR;
+	ret = check_holder(sp, ref);
+	if (!ret && spool_lease_return(sp, ref, fd, "released", 1))
+		ret = OP_ERR;
+	close(fd);
+	return ret;
+}
+
+static int not_prompt(const char *id)
+{
+	error("job %s is not a prompt: q done and q fail record what became of prompts", id);
+	return OP_REFUSED;
+}
+
+int op_prompt_finish(struct spool *sp, struct jobref *ref, int completed, const char *note)
+{
+	struct job job;
+	struct buf text = BUF_INIT;
+	int fd, ret = OP_REFUSED;
+
+	/* What runs is a worker's (never a prompt): not a lock to wait for. */
+	if (ref->state == ST_RUNNING)
+		return not_prompt(ref->id);
+	if ((fd = lock_load(sp, ref, &job)) < 0)
+		return OP_ERR;
+	if (ready_state(&job) != ST_OFFERED)
+		not_prompt(ref->id);
+	else if (state_final(ref->state))
+		error("prompt %s is already %s", ref->id, state_name(ref->state));
+	else
+		ret = check_holder(sp, ref);
+	/* The note is the prompt's result, stored before its verdict, as a worker does. */
+	if (!ret && note) {
+		json_quote(&text, note, strlen(note));
+		if (spool_result_store(sp, ref->id, &text))
+			ret = OP_ERR;
+	}
+	if (!ret && spool_transition(sp, ref, fd, completed ? ST_DONE : ST_FAILED, 0,
+				     completed ? "completed" : "failed",
+				     completed ? NULL : "agent_failed"))
+		ret = OP_ERR;
+	buf_release(&text);
+	job_release(&job);
+	close(fd);
+	return ret;
+}
+
 int op_release(struct spool *sp, struct jobref *ref)
 {
 	struct job job;
 	int fd, ret = OP_OK;
 	enum state to;
 
+	if (ref->state == ST_LEASED)
+		return give_back(sp, ref);
 	if (ref->state != ST_HELD) {
 		error("job %s is not held", ref->id);
 		return OP_REFUSED;
 	}
-	if ((fd = lock_job(sp, ref)) < 0)
+	if ((fd = lock_load(sp, ref, &job)) < 0)
 		return OP_ERR;
-	if (spool_load(sp, ref, &job, NULL)) {
-		close(fd);
-		return OP_ERR;
-	}
-	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ST_PENDING;
+	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ready_state(&job);
 	ref->prio = job.priority;
 	if (spool_transition(sp, ref, fd, to, job.run_at, "released", NULL))
 		ret = OP_ERR;

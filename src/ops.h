@@ -54,8 +54,23 @@ int op_cancel(struct spool *sp, struct jobref *ref);
 int op_retry(struct spool *sp, struct jobref *ref);
 /* Park a pending job (a held job stays held). */
 int op_hold(struct spool *sp, struct jobref *ref);
-/* Unpark: to waiting/ if it has after, deferred/ if run_at is ahead, else pending/. */
+/*
+ * Unpark: to waiting/ if it has after, deferred/ if run_at is ahead,
+ * else pending/ (offered/ for a prompt).  A leased prompt goes back to
+ * offered/: its session gives it back.
+ */
 int op_release(struct spool *sp, struct jobref *ref);
+
+/*
+ * Prompts (jobs that agent sessions lease, spool.h).  op_session is the
+ * agent session this process acts for ($Q_SESSION), or NULL for a
+ * shell.  A session acts only on prompts it holds (or that nobody
+ * holds); a shell on any.  op_prompt_finish records a prompt's outcome
+ * (q done: completed, q fail: failed with error agent_failed), with
+ * note (may be NULL) as its result, a JSON string.
+ */
+const char *op_session(void);
+int op_prompt_finish(struct spool *sp, struct jobref *ref, int completed, const char *note);
 
 /*
  * Wait until the job is final or timeout_ms passes (-1 forever); stop

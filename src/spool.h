@@ -28,7 +28,9 @@ enum { SP_OK = 0, SP_ERR = -1, SP_NOJOB = -2, SP_FULL = -3 };
 
 enum state {
 	ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD, ST_RUNNING,
-	ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED, ST_NSTATES
+	ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED,
+	ST_OFFERED, ST_LEASED,  /* prompts: waiting for an agent session, leased to one */
+	ST_NSTATES
 };
 
 /* The one table of states (src/spool/setup.c). */
@@ -37,7 +39,8 @@ struct state_info {
 	const char *name;    /* the state: pending, deferred, waiting, held, running, completed, ... */
 	const char *status;  /* the status: pending covers deferred, waiting and held */
 	int final;           /* completed, failed, cancelled, expired */
-	int prio_named;      /* files are named P-ID (pending/, deferred/) */
+	int prio_named;      /* files are named P-ID (pending/, deferred/, offered/) */
+	int timed;           /* the file's mtime is a time: deferred/ (due), leased/ (expiry) */
 };
 extern const struct state_info states[ST_NSTATES];
 
@@ -50,6 +53,11 @@ extern const struct state_info states[ST_NSTATES];
 /* The state of a state name (pending, deferred, ..., completed); -1 if none. */
 int state_parse(const char *name);
 enum state verdict_state(enum verdict v);
+/*
+ * Where a job goes when it may be taken now: pending/ for workers, or
+ * offered/ for a prompt (a type that agent sessions lease, job.h).
+ */
+enum state ready_state(const struct job *job);
 
 /* Where one job's file is. */
 struct jobref {
@@ -64,6 +72,7 @@ struct spool {
 	int fd;             /* the spool directory */
 	int dfd[ST_NSTATES];
 	int tmpfd, logsfd, keysfd, quarfd, slotsfd, locksfd, lastfd, notifyfd;
+	int sessionsfd;
 	int notified;               /* a job became final: job.on_finish calls are owed */
 	int lbfd;                   /* the last logs/B opened, kept for the next file */
 	char lbname[BUCKET_LEN];
@@ -91,6 +100,8 @@ int64_t spool_due(struct spool *sp, const struct jobref *ref);
 int spool_find(struct spool *sp, const char *prefix, struct jobref *ref);
 /* Find a job by whole id, without messages; SP_NOJOB if absent. */
 int spool_locate(struct spool *sp, const char *id, struct jobref *ref);
+/* The same among final jobs only (four looks): SP_NOJOB while it is not final. */
+int spool_locate_final(struct spool *sp, const char *id, struct jobref *ref);
 
 /*
  * Read the job file (job may be NULL) and the event log (st may be
@@ -135,7 +146,11 @@ int spool_events_rewrite(struct spool *sp, const char *id);
 #define PROGRESS_MAX_SIZE (64 << 10)
 #define PROGRESS_LINE_MAX 4096
 int spool_progress_write(struct spool *sp, const char *id, int pct, const char *msg);
-/* Put the last report into st (progress_*) when newer than what st has. */
+/*
+ * Put the last report into st (progress_*) when newer than what st has;
+ * a report without a percentage (pct -1: a prompt's session) has
+ * progress_at set and progress_pct -1.
+ */
 int spool_progress_load(struct spool *sp, const char *id, struct jobstate *st);
 
 /*
@@ -161,7 +176,8 @@ void spool_note(struct spool *sp, const char *fmt, ...) __attribute__((format(pr
 
 /*
  * Enqueue a job whose fields are set (id is assigned here), into state
- * ST_PENDING, ST_DEFERRED (due at job->run_at), ST_WAITING or ST_HELD.
+ * ST_PENDING or ST_OFFERED (ready_state), ST_DEFERRED (due at
+ * job->run_at), ST_WAITING or ST_HELD.
  * With job->key: if a live job holds the key, copy its id to dup and
  * return 1.  SP_FULL when queue.max_pending is reached.
  */
@@ -208,8 +224,8 @@ int spool_withdraw(struct spool *sp, const struct job *job, enum state initial);
 int spool_key_take(struct spool *sp, const struct job *job, int fd, char dup[ID_LEN + 1]);
 
 /*
- * Move a job, by rename, from ref->state to `to` (a deferred job gets
- * mtime until_ms).  fd, when >= 0, is the job's locked descriptor.
+ * Move a job, by rename, from ref->state to `to` (a deferred or leased
+ * job gets mtime until_ms).  fd, when >= 0, is the job's locked descriptor.
  * Updates ref on success.
  */
 int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms);
@@ -347,6 +363,61 @@ extern void (*spool_notify_hook)(struct spool *sp);
 /* Is the spool paused? */
 int spool_paused(struct spool *sp);
 int spool_set_paused(struct spool *sp, int paused);
+
+/*
+ * Prompts and their leases (spool-format.md, "Prompts and sessions").
+ * A prompt waits in offered/P-ID.  A session leases it like a claim:
+ * lock the file, rename it to leased/ID with mtime = when the lease
+ * expires, then append a durable `leased` event naming the session,
+ * which is the owner of record.  The holder renews the lease (a new
+ * mtime, set under the lock), finishes the prompt (q done, q fail) or
+ * gives it back.  A lease whose time has passed goes back to offered/
+ * when any q looks (spool_leases_reap), or fails the prompt with
+ * lease_expired once its attempts are spent: a session killed without
+ * a word loses nothing, and two sessions never hold one prompt.
+ */
+/* Lease the next offered prompt to session until `until`: SP_OK (ref set), SP_NOJOB none, SP_ERR. */
+int spool_lease_next(struct spool *sp, const char *session, const char *agent, int64_t until,
+		     struct jobref *ref);
+/*
+ * Does session hold the lease of prompt id?  If so, renew it to until
+ * (unless until is 0): 1 held, 0 not held (any more), -1 error.
+ */
+int spool_lease_renew(struct spool *sp, const char *id, const char *session, int64_t until);
+/*
+ * Give back a leased prompt (ref, locked as fd) to offered/, with a
+ * `returned` event saying why (released, session_end, expired).
+ * sync: durable on return; else the caller syncs the file system.
+ */
+int spool_lease_return(struct spool *sp, struct jobref *ref, int fd, const char *reason, int sync);
+/* Leases whose time has passed: back to offered/, or failed; how many, -1 on error. */
+int spool_leases_reap(struct spool *sp);
+/* Give back every lease session holds, with one sync at the end; how many, -1 on error. */
+int spool_leases_return_all(struct spool *sp, const char *session);
+
+/*
+ * Agent sessions: sessions/NAME/ (NAME: the session id, escaped as keys
+ * are) holds `state`, a JSON object the hooks keep (written whole to a
+ * new file renamed over the old; not synced: it is a record of what the
+ * hooks told the session, not of jobs), and `jobs`, the ids of jobs q
+ * add queued under Q_SESSION, one a line.  Whoever reads and rewrites
+ * the state holds flock on the directory.
+ *
+ * spool_session_open: the session's directory, locked (waiting at most
+ * a second); created when create is set, else -2 when the session is
+ * not registered; -1 on error.  spool_session_read: a file of it
+ * (state or jobs) from offset off, at most max bytes, into out (a
+ * missing file is empty).  spool_session_write: the new state.
+ * spool_session_remove: the session and its files (sd is closed).
+ */
+int spool_session_open(struct spool *sp, const char *session, int create);
+int spool_session_read(int sd, const char *file, off_t off, size_t max, struct buf *out);
+int spool_session_write(int sd, const struct buf *state);
+int spool_session_remove(struct spool *sp, const char *session, int sd);
+/* q add under Q_SESSION: note job id in the session's jobs (quiet: a hint). */
+void spool_session_job(struct spool *sp, const char *id);
+/* Remove sessions whose state has not changed for a week (a lease left expires by itself). */
+int spool_sessions_gc(struct spool *sp);
 
 /* Count jobs per state; returns SP_OK. */
 int spool_count(struct spool *sp, long counts[ST_NSTATES]);

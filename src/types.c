@@ -23,6 +23,23 @@ static void exec_describe(struct buf *b, const struct job *job)
 	}
 }
 
+/* String field key of the args (prompt text, git op) for describe. */
+char *job_arg_str(const struct job *job, const char *key)
+{
+	struct json j;
+	const char *why;
+	char *s = NULL;
+	int k;
+
+	if (!job->args || json_parse(&j, job->args, strlen(job->args), &why))
+		return NULL;
+	k = json_get(&j, 0, key);
+	if (k < 0 || json_string(&j, k, &s))
+		s = NULL;
+	json_release(&j);
+	return s;
+}
+
 #ifndef Q_EXEC_ONLY
 /* ---------------------------------------------------------- args */
 
@@ -56,23 +73,6 @@ static int want_str(const struct json *j, int t, const char *key, int required, 
 		snprintf(why, whylen, "args: '%s' is not %s", key,
 			 path ? "an absolute path" : "a non-empty string of one line");
 	return bad ? -1 : 0;
-}
-
-/* Fetch string field key (or NULL) of the args text, for describe. */
-static char *arg_str(const struct job *job, const char *key)
-{
-	struct json j;
-	const char *why;
-	char *s = NULL;
-	int k;
-
-	if (!job->args || json_parse(&j, job->args, strlen(job->args), &why))
-		return NULL;
-	k = json_get(&j, 0, key);
-	if (k < 0 || json_string(&j, k, &s))
-		s = NULL;
-	json_release(&j);
-	return s;
 }
 
 /* -------------------------------------------------------------- git */
@@ -136,12 +136,12 @@ static int git_check(const struct json *j, int t, char *why, size_t whylen)
 static void git_describe(struct buf *b, const struct job *job)
 {
 	static const char *const shown[] = { "url", "remote", "branch", "path", "dir" };
-	char *op = arg_str(job, "op");
+	char *op = job_arg_str(job, "op");
 
 	buf_adds(b, "git ");
 	buf_adds(b, op ? op : "?");
 	for (size_t i = 0; i < sizeof(shown) / sizeof(*shown); i++) {
-		char *v = arg_str(job, shown[i]);
+		char *v = job_arg_str(job, shown[i]);
 
 		if (v) {
 			buf_addc(b, ' ');
@@ -151,12 +151,42 @@ static void git_describe(struct buf *b, const struct job *job)
 	}
 	free(op);
 }
+
+/* ----------------------------------------------------------- prompt */
+
+/* A prompt for an agent session: args {"text": TEXT}, any number of lines. */
+static int prompt_check(const struct json *j, int t, char *why, size_t whylen)
+{
+	int k = json_get(j, t, "text");
+	char *s = NULL;
+	int bad = k < 0 || json_string(j, k, &s) || !*s;
+
+	free(s);
+	if (bad)
+		snprintf(why, whylen, "args: 'text' is not a non-empty string");
+	return bad ? -1 : 0;
+}
+
+/* "prompt: " and the text's first line, control characters as spaces. */
+static void prompt_describe(struct buf *b, const struct job *job)
+{
+	char *text = job_arg_str(job, "text");
+	const char *p = text ? text : "?";
+
+	buf_adds(b, "prompt: ");
+	while (*p == '\n' || *p == ' ')
+		p++;
+	for (; *p && *p != '\n' && b->len < 4096; p++)
+		buf_addc(b, (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p);
+	free(text);
+}
 #endif /* Q_EXEC_ONLY */
 
 const struct job_type job_types[] = {
 	{ "exec", RUN_EXEC, NULL, NULL, exec_describe },
 #ifndef Q_EXEC_ONLY
 	{ "git", RUN_HELPER, "q-git", git_check, git_describe },
+	{ "prompt", RUN_LEASE, NULL, prompt_check, prompt_describe },
 #endif
 	{ NULL, RUN_EXEC, NULL, NULL, NULL },
 };

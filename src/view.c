@@ -126,10 +126,13 @@ void view_json(struct jw *w, const struct view *v)
 	jw_raw(w, v->result.len ? v->result.s : NULL, v->result.len);
 	int_or_null(w, "output_size", a ? a->output_size : 0, !a || a->finished_at < 0);
 	jw_key(w, "progress");
-	if (st->progress_pct >= 0) {
+	if (st->progress_at >= 0) {
 		jw_obj(w);
 		jw_key(w, "pct");
-		jw_int(w, st->progress_pct);
+		if (st->progress_pct >= 0)
+			jw_int(w, st->progress_pct);
+		else
+			jw_null(w);
 		jw_key(w, "message");
 		jw_str(w, st->progress_msg);
 		jw_key(w, "at");

@@ -182,10 +182,6 @@ static int runnable(const struct job *job, void *arg, char *why, size_t n)
 	struct buf p = BUF_INIT;
 	int ok = 1;
 
-	if (job->type->run == RUN_LEASE) {
-		snprintf(why, n, "'%s' jobs are taken by agent sessions, not workers", job->type->name);
-		return 0;
-	}
 	if (job->type->run == RUN_HELPER) {
 		buf_addf(&p, "%s/%s", worker_exec_dir(), job->type->helper);
 		if (access(p.s, X_OK)) {

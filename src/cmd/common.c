@@ -174,9 +174,10 @@ int state_select(const char *s)
 {
 	int st = state_parse(s), mask = 0;
 
-	/* A state picks its directory; "pending", the status, all four waiting ones. */
+	/* A state picks its directory; "pending", the status, all five waiting ones. */
 	if (!strcmp(s, "pending"))
-		return 1 << ST_PENDING | 1 << ST_DEFERRED | 1 << ST_WAITING | 1 << ST_HELD;
+		return 1 << ST_PENDING | 1 << ST_DEFERRED | 1 << ST_WAITING | 1 << ST_HELD |
+		       1 << ST_OFFERED;
 	if (st >= 0)
 		mask = 1 << st;
 	return mask ? mask : -1;

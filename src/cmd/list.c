@@ -86,8 +86,9 @@ int cmd_list(int argc, char **argv)
 	struct spool sp;
 	int i = 1, id, ret, missing, want = -1;
 	const char *arg;
-	static const enum state order[] = { ST_RUNNING, ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD,
-					    ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED };
+	static const enum state order[] = { ST_RUNNING, ST_LEASED, ST_PENDING, ST_OFFERED,
+					    ST_DEFERRED, ST_WAITING, ST_HELD, ST_DONE, ST_FAILED,
+					    ST_CANCELLED, ST_EXPIRED };
 
 	while ((id = opt_next(argc, argv, &i, opts, &arg, "list")) > 0) {
 		if (id == O_JSON)
@@ -96,7 +97,8 @@ int cmd_list(int argc, char **argv)
 			l.label = arg;
 		else if ((want = state_select(arg)) < 0)
 			return usage_error("list", "bad state '%s': want pending, deferred, waiting, held, "
-					   "running, completed, failed, cancelled or expired", arg);
+					   "offered, running, leased, completed, failed, cancelled or "
+					   "expired", arg);
 	}
 	if (id < 0)
 		return EXIT_USAGE;
@@ -104,6 +106,9 @@ int cmd_list(int argc, char **argv)
 		return usage_error("list", "unexpected argument '%s'", argv[i]);
 	if ((ret = cmd_open(&sp, 0, &missing)))
 		return ret;
+	/* Expired leases go back first: the list shows where prompts are. */
+	if (!missing && spool_leases_reap(&sp) < 0)
+		l.errors++;
 	l.now = now_ms();
 	jw_init(&l.w, &l.b);
 	if (l.json)

@@ -66,8 +66,10 @@ static void show_human(struct buf *b, const struct view *v)
 	}
 	if (view_error(v))
 		buf_addf(b, "%-10s ", "error"), visible(b, view_error(v));
-	if (st->progress_pct >= 0) {
-		buf_addf(b, "%-10s %d%%%s", "progress", st->progress_pct, st->progress_msg ? " " : "");
+	if (st->progress_at >= 0) {
+		buf_addf(b, "%-10s ", "progress");
+		if (st->progress_pct >= 0)
+			buf_addf(b, "%d%%%s", st->progress_pct, st->progress_msg ? " " : "");
 		visible(b, st->progress_msg ? st->progress_msg : "");
 	}
 	if (v->job.timeout_ms)

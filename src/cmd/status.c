@@ -65,6 +65,11 @@ int cmd_status(int argc, char **argv)
 	if ((ret = cmd_open(&sp, 0, &missing)))
 		return ret;
 	if (!missing) {
+		/* Expired leases go back first: q status shows where prompts are. */
+		if (spool_leases_reap(&sp) < 0) {
+			spool_release(&sp);
+			return EXIT_RUNTIME;
+		}
 		for (int s = 0; s < ST_NSTATES; s++)
 			if (spool_each(&sp, s, 0, count_one, &c)) {
 				spool_release(&sp);
@@ -73,9 +78,9 @@ int cmd_status(int argc, char **argv)
 		paused = spool_paused(&sp);
 		waiter = spool_waiter(&sp);
 	}
-	/* The six statuses: pending covers deferred, waiting and held. */
-	v[0] = c.n[ST_PENDING] + c.n[ST_DEFERRED] + c.n[ST_WAITING] + c.n[ST_HELD];
-	v[1] = c.n[ST_RUNNING];
+	/* The six statuses: pending covers deferred, waiting, held and offered; running leased. */
+	v[0] = c.n[ST_PENDING] + c.n[ST_DEFERRED] + c.n[ST_WAITING] + c.n[ST_HELD] + c.n[ST_OFFERED];
+	v[1] = c.n[ST_RUNNING] + c.n[ST_LEASED];
 	v[2] = c.n[ST_DONE];
 	v[3] = c.n[ST_FAILED];
 	v[4] = c.n[ST_CANCELLED];
@@ -117,6 +122,9 @@ int cmd_status(int argc, char **argv)
 		if (c.n[ST_DEFERRED] || c.n[ST_WAITING] || c.n[ST_HELD])
 			printf("pending: %ld runnable, %ld deferred, %ld waiting, %ld held\n",
 			       c.n[ST_PENDING], c.n[ST_DEFERRED], c.n[ST_WAITING], c.n[ST_HELD]);
+		if (c.n[ST_OFFERED] || c.n[ST_LEASED])
+			printf("prompts: %ld offered to agent sessions, %ld leased\n", c.n[ST_OFFERED],
+			       c.n[ST_LEASED]);
 		if (c.next_due >= 0) {
 			char d[32], t[TIME_LEN];
 			int64_t now = now_ms();

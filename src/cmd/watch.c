@@ -532,6 +532,9 @@ static void draw(struct view_ctx *w)
 	     n[ST_RUNNING], n[ST_PENDING] + n[ST_DEFERRED] + n[ST_WAITING] + n[ST_HELD],
 	     n[ST_DEFERRED], n[ST_WAITING], n[ST_HELD], n[ST_DONE], n[ST_FAILED], n[ST_CANCELLED],
 	     n[ST_EXPIRED]);
+	if (n[ST_OFFERED] || n[ST_LEASED])
+		line(w, "prompts: %ld waiting for an agent session, %ld leased to one", n[ST_OFFERED],
+		     n[ST_LEASED]);
 	line(w, "%s", "");
 	line(w, "%sRunning%s", col(w, "\033[1m"), col(w, "\033[0m"));
 	if (!n[ST_RUNNING])

@@ -57,7 +57,7 @@ static int count_one(const char *name, void *arg)
 /* Count live jobs, stopping at cap; -1 on error. */
 static long count_pending(struct spool *sp, long cap)
 {
-	static const enum state live[] = { ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD };
+	static const enum state live[] = { ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD, ST_OFFERED };
 	struct count c = { 0, cap };
 
 	for (size_t i = 0; i < sizeof(live) / sizeof(*live) && c.n < cap; i++) {

@@ -77,6 +77,11 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c,
 		return set_aside(sp, c, pd, name, why);
 	if (strcmp(c->job.id, c->ref.id) || c->job.priority != c->ref.prio)
 		return set_aside(sp, c, pd, name, "file name does not match the job's id and priority");
+	if (r != JOB_FOREIGN && ready_state(&c->job) != ST_PENDING) {
+		/* A prompt (put here by an older q, or by hand): sessions take it from offered/. */
+		spool_move(sp, &c->ref, ready_state(&c->job), c->fd, 0);
+		return drop(c, CLAIM_NONE);
+	}
 	if (r != JOB_FOREIGN && runnable)
 		r = runnable(&c->job, arg, why, sizeof(why));
 	else

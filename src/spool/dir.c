@@ -149,13 +149,10 @@ int parse_name(enum state s, const char *name, struct jobref *ref)
 	return 0;
 }
 
-int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
+int lock_wait(int fd, const char *what, int64_t wait_ms)
 {
-	int fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
 	int64_t end = mono_ms() + wait_ms;
 
-	if (fd < 0)
-		return error_errno("cannot open '%s'", what);
 	/*
 	 * Never block: a q stopped (^Z, SIGSTOP) while holding the lock
 	 * would hold up everyone.  Wait a bounded time, then say so.
@@ -174,7 +171,16 @@ int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
 		}
 		nanosleep(&ts, NULL);
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+	return flock(fd, LOCK_EX | LOCK_NB) ? -2 : 0;
+}
+
+int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
+{
+	int fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+
+	if (fd < 0)
+		return error_errno("cannot open '%s'", what);
+	if (lock_wait(fd, what, wait_ms) == 0)
 		return fd;
 	close(fd);
 	return -2;

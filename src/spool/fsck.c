@@ -126,6 +126,15 @@ static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 	if (strcmp(job.id, ref.id) || (states[ref.state].prio_named && job.priority != ref.prio))
 		problem(f, "'%s/%s': name does not match id '%s' priority %d", dir, name, job.id,
 			job.priority);
+	/* Invariant 8: only prompts are offered to sessions or leased by them. */
+	if ((ref.state == ST_OFFERED || ref.state == ST_LEASED) && job.type && !job.partial &&
+	    ready_state(&job) != ST_OFFERED) {
+		problem(f, "'%s/%s' is a %s job, not a prompt", dir, name, job.type->name);
+		ref.prio = job.priority;
+		if (f->repair && !flock(fd, LOCK_EX | LOCK_NB) &&
+		    !spool_move(sp, &ref, ST_PENDING, fd, 0))
+			f->nseen--;
+	}
 	job_release(&job);
 	if (ref.state == ST_RUNNING) {
 		if (!flock(fd, LOCK_EX | LOCK_NB)) {
@@ -279,7 +288,7 @@ int spool_fsck(struct spool *sp, int repair, void (*report)(const char *msg, voi
 {
 	struct fsck_ctx f = { sp, 0, repair, NULL, 0, -1, NULL, 0, report, arg };
 	static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots", "locks",
-					     "last", "notify" };
+					     "last", "notify", "sessions" };
 
 	if (spool_check_dir(sp->fd, sp->path))
 		f.problems++;

@@ -339,7 +339,10 @@ static int gc_tmp(struct spool *sp, int64_t now)
 	return g.ret;
 }
 
-/* Expire held jobs past their deadline (the others expire when they come up). */
+/*
+ * Expire held jobs and offered prompts past their deadline (the others
+ * expire when they come up; a prompt may wait for a session for ever).
+ */
 static int expire_fn(struct spool *sp, const struct jobref *r, void *data)
 {
 	struct jobref ref = *r;
@@ -370,7 +373,10 @@ int spool_gc(struct spool *sp, int64_t older_ms,
 			g.errors++;
 		gc_buckets(state_fd(sp, s), states[s].dir);
 	}
-	if (gc_keys(sp) || gc_tmp(sp, g.now) || spool_each(sp, ST_HELD, 0, expire_fn, &g.now))
+	if (gc_keys(sp) || gc_tmp(sp, g.now) || spool_each(sp, ST_HELD, 0, expire_fn, &g.now) ||
+	    spool_each(sp, ST_OFFERED, 1, expire_fn, &g.now))
+		g.errors++;
+	if (spool_leases_reap(sp) < 0 || spool_sessions_gc(sp))
 		g.errors++;
 	if (spool_promote(sp, &next, NULL) < 0) /* expires deferred and waiting jobs */
 		g.errors++;

@@ -12,6 +12,8 @@
  *   move.c     lock, move, transition, quarantine
  *   add.c      enqueue and keys
  *   claim.c    scanning pending/ and claiming
+ *   lease.c    prompts leased to agent sessions, renewed, given back, reaped
+ *   session.c  agent sessions' directories
  *   promote.c  deferred and waiting jobs becoming runnable
  *   recover.c  jobs of dead workers; verdicts their place disagrees with
  *   gc.c       retention, keys, staging files, slots, pause
@@ -44,6 +46,7 @@ int named_fd(struct spool *sp, int *cache, const char *name);
 #define SLOTS_FD(sp) named_fd(sp, &(sp)->slotsfd, "slots")
 #define LOCKS_FD(sp) named_fd(sp, &(sp)->locksfd, "locks")
 #define NOTIFY_FD(sp) named_fd(sp, &(sp)->notifyfd, "notify")
+#define SESSIONS_FD(sp) named_fd(sp, &(sp)->sessionsfd, "sessions")
 
 /*
  * The directory holding ref's file and the name in it.  For final
@@ -66,6 +69,8 @@ int parse_name(enum state s, const char *name, struct jobref *ref);
  * error (said).
  */
 int lock_file(int d, const char *name, const char *what, int64_t wait_ms);
+/* The same for an open fd: 0 locked, -2 busy (said, unless wait_ms is 0). */
+int lock_wait(int fd, const char *what, int64_t wait_ms);
 /* How long adds wait for keys/.lock or add.lock before giving up. */
 #define ADD_LOCK_WAIT_MS 5000
 
@@ -119,6 +124,14 @@ int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1]);
 
 /* Note (set) or drop the job.on_finish call a job owes (notify/ID). */
 int notify_mark(struct spool *sp, const char *id, int set);
+
+/*
+ * spool_transition with the event line given (built with event_begin
+ * and event_end); sync: the move and the event are durable on return,
+ * else the caller syncs the file system (many returns at once).
+ */
+int transition_line(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
+		    struct buf *line, int sync);
 
 /* A locked job whose log has a verdict its place disagrees with: move it. */
 int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st);

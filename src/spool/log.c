@@ -261,7 +261,10 @@ int spool_progress_write(struct spool *sp, const char *id, int pct, const char *
 	jw_key(&w, "at");
 	jw_time(&w, now_ms());
 	jw_key(&w, "pct");
-	jw_int(&w, pct);
+	if (pct >= 0)
+		jw_int(&w, pct);
+	else
+		jw_null(&w); /* no percentage: a prompt's session reports what it does */
 	jw_key(&w, "message");
 	jw_str(&w, msg);
 	jw_obj_end(&w);
@@ -295,10 +298,12 @@ int spool_progress_load(struct spool *sp, const char *id, struct jobstate *st)
 				at = -1;
 		free(s);
 		s = NULL;
-		if ((t = json_get(&j, 0, "pct")) >= 0 && (json_int(&j, t, &pct) || pct < 0 || pct > 100))
+		int nopct = (t = json_get(&j, 0, "pct")) >= 0 && json_is_null(&j, t);
+
+		if (t >= 0 && !nopct && (json_int(&j, t, &pct) || pct < 0 || pct > 100))
 			pct = -1;
 		/* A report newer than any in the event log (older q) wins. */
-		if (pct >= 0 && at >= st->progress_at) {
+		if ((pct >= 0 || nopct) && at >= 0 && at >= st->progress_at) {
 			st->progress_pct = (int)pct;
 			st->progress_at = at;
 			free(st->progress_msg);

@@ -8,18 +8,21 @@
 #include <string.h>
 #include <unistd.h>
 
-/* One look in every directory, in turn. */
-static int locate_once(struct spool *sp, const char *id, struct jobref *ref)
+static const enum state every_state[] = {
+	ST_RUNNING, ST_LEASED, ST_PENDING, ST_OFFERED, ST_DEFERRED, ST_WAITING, ST_HELD,
+	ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED,
+};
+static const enum state final_states[] = { ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED };
+
+/* One look in each of the n directories of order, in turn. */
+static int locate_once(struct spool *sp, const char *id, struct jobref *ref,
+		       const enum state *order, size_t n)
 {
-	static const enum state order[] = {
-		ST_RUNNING, ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD,
-		ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED,
-	};
 	struct stat st;
 	char name[NAME_LEN + 8];
 
 	memcpy(ref->id, id, ID_LEN + 1);
-	for (size_t i = 0; i < sizeof(order) / sizeof(*order); i++) {
+	for (size_t i = 0; i < n; i++) {
 		enum state s = order[i];
 		int d = state_fd(sp, s);
 
@@ -48,6 +51,12 @@ static int locate_once(struct spool *sp, const char *id, struct jobref *ref)
 	return SP_NOJOB;
 }
 
+int spool_locate_final(struct spool *sp, const char *id, struct jobref *ref)
+{
+	return locate_once(sp, id, ref, final_states,
+			   sizeof(final_states) / sizeof(*final_states));
+}
+
 int spool_locate(struct spool *sp, const char *id, struct jobref *ref)
 {
 	int r = SP_NOJOB;
@@ -58,7 +67,7 @@ int spool_locate(struct spool *sp, const char *id, struct jobref *ref)
 	 * looking again settles it.
 	 */
 	for (int tries = 0; tries < 4 && r == SP_NOJOB; tries++)
-		r = locate_once(sp, id, ref);
+		r = locate_once(sp, id, ref, every_state, sizeof(every_state) / sizeof(*every_state));
 	return r;
 }
 

@@ -1,6 +1,8 @@
 /* move.c: locking and moving a job, and quarantine.  See spool.h. */
 #include "spool/internal.h"
 
+#include "json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,8 +34,11 @@ static int move(struct spool *sp, struct jobref *ref, enum state to, int fd, int
 	dd = ref_dir(sp, &dst, 1, &down, toname, sizeof(toname));
 	if (dd < 0)
 		goto out;
-	if (to == ST_DEFERRED) {
-		/* mtime: when it is due; atime: when that was decided (see promote.c). */
+	if (states[to].timed) {
+		/*
+		 * mtime: when it is due (deferred/) or its lease expires (leased/);
+		 * atime: when that was decided (see promote.c).
+		 */
 		int64_t now = now_ms();
 		struct timespec ts[2] = {
 			{ now / 1000, now % 1000 * 1000000 },
@@ -193,13 +198,13 @@ int spool_quarantine(struct spool *sp, int dirfd, const char *label, const char 
 	return 0;
 }
 
-int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
-		     const char *ev, const char *err)
+int transition_line(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
+		    struct buf *line, int sync)
 {
 	enum state from = ref->state;
 	struct jobref back;
 
-	if (spool_move(sp, ref, to, fd, until)) {
+	if (move(sp, ref, to, fd, until, sync)) {
 		/* Renamed but not synced: undo it rather than half-do it. */
 		if (ref->state != from) {
 			back = *ref;
@@ -208,13 +213,31 @@ int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to
 		}
 		return -1;
 	}
-	if (!event_simple(sp, ref->id, ev, err ? "error" : NULL, err, 1))
+	if (!spool_event(sp, ref->id, line, sync))
 		return 0;
 	/* Wholly or not at all: we still hold the lock, so put it back. */
 	back = *ref;
-	if (spool_move(sp, &back, from, fd, 0) == 0)
+	if (move(sp, &back, from, fd, 0, sync) == 0)
 		*ref = back;
 	return -1;
+}
+
+int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
+		     const char *ev, const char *err)
+{
+	struct buf b = BUF_INIT;
+	struct jw w;
+	int r;
+
+	event_begin(&w, &b, ev);
+	if (err) {
+		jw_key(&w, "error");
+		jw_str(&w, err);
+	}
+	event_end(&w);
+	r = transition_line(sp, ref, fd, to, until, &b, 1);
+	buf_release(&b);
+	return r;
 }
 
 int expire(struct spool *sp, struct jobref *ref, int fd)

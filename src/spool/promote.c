@@ -52,6 +52,8 @@ static int promote_deferred(const char *name, void *arg)
 	struct promote *p = arg;
 	struct stat st;
 	struct jobref ref;
+	struct job job;
+	char why[200];
 	int64_t due, decided;
 	int fd;
 
@@ -92,12 +94,16 @@ static int promote_deferred(const char *name, void *arg)
 		p->errors += fd == -1;
 		return 0;
 	}
-	if (!spool_move(p->sp, &ref, ST_PENDING, fd, 0)) {
+	/* Workers take it from pending/, sessions from offered/: its type says which. */
+	if (read_job(fd, &job, why, sizeof(why)) < 0) {
+		p->errors += spool_quarantine(p->sp, p->d, "deferred", name, why) != 0;
+	} else if (!spool_move(p->sp, &ref, job.partial ? ST_PENDING : ready_state(&job), fd, 0)) {
 		event_simple(p->sp, ref.id, "ready", NULL, NULL, 0);
 		p->moved++;
 	} else {
 		p->errors++;
 	}
+	job_release(&job);
 	close(fd);
 	return 0;
 }
@@ -143,7 +149,7 @@ static int promote_waiting(const char *name, void *arg)
 				due_at(p, job.run_at);
 			else
 				p->errors++;
-		} else if (!spool_move(p->sp, &ref, ST_PENDING, fd, 0)) {
+		} else if (!spool_move(p->sp, &ref, ready_state(&job), fd, 0)) {
 			event_simple(p->sp, ref.id, "ready", NULL, NULL, 0);
 			p->moved++;
 		} else {

@@ -17,15 +17,17 @@
 #include <unistd.h>
 
 const struct state_info states[ST_NSTATES] = {
-	[ST_PENDING] = { "pending", "pending", "pending", 0, 1 },
-	[ST_DEFERRED] = { "deferred", "deferred", "pending", 0, 1 },
-	[ST_WAITING] = { "waiting", "waiting", "pending", 0, 0 },
-	[ST_HELD] = { "held", "held", "pending", 0, 0 },
-	[ST_RUNNING] = { "running", "running", "running", 0, 0 },
-	[ST_DONE] = { "done", "completed", "completed", 1, 0 },
-	[ST_FAILED] = { "failed", "failed", "failed", 1, 0 },
-	[ST_CANCELLED] = { "cancelled", "cancelled", "cancelled", 1, 0 },
-	[ST_EXPIRED] = { "expired", "expired", "expired", 1, 0 },
+	[ST_PENDING] = { "pending", "pending", "pending", 0, 1, 0 },
+	[ST_DEFERRED] = { "deferred", "deferred", "pending", 0, 1, 1 },
+	[ST_WAITING] = { "waiting", "waiting", "pending", 0, 0, 0 },
+	[ST_HELD] = { "held", "held", "pending", 0, 0, 0 },
+	[ST_RUNNING] = { "running", "running", "running", 0, 0, 0 },
+	[ST_DONE] = { "done", "completed", "completed", 1, 0, 0 },
+	[ST_FAILED] = { "failed", "failed", "failed", 1, 0, 0 },
+	[ST_CANCELLED] = { "cancelled", "cancelled", "cancelled", 1, 0, 0 },
+	[ST_EXPIRED] = { "expired", "expired", "expired", 1, 0, 0 },
+	[ST_OFFERED] = { "offered", "offered", "pending", 0, 1, 0 },
+	[ST_LEASED] = { "leased", "leased", "running", 0, 0, 1 },
 };
 
 int state_parse(const char *name)
@@ -45,6 +47,11 @@ enum state verdict_state(enum verdict v)
 	case V_EXPIRED: return ST_EXPIRED;
 	default: return ST_PENDING;
 	}
+}
+
+enum state ready_state(const struct job *job)
+{
+	return job->type && job->type->run == RUN_LEASE ? ST_OFFERED : ST_PENDING;
 }
 
 void jobref_name(const struct jobref *ref, char *out, size_t n)
@@ -247,7 +254,7 @@ static int spool_create(struct spool *sp)
 		}
 	{
 		static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots",
-						     "locks", "last", "notify" };
+						     "locks", "last", "notify", "sessions" };
 
 		for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++)
 			if (f_mkdirat(fd, extra[i], 0700) && errno != EEXIST) {
@@ -273,6 +280,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lastfd = sp->notifyfd = sp->lbfd = -1;
+	sp->sessionsfd = -1;
 	for (int s = 0; s < ST_NSTATES; s++)
 		sp->dfd[s] = -1;
 	if (missing)
@@ -323,7 +331,7 @@ void spool_release(struct spool *sp)
 		spool_notify_hook(sp);
 	sp->notified = 0;
 	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd, &sp->locksfd,
-		       &sp->lastfd, &sp->notifyfd, &sp->lbfd };
+		       &sp->lastfd, &sp->notifyfd, &sp->lbfd, &sp->sessionsfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
 		if (*fds[i] >= 0) {
