@@ -29,6 +29,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
 	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c
+# Agent front ends: sessions and hooks over the spool (q hook, q next).
+LIB_SRC += src/session.c src/hook.c
 CMD_SRC = $(wildcard src/cmd/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 CMD_OBJ = $(CMD_SRC:.c=.o)

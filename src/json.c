@@ -223,6 +223,61 @@ fail:
 	return -1;
 }
 
+int json_parse_top(struct json *j, struct buf *copy, const char *text, size_t len,
+		   const char **why)
+{
+	const char *p = skip_ws(text, text + len), *e = text + len;
+	int n = 0;
+
+	buf_reset(copy);
+	j->tok = NULL;
+	j->ntok = 0;
+	if (memchr(text, '\0', len) || p >= e || *p != '{')
+		goto bad;
+	buf_addc(copy, '{');
+	p = skip_ws(p + 1, e);
+	if (p < e && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			const char *key = p, *val;
+
+			if (!(p = syntax_string(p, e)))
+				goto bad;
+			if (n++)
+				buf_addc(copy, ',');
+			buf_add(copy, key, p - key);
+			buf_addc(copy, ':');
+			p = skip_ws(p, e);
+			if (p >= e || *p != ':')
+				goto bad;
+			val = skip_ws(p + 1, e);
+			if (!(p = syntax_value(val, e, 1)))
+				goto bad;
+			/* A container (a tool's whole output) is checked, not kept. */
+			if (*val == '{' || *val == '[')
+				buf_adds(copy, "null");
+			else
+				buf_add(copy, val, p - val);
+			p = skip_ws(p, e);
+			if (p < e && *p == '}') {
+				p++;
+				break;
+			}
+			if (p >= e || *p != ',')
+				goto bad;
+			p = skip_ws(p + 1, e);
+		}
+	}
+	if (skip_ws(p, e) != e)
+		goto bad;
+	buf_addc(copy, '}');
+	return json_parse(j, copy->s, copy->len, why);
+bad:
+	*why = "malformed JSON";
+	return -1;
+}
+
 void json_release(struct json *j)
 {
 	free(j->tok);

@@ -33,6 +33,14 @@ struct json {
 
 /* Parse text[0..len); on error return -1 and set *why (static string). */
 int json_parse(struct json *j, const char *text, size_t len, const char **why);
+/*
+ * Parse a JSON object of any size for its top-level members: the whole
+ * text is checked, but only members whose values are not objects or
+ * arrays are kept (those read as null), in copy, which j then reads.
+ * A hook's payload carries a tool's whole output; this never tokenises it.
+ */
+int json_parse_top(struct json *j, struct buf *copy, const char *text, size_t len,
+		   const char **why);
 void json_release(struct json *j);
 
 /* Index of the token after the subtree rooted at t. */

@@ -54,7 +54,8 @@ const struct cmd commands[] = {
 	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground", "" },
 	{ "list", cmd_list, "q list [--state S] [-l LABEL] [--json]", "list jobs",
 	  "    --state S           only jobs in state S (pending, deferred, waiting, held,\n"
-	  "                        running, completed, failed, cancelled, expired)\n"
+	  "                        offered, running, leased, completed, failed, cancelled,\n"
+	  "                        expired)\n"
 	  "-l, --label LABEL       only jobs with LABEL\n"
 	  "    --json              a JSON array of job views" },
 	{ "show", cmd_show, "q show ID [--json]", "show one job",
@@ -77,7 +78,7 @@ const struct cmd commands[] = {
 	{ "cancel", cmd_cancel, "q cancel ID...", "cancel pending or running jobs", "" },
 	{ "retry", cmd_retry, "q retry ID", "run a failed, cancelled or expired job again", "" },
 	{ "hold", cmd_hold, "q hold ID", "park a pending job", "" },
-	{ "release", cmd_release, "q release ID", "unpark a held job", "" },
+	{ "release", cmd_release, "q release ID", "unpark a held job; give back a leased prompt", "" },
 	{ "pause", cmd_pause, "q pause", "stop workers from starting jobs", "" },
 	{ "resume", cmd_resume, "q resume", "let workers start jobs again", "" },
 	{ "progress", cmd_progress, "q progress PCT [MESSAGE]", "inside a job: report progress", "" },
@@ -92,6 +93,31 @@ const struct cmd commands[] = {
 	  "    --older-than DUR    remove finished jobs older than DUR, whatever gc.* say" },
 	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool",
 	  "    --repair            repair what can be repaired, then check again" },
+	/* Agent sessions: prompts they lease, and the hooks of Claude Code and Goose. */
+	{ "prompt", cmd_prompt,
+	  "q prompt [-p PRIO] [--attempts N] [--at TIME | --in DUR] [--deadline TIME|DUR] "
+	  "[--after ID]... [--key KEY] [-l LABEL]... [--hold] [--json] [--] [TEXT...]",
+	  "queue a prompt for an agent session; print its id",
+	  "-p, --priority PRIO     high, normal, low or 0-9 (0 is leased first)\n"
+	  "    --attempts N        leases that may expire before it fails (agent.attempts)\n"
+	  "    --at TIME           not before TIME (RFC 3339, @SECONDS or HH:MM[:SS])\n"
+	  "    --in DUR            not before DUR from now\n"
+	  "    --deadline TIME|DUR expire the prompt if no session has taken it by then\n"
+	  "    --after ID          offer it once job ID completed (repeatable)\n"
+	  "    --key KEY           add nothing while a live job has KEY; print its id\n"
+	  "-l, --label LABEL       label the prompt (repeatable)\n"
+	  "    --hold              add it held, until q release\n"
+	  "    --json              print {\"id\":...,\"duplicate\":...}" },
+	{ "next", cmd_next, "q next [--take] [--json]",
+	  "show the prompt leased to this agent session ($Q_SESSION)",
+	  "    --take              if it holds none, lease it the next queued prompt\n"
+	  "    --json              the prompt's job view as JSON" },
+	{ "done", cmd_done, "q done ID [--note TEXT]", "record a prompt as done",
+	  "    --note TEXT         what came of it: the prompt's result" },
+	{ "fail", cmd_fail, "q fail ID [--note TEXT]", "record a prompt as failed",
+	  "    --note TEXT         why: the prompt's result" },
+	{ "hook", cmd_hook, "q hook {claude | goose}",
+	  "an agent's hook: read its event on stdin, answer on stdout", "" },
 	{ "completion", cmd_completion, "q completion {bash | zsh | fish}",
 	  "print a shell completion script", "" },
 	{ "help", cmd_help, "q help [COMMAND]", "show this help", "" },

@@ -58,10 +58,14 @@ void warning(const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
+	memcpy(msg, "warning: ", 9);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + 9, sizeof(msg) - 9, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "q: warning: %s\n", msg);
+	if (error_hook)
+		error_hook(msg);
+	else
+		fprintf(stderr, "q: %s\n", msg);
 }
 
 void die(int status, const char *fmt, ...)

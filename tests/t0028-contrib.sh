@@ -59,18 +59,39 @@ check "the hook's job runs by itself" wait_for "test -s '$repo/indexed'" 10
 q -C "$repo" worker >/dev/null 2>&1
 check "and the worktree's" wait_for "test -s '$scratch/wt/indexed'" 10
 
-# Claude Code: every hook command returns at once and runs the worker.
-q -C "$repo" add -- sh -c 'echo from-claude >> out3' >/dev/null
-cmds=$(python3 -c 'import json,sys
-for ev in json.load(open(sys.argv[1]))["hooks"].values():
-    for m in ev:
+# hook_commands FILE: "EVENT COMMAND" for every hook of an agent's hooks file.
+hook_commands() {
+	python3 -c 'import json,sys
+for ev, groups in json.load(open(sys.argv[1]))["hooks"].items():
+    for m in groups:
         for h in m["hooks"]:
-            print(h["command"])' "$TOP/contrib/claude-code/settings.json")
+            print(ev, h["command"])' "$1"
+}
+
+# Claude Code: every hook command, given its event's payload, exits 0 at once
+# (its pipe not held open) and prints nothing or one JSON object;
+# SessionStart and Stop run the worker.
+q -C "$repo" add -- sh -c 'echo from-claude >> out3' >/dev/null
+cmds=$(hook_commands "$TOP/contrib/claude-code/settings.json")
 isnt "$cmds" "" "settings.json has hook commands"
-while IFS= read -r c; do
-	(cd / && CLAUDE_PROJECT_DIR="$repo" sh -c "$c" </dev/null | cat)
-	is "$?" 0 "hook command exits 0 and returns (its pipe not held open): $c"
+like "$cmds" "SessionStart .*CLAUDE_PROJECT_DIR" "they name the project by \$CLAUDE_PROJECT_DIR"
+while read -r ev c; do
+	printf '{"session_id":"contrib","hook_event_name":"%s","cwd":"/"}' "$ev" >"$scratch/payload"
+	got=$(cd / && CLAUDE_PROJECT_DIR="$repo" sh -c "$c" <"$scratch/payload" | cat)
+	is "$?" 0 "$ev: exits 0 and returns: $c"
+	like "$got" '^(\{.*\})?$' "$ev: prints nothing or one JSON object"
 done <<<"$cmds"
 check "the Claude Code hook's worker ran the job" wait_for "grep -q from-claude '$repo/out3'" 10
+
+# Goose: the plugin's hooks, run in the project as Goose runs them.
+q -C "$repo" add -- sh -c 'echo from-goose >> out4' >/dev/null
+cmds=$(hook_commands "$TOP/contrib/goose/.agents/plugins/q/hooks/hooks.json")
+like "$cmds" "Stop q hook goose" "the Goose plugin has a Stop hook"
+while read -r ev c; do
+	printf '{"event":"%s","session_id":"contrib-goose"}' "$ev" >"$scratch/payload"
+	got=$(cd "$repo" && sh -c "$c" <"$scratch/payload" | cat)
+	is "$?/$got" 0/ "Goose $ev: exits 0, prints nothing (no prompt queued): $c"
+done <<<"$cmds"
+check "the Goose hook's worker ran the job" wait_for "grep -q from-goose '$repo/out4'" 10
 check "fsck is clean" q -C "$repo" fsck
 done_testing

@@ -76,168 +76,180 @@ static int run_sync(struct spool *sp, const char *id, enum state initial)
 	return job_exit_status(ref.state);
 }
 
+void add_init(struct job *job, struct add_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->mode = -1;
+	a->now = now_ms();
+	job_init(job);
+	job->created_at = a->now;
+	/* Unset: the settings fill them in (op_prepare). */
+	job->max_attempts = -1;
+	job->max_interrupts = -1;
+	job->queue_max = -1;
+	job->backoff_ms = -1;
+	job->timeout_ms = -1;
+}
+
+int add_after(struct spool *sp, struct job *job, const struct add_args *a)
+{
+	for (int k = 0; k < a->after.n; k++) {
+		struct jobref ref;
+		int ret = cmd_find(sp, a->after.v[k], &ref);
+
+		if (ret)
+			return ret;
+		strv_push(&job->after, ref.id);
+	}
+	return EXIT_OK;
+}
+
+void add_report(struct spool *sp, const struct job *job, const char *dup, int json)
+{
+	const char *id = dup ? dup : job->id;
+
+	/* For "@": the job this session added last (a hint; never fatal). */
+	if (spool_last_set(sp, id))
+		warning("cannot record the job for '@': %s", strerror(errno));
+	/* An agent's session hears when the job it queued finishes (q hook). */
+	spool_session_job(sp, id);
+	if (json)
+		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", id, dup ? "true" : "false");
+	else
+		printf("%s\n", id);
+	if (dup)
+		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job->key);
+}
+
+int add_option(struct job *job, struct add_args *a, int id, const char *arg, const char *cmd)
+{
+	long long n;
+	int64_t ms;
+
+	switch (id) {
+	case A_PRIO:
+		if ((job->priority = priority_parse(arg)) < 0)
+			return usage_error(cmd, "bad priority '%s': want high, normal, low or 0-9", arg);
+		break;
+	case A_ATTEMPTS:
+		if (parse_int(arg, 1, 1000000, &n))
+			return usage_error(cmd, "bad attempts '%s': want a positive integer", arg);
+		job->max_attempts = (int)n;
+		break;
+	case A_BACKOFF:
+		job->backoff_max_ms = -1;
+		if (backoff_parse(arg, &job->backoff_ms, &job->backoff_max_ms))
+			return usage_error(cmd, "bad backoff '%s': want BASE[:MAX], e.g. 1s:5m", arg);
+		/* Without MAX (-1), the settings' MAX, at least BASE. */
+		break;
+	case A_TIMEOUT:
+		if (duration_parse(arg, &job->timeout_ms))
+			return usage_error(cmd, "bad duration '%s'", arg);
+		break;
+	case A_RETRY_TIMEOUT:
+		job->retry_timeout = 1;
+		break;
+	case A_AT:
+		if (a->when++)
+			return usage_error(cmd, "--at and --in exclude each other");
+		if (time_parse_user(arg, &job->run_at))
+			return usage_error(cmd, "bad time '%s'", arg);
+		break;
+	case A_IN:
+		if (a->when++)
+			return usage_error(cmd, "--at and --in exclude each other");
+		if (duration_parse(arg, &ms))
+			return usage_error(cmd, "bad duration '%s'", arg);
+		job->run_at = a->now + ms;
+		if (job->run_at > TIME_MAX_MS)
+			return usage_error(cmd, "--in '%s' is past the year 9999", arg);
+		break;
+	case A_DEADLINE:
+		if (!duration_parse(arg, &ms) && a->now + ms <= TIME_MAX_MS)
+			job->deadline = a->now + ms;
+		else if (time_parse_user(arg, &job->deadline))
+			return usage_error(cmd, "bad deadline '%s': want a TIME or a DUR", arg);
+		break;
+	case A_AFTER:
+		if (!id_prefix_valid(arg))
+			return usage_error(cmd, "invalid job id '%s'", arg);
+		strv_push(&a->after, arg);
+		break;
+	case A_KEY:
+		if (!*arg || strlen(arg) > KEY_MAX || !utf8_valid(arg, strlen(arg)))
+			return usage_error(cmd, "bad key: want 1 to %d bytes of UTF-8", KEY_MAX);
+		free(job->key);
+		job->key = xstrdup(arg);
+		break;
+	case A_SECRET:
+		if (!*arg || strchr(arg, '='))
+			return usage_error(cmd, "bad variable name '%s'", arg);
+		strv_push(&job->secret_env, arg);
+		break;
+	case A_ENV:
+		if (!*arg || strchr(arg, '='))
+			return usage_error(cmd, "bad variable name '%s'", arg);
+		strv_push(&a->keep, arg);
+		break;
+	case A_HOLD: a->hold = 1; break;
+	case A_SYNC:
+	case A_ASYNC:
+	case A_MANUAL:
+		if (a->mode >= 0)
+			return usage_error(cmd, "--sync, --async and --manual exclude each other");
+		a->mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
+		break;
+	case A_JSON: a->json = 1; break;
+	case A_BATCH: a->batch = 1; break;
+	case A_LABEL:
+	case A_QUEUE:
+		if (!queue_valid(arg))
+			return usage_error(cmd, "bad %s '%s': want 1 to %d bytes of UTF-8 on one line",
+					  id == A_LABEL ? "label" : "queue", arg, QUEUE_MAX_LEN);
+		if (id == A_LABEL) {
+			strv_push(&job->labels, arg);
+		} else {
+			free(job->queue);
+			job->queue = xstrdup(arg);
+		}
+		break;
+	}
+	return EXIT_OK;
+}
+
 int cmd_add(int argc, char **argv)
 {
 	struct job job;
 	struct spool sp;
-	struct strv after = { NULL, 0 }, keep = { NULL, 0 };
-	int i = 1, id, mode = -1, json = 0, hold = 0, batch = 0, ret = EXIT_OK, r, when = 0;
+	struct add_args a;
+	int i = 1, id, ret = EXIT_OK, r;
 	const char *arg;
-	int64_t now = now_ms();
 	char dup[ID_LEN + 1], cwd[PATH_MAX];
 	enum state initial;
 
-	job_init(&job);
-	job.created_at = now;
-	job.max_attempts = -1;
-	job.max_interrupts = -1;
-	job.queue_max = -1;
-	job.backoff_ms = -1;
-	job.timeout_ms = -1;
-	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0) {
-		long long n;
-		int64_t ms;
-
-		switch (id) {
-		case A_PRIO:
-			if ((job.priority = priority_parse(arg)) < 0) {
-				ret = usage_error("add", "bad priority '%s': want high, normal, low or 0-9", arg);
-				goto out;
-			}
-			break;
-		case A_ATTEMPTS:
-			if (parse_int(arg, 1, 1000000, &n)) {
-				ret = usage_error("add", "bad attempts '%s': want a positive integer", arg);
-				goto out;
-			}
-			job.max_attempts = (int)n;
-			break;
-		case A_BACKOFF:
-			job.backoff_max_ms = -1;
-			if (backoff_parse(arg, &job.backoff_ms, &job.backoff_max_ms)) {
-				ret = usage_error("add", "bad backoff '%s': want BASE[:MAX], e.g. 1s:5m", arg);
-				goto out;
-			}
-			/* Without MAX (-1), the settings' MAX, at least BASE. */
-			break;
-		case A_TIMEOUT:
-			if (duration_parse(arg, &job.timeout_ms)) {
-				ret = usage_error("add", "bad duration '%s'", arg);
-				goto out;
-			}
-			break;
-		case A_RETRY_TIMEOUT:
-			job.retry_timeout = 1;
-			break;
-		case A_AT:
-			if (when++) {
-				ret = usage_error("add", "--at and --in exclude each other");
-				goto out;
-			}
-			if (time_parse_user(arg, &job.run_at)) {
-				ret = usage_error("add", "bad time '%s'", arg);
-				goto out;
-			}
-			break;
-		case A_IN:
-			if (when++) {
-				ret = usage_error("add", "--at and --in exclude each other");
-				goto out;
-			}
-			if (duration_parse(arg, &ms)) {
-				ret = usage_error("add", "bad duration '%s'", arg);
-				goto out;
-			}
-			job.run_at = now + ms;
-			if (job.run_at > TIME_MAX_MS) {
-				ret = usage_error("add", "--in '%s' is past the year 9999", arg);
-				goto out;
-			}
-			break;
-		case A_DEADLINE:
-			if (!duration_parse(arg, &ms) && now + ms <= TIME_MAX_MS)
-				job.deadline = now + ms;
-			else if (time_parse_user(arg, &job.deadline)) {
-				ret = usage_error("add", "bad deadline '%s': want a TIME or a DUR", arg);
-				goto out;
-			}
-			break;
-		case A_AFTER:
-			if (!id_prefix_valid(arg)) {
-				ret = usage_error("add", "invalid job id '%s'", arg);
-				goto out;
-			}
-			strv_push(&after, arg);
-			break;
-		case A_KEY:
-			if (!*arg || strlen(arg) > KEY_MAX || !utf8_valid(arg, strlen(arg))) {
-				ret = usage_error("add", "bad key: want 1 to %d bytes of UTF-8", KEY_MAX);
-				goto out;
-			}
-			free(job.key);
-			job.key = xstrdup(arg);
-			break;
-		case A_SECRET:
-			if (!*arg || strchr(arg, '=')) {
-				ret = usage_error("add", "bad variable name '%s'", arg);
-				goto out;
-			}
-			strv_push(&job.secret_env, arg);
-			break;
-		case A_ENV:
-			if (!*arg || strchr(arg, '=')) {
-				ret = usage_error("add", "bad variable name '%s'", arg);
-				goto out;
-			}
-			strv_push(&keep, arg);
-			break;
-		case A_HOLD: hold = 1; break;
-		case A_SYNC:
-		case A_ASYNC:
-		case A_MANUAL:
-			if (mode >= 0) {
-				ret = usage_error("add", "--sync, --async and --manual exclude each other");
-				goto out;
-			}
-			mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
-			break;
-		case A_JSON: json = 1; break;
-		case A_BATCH: batch = 1; break;
-		case A_LABEL:
-		case A_QUEUE:
-			if (!queue_valid(arg)) {
-				ret = usage_error("add", "bad %s '%s': want 1 to %d bytes of UTF-8 on one line",
-						  id == A_LABEL ? "label" : "queue", arg, QUEUE_MAX_LEN);
-				goto out;
-			}
-			if (id == A_LABEL) {
-				strv_push(&job.labels, arg);
-			} else {
-				free(job.queue);
-				job.queue = xstrdup(arg);
-			}
-			break;
-		}
-	}
+	add_init(&job, &a);
+	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0)
+		if ((ret = add_option(&job, &a, id, arg, "add")))
+			goto out;
 	if (id < 0) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (batch && i < argc) {
+	if (a.batch && i < argc) {
 		ret = usage_error("add", "--batch reads the commands from standard input, not '%s'",
 				  argv[i]);
 		goto out;
 	}
-	if (batch && (job.key || mode == MODE_SYNC)) {
+	if (a.batch && (job.key || a.mode == MODE_SYNC)) {
 		ret = usage_error("add", "--batch queues many jobs: not with %s",
 				  job.key ? "--key" : "--sync");
 		goto out;
 	}
-	if (i >= argc && !batch) {
+	if (i >= argc && !a.batch) {
 		ret = usage_error("add", "no command given");
 		goto out;
 	}
-	if (hold && mode == MODE_SYNC) {
+	if (a.hold && a.mode == MODE_SYNC) {
 		ret = usage_error("add", "--sync waits for a job that --hold parks: use one");
 		goto out;
 	}
@@ -263,26 +275,21 @@ int cmd_add(int argc, char **argv)
 		goto out;
 	}
 	job.cwd = xstrdup(cwd);
-	op_capture_env(&job, &keep);
+	op_capture_env(&job, &a.keep);
 
 	if ((ret = cmd_open(&sp, 1, NULL)))
 		goto out;
-	if (mode < 0)
-		mode = sp.cfg.mode;
-	for (int k = 0; k < after.n; k++) {
-		struct jobref ref;
-
-		if ((ret = cmd_find(&sp, after.v[k], &ref)))
-			goto close;
-		strv_push(&job.after, ref.id);
-	}
-	if (batch) {
-		ret = add_batch(&sp, &job, hold, json);
-		if (ret == EXIT_OK && mode == MODE_ASYNC && !hold && !spool_paused(&sp))
+	if (a.mode < 0)
+		a.mode = sp.cfg.mode;
+	if ((ret = add_after(&sp, &job, &a)))
+		goto close;
+	if (a.batch) {
+		ret = add_batch(&sp, &job, a.hold, a.json);
+		if (ret == EXIT_OK && a.mode == MODE_ASYNC && !a.hold && !spool_paused(&sp))
 			op_spawn_worker(&sp);
 		goto close;
 	}
-	r = op_add(&sp, &job, hold, &initial, dup);
+	r = op_add(&sp, &job, a.hold, &initial, dup);
 	if (r == OP_FULL) {
 		ret = EXIT_FULL;
 		goto close;
@@ -291,19 +298,9 @@ int cmd_add(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 		goto close;
 	}
-	/* For "@": the job this session added last (a hint; never fatal). */
-	if (spool_last_set(&sp, r == 1 ? dup : job.id))
-		warning("cannot record the job for '@': %s", strerror(errno));
-	if (json) {
-		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job.id,
-		       r == 1 ? "true" : "false");
-	} else {
-		printf("%s\n", r == 1 ? dup : job.id);
-	}
-	if (r == 1) {
-		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job.key);
+	add_report(&sp, &job, r == 1 ? dup : NULL, a.json);
+	if (r == 1)
 		goto close;
-	}
 	if (fflush(stdout) || ferror(stdout)) {
 		/* Nobody learnt the id: a job nobody knows of must not run. */
 		int e = errno, w = spool_withdraw(&sp, &job, initial);
@@ -320,18 +317,18 @@ int cmd_add(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 		goto close;
 	}
-	if (mode == MODE_SYNC) {
+	if (a.mode == MODE_SYNC) {
 		fflush(stdout);
 		ret = run_sync(&sp, job.id, initial);
-	} else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
+	} else if (a.mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
 		fflush(stdout);
 		op_spawn_worker(&sp);
 	}
 close:
 	spool_release(&sp);
 out:
-	strv_clear(&after);
-	strv_clear(&keep);
+	strv_clear(&a.after);
+	strv_clear(&a.keep);
 	job_release(&job);
 	return ret;
 }

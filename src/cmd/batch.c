@@ -107,6 +107,8 @@ int add_batch(struct spool *sp, struct job *job, int hold, int json)
 		done = spool_batch_commit(sp, &b);
 		buf_reset(&out);
 		for (int i = 0; i < done; i++)
+			spool_session_job(sp, b.v[i].ref.id);
+		for (int i = 0; i < done; i++)
 			if (json)
 				buf_addf(&out, "{\"id\":\"%s\",\"duplicate\":false}\n", b.v[i].ref.id);
 			else

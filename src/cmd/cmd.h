@@ -91,6 +91,26 @@ enum add_option {
 	A_QUEUE, A_LAST
 };
 extern const struct opt add_options[];
+/* What q add's options set besides the job's fields. */
+struct add_args {
+	int mode, json, hold, batch, when;
+	int64_t now;
+	struct strv after, keep;  /* ids as given; --env names */
+};
+/*
+ * Apply one of q add's options (id, with its value arg) to job and a;
+ * EXIT_OK or EXIT_USAGE (said, as command cmd).  q prompt shares it.
+ */
+int add_option(struct job *job, struct add_args *a, int id, const char *arg, const char *cmd);
+/* Start a job and a for add_option: the fields the settings fill in left unset. */
+void add_init(struct job *job, struct add_args *a);
+/* Resolve --after ids into job->after: EXIT_OK, or the status of cmd_find (said). */
+int add_after(struct spool *sp, struct job *job, const struct add_args *a);
+/*
+ * The job is queued (or dup, when not NULL, holds its key): note it for
+ * "@" and the agent session, and print its id (json: as an object).
+ */
+void add_report(struct spool *sp, const struct job *job, const char *dup, int json);
 /* q add --batch (batch.c): the jobs on standard input, with job's options. */
 int add_batch(struct spool *sp, struct job *job, int hold, int json);
 
@@ -117,5 +137,10 @@ int cmd_help(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
+int cmd_prompt(int argc, char **argv);
+int cmd_next(int argc, char **argv);
+int cmd_done(int argc, char **argv);
+int cmd_fail(int argc, char **argv);
 
 #endif
