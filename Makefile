@@ -122,6 +122,11 @@ bench: all
 	bench/run
 	bench/peers
 
+# q hook claude per event on a spool of 10,000 jobs; SessionEnd with 1,000 leases.
+bench-hook: all
+	bench/hook
+.PHONY: bench-hook
+
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
 

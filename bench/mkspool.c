@@ -4,11 +4,14 @@
  * bench/run to make spools of 100,000 jobs in seconds instead of the
  * minutes that 100,000 `q add` processes would take.
  *
- *   mkspool [-t START_MS] [-s] SPOOL STATE COUNT PRIO -- CMD [ARG...]
+ *   mkspool [-t START_MS] [-s] [-S SESSION] SPOOL STATE COUNT PRIO -- CMD [ARG...]
  *
  * STATE is `pending` (file pending/P-ID) or `done` (file done/B/ID plus
  * the event log logs/B/ID.events with start, exit 0 and completed, so
- * the job's verdict is `completed`).  Job i (0-based) gets the creation
+ * the job's verdict is `completed`), or `leased`: a prompt (type prompt,
+ * its text CMD and ARGs joined by spaces) leased to agent session
+ * SESSION (default `bench`) for ten minutes: file leased/ID with that
+ * expiry as mtime, and a `leased` event naming the session.  Job i (0-based) gets the creation
  * time START_MS + i milliseconds (default: the COUNT milliseconds before
  * now), so ids are unique per writer and sort in creation order; the 5
  * random characters come from getrandom(2).  Each file is staged with
@@ -40,8 +43,10 @@
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 static const char *const tree[] = {
 	"tmp", "pending", "deferred", "waiting", "held", "running", "done", "failed",
-	"cancelled", "expired", "logs", "keys", "quarantine", "slots",
+	"cancelled", "expired", "offered", "leased", "logs", "keys", "quarantine", "slots",
 };
+enum { PENDING, DONE, LEASED };
+#define LEASE_MS 600000
 static int do_sync;
 
 static void die(const char *fmt, const char *arg)
@@ -127,23 +132,35 @@ static size_t put(char *b, size_t o, size_t cap, const char *s)
 	return o;
 }
 
-/* The job file: the required fields, priority, and a small environment. */
+/*
+ * The job file: the required fields, priority, and a small environment;
+ * a prompt's args hold its text (the words of argv).
+ */
 static size_t job_json(char *b, size_t cap, const char *id, int64_t ms, int prio, char **argv,
-		       const char *cwd)
+		       const char *cwd, int prompt)
 {
 	static const char *const envnames[] = { "PATH", "HOME", "LANG" };
-	char t[80], num[16];
+	char t[80], num[16], text[4096] = "";
 	size_t o = 0;
 	int first = 1;
 
 	time_format(ms, t);
 	o = put(b, o, cap, "{\"version\":1,\"id\":");
 	o = json_str(b, o, cap, id);
-	o = put(b, o, cap, ",\"type\":\"exec\",\"argv\":[");
-	for (int i = 0; argv[i]; i++) {
-		if (i)
-			o = put(b, o, cap, ",");
-		o = json_str(b, o, cap, argv[i]);
+	if (prompt) {
+		for (int i = 0; argv[i]; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s",
+				 i ? " " : "", argv[i]);
+		o = put(b, o, cap, ",\"type\":\"prompt\",\"args\":{\"text\":");
+		o = json_str(b, o, cap, text);
+		o = put(b, o, cap, "},\"argv\":[");
+	} else {
+		o = put(b, o, cap, ",\"type\":\"exec\",\"argv\":[");
+		for (int i = 0; argv[i]; i++) {
+			if (i)
+				o = put(b, o, cap, ",");
+			o = json_str(b, o, cap, argv[i]);
+		}
 	}
 	o = put(b, o, cap, "],\"cwd\":");
 	o = json_str(b, o, cap, cwd);
@@ -165,7 +182,7 @@ static size_t job_json(char *b, size_t cap, const char *id, int64_t ms, int prio
 	snprintf(num, sizeof(num), "%d", prio);
 	o = put(b, o, cap, ",\"priority\":");
 	o = put(b, o, cap, num);
-	o = put(b, o, cap, ",\"max_attempts\":1}\n");
+	o = put(b, o, cap, prompt ? ",\"max_attempts\":3}\n" : ",\"max_attempts\":1}\n");
 	return o;
 }
 
@@ -244,33 +261,39 @@ static int bucket_fd(struct bucket *b, int parent, const char *id)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: mkspool [-t START_MS] [-s] SPOOL pending|done COUNT PRIO -- CMD [ARG...]\n");
+	fprintf(stderr, "usage: mkspool [-t START_MS] [-s] [-S SESSION] SPOOL pending|done|leased COUNT "
+			"PRIO -- CMD [ARG...]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	int64_t start = -1;
-	int opt, done, prio, sfd, tmpfd, pd, ld;
+	int opt, state, prio, sfd, tmpfd, pd, ld;
+	const char *session = "bench";
 	long count;
 	char cwd[PATH_MAX], *end;
 	static char text[1 << 20];
 	struct bucket db = { "", -1 }, lb = { "", -1 };
 
-	while ((opt = getopt(argc, argv, "+t:s")) != -1) {
+	while ((opt = getopt(argc, argv, "+t:sS:")) != -1) {
 		if (opt == 't')
 			start = strtoll(optarg, NULL, 10);
 		else if (opt == 's')
 			do_sync = 1;
+		else if (opt == 'S')
+			session = optarg;
 		else
 			usage();
 	}
 	if (argc - optind < 5 || strcmp(argv[optind + 4], "--") || argc - optind < 6)
 		usage();
 	if (!strcmp(argv[optind + 1], "pending"))
-		done = 0;
+		state = PENDING;
 	else if (!strcmp(argv[optind + 1], "done"))
-		done = 1;
+		state = DONE;
+	else if (!strcmp(argv[optind + 1], "leased"))
+		state = LEASED;
 	else
 		usage();
 	count = strtol(argv[optind + 2], &end, 10);
@@ -310,7 +333,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(tree) / sizeof(*tree); i++)
 		close(subdir(sfd, tree[i], 1));
 	tmpfd = subdir(sfd, "tmp", 0);
-	pd = subdir(sfd, done ? "done" : "pending", 0);
+	pd = subdir(sfd, state == DONE ? "done" : state == LEASED ? "leased" : "pending", 0);
 	ld = subdir(sfd, "logs", 0);
 
 	for (long i = 0; i < count; i++) {
@@ -321,13 +344,17 @@ int main(int argc, char **argv)
 
 		for (int tries = 0;; tries++) {
 			id_make(id, ms);
-			len = job_json(text, sizeof(text), id, ms, prio, argv + optind + 5, cwd);
+			len = job_json(text, sizeof(text), id, ms, prio, argv + optind + 5, cwd,
+				       state == LEASED);
 			if (len >= sizeof(text)) {
 				errno = 0;
 				die("job file of '%s' too large", id);
 			}
-			if (done) {
+			if (state == DONE) {
 				dirfd = bucket_fd(&db, pd, id);
+				snprintf(name, sizeof(name), "%s", id);
+			} else if (state == LEASED) {
+				dirfd = pd;
 				snprintf(name, sizeof(name), "%s", id);
 			} else {
 				dirfd = pd;
@@ -338,7 +365,23 @@ int main(int argc, char **argv)
 			if (tries > 8)
 				die("cannot find a free id for '%s'", name);
 		}
-		if (done) {
+		if (state == LEASED) {
+			/* mtime: when the lease expires (spool-format.md, "Prompts and sessions"). */
+			int64_t until = now_ms() + LEASE_MS;
+			struct timespec ts[2] = { { until / 1000, 0 }, { until / 1000, 0 } };
+			char ev[1024], t0[80], t1[80];
+
+			if (utimensat(pd, name, ts, AT_SYMLINK_NOFOLLOW))
+				die("cannot set the time of '%s'", name);
+			time_format(ms + 1, t0);
+			time_format(until, t1);
+			snprintf(ev, sizeof(ev),
+				 "{\"at\":\"%s\",\"event\":\"leased\",\"session\":\"%s\","
+				 "\"agent\":\"claude\",\"until\":\"%s\"}\n", t0, session, t1);
+			snprintf(name, sizeof(name), "%s.events", id);
+			append(bucket_fd(&lb, ld, id), name, ev);
+		}
+		if (state == DONE) {
 			char ev[1024], t0[80], t1[80];
 
 			time_format(ms + 1, t0);
