@@ -163,7 +163,7 @@ int cmd_add(int argc, char **argv)
 			}
 			break;
 		case A_AFTER:
-			if (!id_prefix_valid(arg)) {
+			if (strcmp(arg, "@") && !id_prefix_valid(arg)) {
 				ret = usage_error("add", "invalid job id '%s'", arg);
 				goto out;
 			}
