@@ -121,7 +121,7 @@ int cmd_help(int argc, char **argv)
 	       "q queues commands in .idlergear/spool and runs them later in a\n"
 	       "short-lived worker.  Commands:\n\n");
 	for (const struct cmd *c = commands; c->name; c++)
-		printf("  %-9s %s\n", c->name, c->help);
+		printf("  %-10s %s\n", c->name, c->help);
 	printf("\n'q help COMMAND' shows a command's options; 'man q' has the rest.\n");
 	return EXIT_OK;
 }
