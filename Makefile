@@ -9,6 +9,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
 DESTDIR ?=
 
 CC ?= cc
@@ -136,6 +137,11 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 bin/q $(HELPERS) $(DESTDIR)$(BINDIR)/
 	install -m 644 q.1 $(DESTDIR)$(MANDIR)/man1/q.1
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	bin/q completion bash >$(DESTDIR)$(DATADIR)/bash-completion/completions/q
+	bin/q completion zsh >$(DESTDIR)$(DATADIR)/zsh/site-functions/_q
+	bin/q completion fish >$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/q.fish
 
 format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
