@@ -38,6 +38,21 @@ const struct cmd commands[] = {
 	{ "watch", cmd_watch, "q watch", "live view of the spool" },
 	{ "gc", cmd_gc, "q gc [--older-than DUR]", "remove old finished jobs" },
 	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool" },
+	{ "gh", cmd_gh,
+	  "q gh api METHOD PATH [-f KEY=VALUE]... [--input FILE] [GH-OPTIONS]\n"
+	  "   or: q gh issue create --title TITLE [--body BODY] [--label NAME]... "
+	  "[--assignee LOGIN]... [GH-OPTIONS]\n"
+	  "   or: q gh issue edit REF [--title TITLE] [--body BODY] [--add-label NAME]... "
+	  "[--remove-label NAME]... [--add-assignee LOGIN]... [--remove-assignee LOGIN]... "
+	  "[GH-OPTIONS]\n"
+	  "   or: q gh issue close REF [--reason completed|not_planned] [GH-OPTIONS]\n"
+	  "   or: q gh issue comment REF --body BODY [GH-OPTIONS]\n"
+	  "   or: q gh label add|remove REF NAME [GH-OPTIONS]\n"
+	  "GH-OPTIONS: [--repo [HOST/]OWNER/REPO] [--sync | --async | --manual] [--json]\n"
+	  "REF: an issue number, or the id of the job that creates the issue",
+	  "queue a GitHub API call (issues, comments, labels); print its id" },
+	{ "sync", cmd_sync, "q sync status [--json]\n   or: q sync retry ID|--all",
+	  "GitHub jobs: what is pending, sent, failed; send failed ones again" },
 	{ "help", cmd_help, "q help [COMMAND]", "show this help" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -91,5 +91,20 @@ int cmd_watch(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_gh(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+
+/*
+ * GitHub jobs in q push and q status (sync.c).  Before a push: hosts
+ * waiting for a token we now have are unparked, and deferred GitHub
+ * jobs run now unless their host is rate limited.  After it: one line
+ * per GitHub job not sent (and why); returns how many.  During it: a
+ * progress line after every sync.batch_size GitHub jobs.  q status: a
+ * line for failures, blocks and wanted tokens (or with w, JSON members).
+ */
+int sync_push_prepare(struct spool *sp);
+long sync_push_unsent(struct spool *sp);
+void sync_push_progress(struct spool *sp, const struct job *job, long *sent);
+void sync_status_line(struct spool *sp, struct jw *w);
 
 #endif

@@ -44,14 +44,27 @@ int cmd_status(int argc, char **argv)
 		paused = spool_paused(&sp);
 	}
 	if (json) {
+		struct buf b = BUF_INIT;
+		struct jw w;
+
 		printf("{");
 		for (int i = 0; i < 6; i++)
 			printf("\"%s\":%ld,", names[i], c[i]);
-		printf("\"paused\":%s}\n", paused ? "true" : "false");
+		jw_init(&w, &b);
+		/* Members of the object printed around them, without a comma first. */
+		w.depth = 1;
+		w.need_comma[1] = 0;
+		if (!missing)
+			sync_status_line(&sp, &w);
+		out_buf(&b);
+		buf_release(&b);
+		printf("%s\"paused\":%s}\n", missing ? "" : ",", paused ? "true" : "false");
 	} else {
 		for (int i = 0; i < 6; i++)
 			printf("%s%ld %s", i ? ", " : "", c[i], names[i]);
 		printf("%s\n", paused ? " (paused)" : "");
+		if (!missing)
+			sync_status_line(&sp, NULL);
 	}
 	spool_release(&sp);
 	return EXIT_OK;

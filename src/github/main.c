@@ -913,19 +913,34 @@ static enum outcome find_issue(struct gh *g)
 	return OK;
 }
 
-/* Has an earlier attempt of this job started (and so maybe sent its write)? */
+/*
+ * May an earlier attempt of this job have sent its write?  Any that
+ * started and did not end in a temporary failure may have: an attempt
+ * ends so only when its write was refused or never sent (offline, rate
+ * limited, no token).  The whole log counts, before a retry too.
+ */
 static int earlier_start(struct gh *g)
 {
 	struct buf ev = BUF_INIT;
 	off_t off = 0;
-	int starts = 0;
+	int starts = 0, tempfails = 0;
 
-	if (op_read(&g->sp, g->id, "events", &off, &ev, EVENTS_MAX_SIZE) == 0)
-		for (const char *p = ev.s; p && (p = strstr(p, "\"event\":\"start\"")); p++)
+	if (op_read(&g->sp, g->id, "events", &off, &ev, EVENTS_MAX_SIZE) || !ev.s) {
+		buf_release(&ev);
+		return 1; /* cannot tell: assume the worst */
+	}
+	for (char *p = ev.s, *nl; *p; p = nl + 1) {
+		if (!(nl = strchr(p, '\n')))
+			break;
+		*nl = '\0';
+		if (strstr(p, "\"event\":\"start\""))
 			starts++;
+		else if (strstr(p, "\"event\":\"exit\"") && strstr(p, "\"error\":\"tempfail\""))
+			tempfails++;
+	}
 	buf_release(&ev);
-	/* Our own start is one; when the log cannot be read, assume the worst. */
-	return starts != 1;
+	/* Our own start is one of them. */
+	return starts - 1 - tempfails > 0 || starts == 0;
 }
 
 static int setup(struct gh *g)
