@@ -18,7 +18,8 @@ paginated with Link headers.  Repository "missing" answers 404, "gone"
 
 Control endpoints (no checks, never logged):
   GET  /_fake/log        the requests seen, oldest first (never a token:
-                         "auth" is "ok", "bad" or "none")
+                         "auth" is "ok", "bad" or "none"; "t" when it came,
+                         "dur" the seconds the fake took over it)
   GET  /_fake/other      what reached OTHER (with the Authorization header
                          it carried, if any, to prove none did)
   GET  /_fake/state      every repository, issue and comment
@@ -220,6 +221,7 @@ class Handler(BaseHTTPRequestHandler):
                 with LOCK:
                     stats["inflight_writes"] -= 1
             entry["status"] = self.status
+            entry["dur"] = time.time() - entry["t"]
 
     def control(self, raw):
         what = self.path[len("/_fake/"):]

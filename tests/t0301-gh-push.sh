@@ -18,8 +18,12 @@ is "$(requests 'len(l)')" 0 "manual mode: nothing is sent when queuing"
 run_q sync status
 is "$(head -1 <<<"$out")" "3 pending, 0 syncing, 0 completed, 0 failed" "q sync status: three pending"
 
-run_q push
+Q_SYNC_BATCH_SIZE=2 run_q push
 is "$rc" 0 "q push exits 0: all landed"
+like "$out" "ok $comment [^
+]*
+github: 2 sent, 1 to go
+ok $close" "a progress line after every sync.batch_size GitHub jobs"
 like "$out" "ok $create gh issue create octo/demo 'Offline bug'" "push: a line for the create"
 like "$out" "ok $comment gh issue comment octo/demo#\\(job $create\\)" "for the comment"
 like "$out" "ok $close gh issue close octo/demo#\\(job $create\\)" "for the close"
@@ -115,15 +119,35 @@ run_q status
 like "$out" "github: 3 failed \\(q sync status\\)" "q status says GitHub jobs failed"
 is "$(q status --json | py 'j["github_failed"]')" 3 "q status --json too"
 
+# q sync retry: the 422 was GitHub's once; the 404 and 410 stay.
+run_q sync retry --all
+is "$out" "3 GitHub jobs to send again" "q sync retry --all puts the three back"
+q push >/dev/null
+is "$(q show --json "$inv" | py 'j["status"]')" "completed" "the one GitHub takes now lands"
+is "$(q show --json "$nf" | py '[j["status"], j["attempts"]]')" '["failed", 1]' "the 404 fails again"
+run_q sync retry "$create"
+is "$rc" 1 "q sync retry of a completed job: exit 1"
+like "$err" "job $create is completed: only failed or deferred GitHub jobs are sent again" "and says why"
+run_q sync retry "$nf"
+is "$(q show --json "$nf" | py '[j["state"], j["attempts"]]')" '["pending", 0]' "q sync retry ID puts one back"
+q cancel "$nf" >/dev/null
+
 # 5xx: tried again with backoff, and then it lands.
 fake POST /_fake/faults '[{"method": "POST", "path": "/comments$", "kind": "status", "status": 502, "times": 1},
 	{"method": "POST", "path": "/comments$", "kind": "status", "status": 503, "times": 1}]' >/dev/null
 id=$(q gh issue comment 1 --body "third time")
+q worker --once >/dev/null 2>&1
+run_q status
+like "$out" "github: 1 retrying after errors \\(q sync status\\)" "q status shows a send being retried"
+run_q sync status
+like "$out" "retrying $id gh issue comment octo/demo#1: POST /repos/octo/demo/issues/1/comments: 502 fault" \
+	"q sync status its last error"
 Q_WORKER_LINGER=10s run_q push
 is "$rc" 0 "502, then 503, then 201: push exits 0"
 like "$out" "wait $id .* exit 1, will retry" "push says it will retry"
 is "$(q show --json "$id" | py '[j["status"], j["attempts"], [h["exit_code"] for h in j["history"]]]')" \
 	'["completed", 3, [1, 1, 0]]' "three attempts"
+like "$(q log "$id")" "POST /repos/octo/demo/issues/1/comments: 502 fault" "the log has each attempt's answer"
 is "$(state 'sum(c["body"].startswith("third time") for c in s["octo/demo"][0]["comments_list"])')" 1 \
 	"and one comment: a 502 or 503 without the write behind it is sent again"
 
@@ -145,7 +169,7 @@ is "$(q show --json "$off" | py '[j["state"], j["attempts"], [h["error"] for h i
 	'["deferred", 0, ["tempfail", "tempfail"]]' "two pushes offline spend no attempt"
 like "$(q log "$off")" "q-github: offline: POST /repos/octo/demo/issues: " "the log says offline"
 run_q sync status
-is "$(head -1 <<<"$out")" "2 pending, 0 syncing, 16 completed, 3 failed" "q sync status: two pending"
+is "$(head -1 <<<"$out")" "2 pending, 0 syncing, 17 completed, 1 failed, 1 cancelled" "q sync status: two pending"
 
 "$PY" "$TEST_DIR/fake-github.py" --token "$TOKEN" --port "$P" >"$scratch/fake2.port" 2>&1 &
 wait_for "[ -s '$scratch/fake2.port' ]" 10

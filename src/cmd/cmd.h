@@ -97,14 +97,20 @@ int cmd_sync(int argc, char **argv);
 /*
  * GitHub jobs in q push and q status (sync.c).  Before a push: hosts
  * waiting for a token we now have are unparked, and deferred GitHub
- * jobs run now unless their host is rate limited.  After it: one line
- * per GitHub job not sent (and why); returns how many.  During it: a
- * progress line after every sync.batch_size GitHub jobs.  q status: a
- * line for failures, blocks and wanted tokens (or with w, JSON members).
+ * jobs run now unless their host is rate limited; returns how many
+ * GitHub jobs are to be sent (-1 on an error).  During it: a progress
+ * line after every sync.batch_size GitHub jobs sent.  After it: one
+ * line per GitHub job not sent (and why); returns how many.  q status:
+ * a line for failures, blocks and wanted tokens (with w, JSON members).
  */
-int sync_push_prepare(struct spool *sp);
+struct worker_done;
+struct sync_push {
+	long total;     /* GitHub jobs to send when the push began */
+	long sent, ended;
+};
+long sync_push_prepare(struct spool *sp);
+void sync_push_progress(struct spool *sp, const struct worker_done *d, struct sync_push *p);
 long sync_push_unsent(struct spool *sp);
-void sync_push_progress(struct spool *sp, const struct job *job, long *sent);
 void sync_status_line(struct spool *sp, struct jw *w);
 
 #endif

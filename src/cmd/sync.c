@@ -15,6 +15,7 @@
 #include "gh.h"
 #include "json.h"
 #include "ops.h"
+#include "worker.h"
 
 /* Is there any GitHub state at all?  (Spools that never had a GitHub job skip the rest.) */
 static int have_github(struct spool *sp)
@@ -98,6 +99,7 @@ static char *job_error(struct spool *sp, const struct jobref *ref)
 
 struct counts {
 	long n[5];                /* pending, syncing, completed, failed, cancelled */
+	long retrying;            /* pending after a failed attempt */
 	struct jw *w;             /* --json: the "jobs" array */
 	struct buf *text;         /* else: one line per job with a problem */
 };
@@ -134,6 +136,7 @@ static int count_fn(struct spool *sp, const struct jobref *ref, struct job *job,
 	}
 	if (!err)
 		return 0;
+	c->retrying += bucket == 0;
 	job_describe(&desc, job, 60);
 	if (c->w) {
 		jw_obj(c->w);
@@ -429,9 +432,17 @@ int cmd_sync(int argc, char **argv)
 
 /* ----------------------------------------------- q push and q status */
 
-int sync_push_prepare(struct spool *sp)
+static int live_fn(struct spool *sp, const struct jobref *ref, struct job *job, void *arg)
 {
+	(*(long *)arg)++;
+	return 0;
+}
+
+long sync_push_prepare(struct spool *sp)
+{
+	static const enum state live[] = { ST_PENDING, ST_DEFERRED, ST_WAITING };
 	struct retried rt = { 0, 0 };
+	long n = 0;
 
 	if (!have_github(sp))
 		return 0;
@@ -439,7 +450,9 @@ int sync_push_prepare(struct spool *sp)
 	unpark_all(sp, 0);
 	if (each_github(sp, ST_DEFERRED, retry_fn, &rt))
 		rt.errors++;
-	return rt.errors ? -1 : 0;
+	for (size_t i = 0; i < sizeof(live) / sizeof(*live); i++)
+		each_github(sp, live[i], live_fn, &n);
+	return rt.errors ? -1 : n;
 }
 
 static int unsent_fn(struct spool *sp, const struct jobref *ref, struct job *job, void *arg)
@@ -482,28 +495,18 @@ long sync_push_unsent(struct spool *sp)
 	return n;
 }
 
-struct progress {
-	long sent, left;
-};
-
-static int left_fn(struct spool *sp, const struct jobref *ref, struct job *job, void *arg)
+void sync_push_progress(struct spool *sp, const struct worker_done *d, struct sync_push *p)
 {
-	((struct progress *)arg)->left++;
-	return 0;
-}
-
-void sync_push_progress(struct spool *sp, const struct job *job, long *sent)
-{
-	struct progress p = { 0, 0 };
-	static const enum state live[] = { ST_PENDING, ST_DEFERRED, ST_WAITING, ST_RUNNING };
-
-	if (!job->type || strcmp(job->type->name, "github"))
+	if (!d->job->type || strcmp(d->job->type->name, "github"))
 		return;
-	if (++*sent % sp->cfg.sync_batch_size)
+	if (d->to != ST_DONE && d->to != ST_DEFERRED)
+		p->ended++;
+	if (d->to != ST_DONE)
 		return;
-	for (size_t i = 0; i < sizeof(live) / sizeof(*live); i++)
-		each_github(sp, live[i], left_fn, &p);
-	printf("github: %ld sent, %ld to go\n", *sent, p.left);
+	p->ended++;
+	if (++p->sent % sp->cfg.sync_batch_size == 0)
+		printf("github: %ld sent, %ld to go\n", p->sent,
+		       p->total > p->ended ? p->total - p->ended : 0);
 }
 
 void sync_status_line(struct spool *sp, struct jw *w)
@@ -516,15 +519,20 @@ void sync_status_line(struct spool *sp, struct jw *w)
 	if (have_github(sp)) {
 		each_github(sp, ST_FAILED, count_fn, &c);
 		each_github(sp, ST_EXPIRED, count_fn, &c);
+		each_github(sp, ST_DEFERRED, count_fn, &c);
 		hosts(sp, NULL, &hl, 0);
 	}
 	if (w) {
 		jw_key(w, "github_failed");
 		jw_int(w, c.n[3]);
+		jw_key(w, "github_retrying");
+		jw_int(w, c.retrying);
 	} else {
-		/* Only what needs a person: failures, a block, a token wanted. */
+		/* Only what needs a person: failures, retries after errors, a block, a token wanted. */
 		if (c.n[3])
 			printf("github: %ld failed (q sync status)\n", c.n[3]);
+		if (c.retrying)
+			printf("github: %ld retrying after errors (q sync status)\n", c.retrying);
 		for (const char *p = hl.s, *nl; p && *p; p = nl + 1) {
 			nl = strchr(p, '\n');
 			printf("github: %.*s\n", (int)(nl - p), p);

@@ -54,7 +54,7 @@ int cmd_worker(int argc, char **argv)
 
 struct push {
 	struct spool *sp;
-	long github_sent;     /* for the progress line of GitHub jobs */
+	struct sync_push github;   /* the progress of GitHub jobs */
 };
 
 /* q push prints a line per attempt: ok, FAIL or wait, the id, the command, the time. */
@@ -82,8 +82,7 @@ static void print_done(const struct worker_done *d, void *arg)
 			buf_adds(&b, ", will retry");
 	}
 	printf("%s (%s)\n", b.s, dur);
-	if (d->to == ST_DONE)
-		sync_push_progress(p->sp, d->job, &p->github_sent);
+	sync_push_progress(p->sp, d, &p->github);
 	fflush(stdout);
 	buf_release(&b);
 }
@@ -94,7 +93,7 @@ int cmd_push(int argc, char **argv)
 	struct worker_opts o = { .jobs = 1, .push = 1, .done = print_done };
 	struct worker_stats stats;
 	struct spool sp;
-	struct push p = { &sp, 0 };
+	struct push p = { &sp, { 0, 0, 0 } };
 	int ret, missing;
 	long unsent;
 
@@ -114,7 +113,8 @@ int cmd_push(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	o.jobs = (int)sp.cfg.worker_jobs;
-	ret = sync_push_prepare(&sp) ? EXIT_RUNTIME : EXIT_OK;
+	p.github.total = sync_push_prepare(&sp);
+	ret = p.github.total < 0 ? EXIT_RUNTIME : EXIT_OK;
 	if (worker_run(&sp, &o, &stats))
 		ret = EXIT_RUNTIME;
 	/* GitHub jobs must all land: those still queued are named, and push says no. */

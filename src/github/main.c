@@ -952,6 +952,7 @@ static int setup(struct gh *g)
 	char *s;
 	struct buf b = BUF_INIT;
 	size_t n;
+	int op;
 
 	if (json_parse(&g->args, g->args_text, strlen(g->args_text), &w) ||
 	    g->args.tok[0].type != JSON_OBJECT) {
@@ -972,14 +973,18 @@ static int setup(struct gh *g)
 	}
 	if (spool_open(&g->sp, 0, NULL))
 		return -1;
-	g->created_at = now_ms();
-	if (spool_locate(&g->sp, g->id, &ref) == SP_OK) {
-		job_init(&job);
-		if (spool_load(&g->sp, &ref, &job, NULL) == SP_OK)
-			g->created_at = job.created_at;
-		job_release(&job);
+	op = json_get(&g->args, 0, "op");
+	if (json_eq(&g->args, op, "issue_create") || json_eq(&g->args, op, "issue_comment")) {
+		/* Only creates look for what an earlier attempt made, and since when. */
+		g->created_at = now_ms();
+		if (spool_locate(&g->sp, g->id, &ref) == SP_OK) {
+			job_init(&job);
+			if (spool_load(&g->sp, &ref, &job, NULL) == SP_OK)
+				g->created_at = job.created_at;
+			job_release(&job);
+		}
+		g->earlier = earlier_start(g);
 	}
-	g->earlier = earlier_start(g);
 	g->token = gh_token(g->api.host, &g->token_names);
 	g->headers[0] = xstrdup("Accept: application/vnd.github+json");
 	buf_addf(&b, "X-GitHub-Api-Version: %s", g->sp.cfg.github_api_version);
