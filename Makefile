@@ -133,6 +133,9 @@ valgrind: all
 bench: all
 	bench/run
 
+bench-github: all
+	bench/github
+
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
 
@@ -153,4 +156,4 @@ clean:
 	rm -f bin/q $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench crash install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench bench-github crash install format clean fuzz fuzz-replay

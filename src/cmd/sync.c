@@ -219,9 +219,12 @@ static int hosts(struct spool *sp, struct jw *w, struct buf *text, int all)
 			buf_adds(text, ")\n");
 		}
 		if (all && st.remaining >= 0 && st.limit >= 0) {
+			char u[TIME_LEN];
+
 			time_format(st.reset, t);
-			buf_addf(text, "%s: %lld of %lld requests left until %s\n", names.v[i],
-				 (long long)st.remaining, (long long)st.limit, t);
+			time_format(st.updated_at, u);
+			buf_addf(text, "%s: %lld of %lld requests left until %s (as of %s)\n",
+				 names.v[i], (long long)st.remaining, (long long)st.limit, t, u);
 		}
 	}
 	strv_clear(&names);

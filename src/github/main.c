@@ -216,7 +216,8 @@ static enum outcome gate(struct gh *g, int write)
 		if (st.last_write >= 0 && wait > 0 && wait <= g->sp.cfg.github_write_interval_ms)
 			sleep_ms(wait);
 		st.last_write = now_ms();
-		if (gh_state_save(&g->sp, g->api.host, &st))
+		if (g->sp.cfg.github_write_interval_ms > 0 &&
+		    gh_state_save(&g->sp, g->api.host, &st))
 			warning("the write to %s is not recorded", g->api.host);
 	}
 	close(fd);
@@ -242,7 +243,10 @@ static enum outcome note_response(struct gh *g, const struct http_response *r, c
 	gh_state_load(&g->sp, g->api.host, &st);
 	gh_message(r, msg, sizeof(msg));
 	if (r->rl_remaining >= 0) {
-		changed |= st.remaining != r->rl_remaining;
+		/* The count alone is worth a write when it runs low or is old news. */
+		changed |= st.remaining != r->rl_remaining &&
+			   (now - st.updated_at > 10000 || r->rl_remaining * 10 <= r->rl_limit ||
+			    st.reset != (r->rl_reset >= 0 ? r->rl_reset * 1000 : -1));
 		st.limit = r->rl_limit;
 		st.remaining = r->rl_remaining;
 		st.reset = r->rl_reset >= 0 ? r->rl_reset * 1000 : -1;
