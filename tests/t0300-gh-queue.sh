@@ -128,6 +128,12 @@ q cancel "$dead" >/dev/null
 run_q gh issue comment "$dead" --body x
 is "$rc" 1 "a comment on a cancelled create: exit 1"
 like "$err" "job $dead, which creates the issue, is cancelled: no issue to act on" "and says why"
+run_q gh issue comment "$create" --body x --repo octo/other
+is "$rc" 2 "--repo that differs from the referenced job's: exit 2"
+like "$err" "job $create is about octo/demo on 127.0.0.1:9, not octo/other" "and says so"
+run_q gh issue comment "$create" --body x --repo octo/demo --manual
+is "$rc" 0 "--repo that agrees is fine"
+q cancel "$out" >/dev/null
 xid=$(q add -- true)
 run_q gh issue comment "$xid" --body x
 is "$rc" 2 "a reference to a job that is not GitHub's: exit 2"
@@ -209,11 +215,11 @@ like "$(cat "$Q_SPOOL/spool.log")" "no helper '$scratch/none/q-github' for 'gith
 
 # The comment queued after the one cancelled on #7 (and the edit after it) fail.
 run_q sync status
-is "$(head -1 <<<"$out")" "12 pending, 0 syncing, 0 completed, 2 failed, 3 cancelled" "q sync status counts GitHub jobs only"
+is "$(head -1 <<<"$out")" "12 pending, 0 syncing, 0 completed, 2 failed, 4 cancelled" "q sync status counts GitHub jobs only"
 like "$out" "failed $n2 gh issue comment octo/demo#7: dependency_failed" \
 	"a job waiting on a cancelled one on the same issue fails dependency_failed"
 run_q sync status --json
 is "$(py '[j[k] for k in ("pending", "syncing", "completed", "failed", "cancelled", "hosts")] + [[x["id"], x["error"]] for x in j["jobs"]]' <<<"$out")" \
-	"[12, 0, 0, 2, 3, [], [\"$n2\", \"dependency_failed\"], [\"$edit\", \"dependency_failed\"]]" "q sync status --json"
+	"[12, 0, 0, 2, 4, [], [\"$n2\", \"dependency_failed\"], [\"$edit\", \"dependency_failed\"]]" "q sync status --json"
 
 done_testing

@@ -133,23 +133,35 @@ is "$(q show --json "$nf" | py '[j["state"], j["attempts"]]')" '["pending", 0]' 
 q cancel "$nf" >/dev/null
 
 # 5xx: tried again with backoff, and then it lands.
-fake POST /_fake/faults '[{"method": "POST", "path": "/comments$", "kind": "status", "status": 502, "times": 1},
+fake POST /_fake/faults '[{"method": "POST", "path": "/comments$", "kind": "status", "status": 500, "times": 1},
+	{"method": "POST", "path": "/comments$", "kind": "status", "status": 502, "times": 1},
 	{"method": "POST", "path": "/comments$", "kind": "status", "status": 503, "times": 1}]' >/dev/null
 id=$(q gh issue comment 1 --body "third time")
 q worker --once >/dev/null 2>&1
 run_q status
 like "$out" "github: 1 retrying after errors \\(q sync status\\)" "q status shows a send being retried"
 run_q sync status
-like "$out" "retrying $id gh issue comment octo/demo#1: POST /repos/octo/demo/issues/1/comments: 502 fault" \
+like "$out" "retrying $id gh issue comment octo/demo#1: POST /repos/octo/demo/issues/1/comments: 500 fault" \
 	"q sync status its last error"
 Q_WORKER_LINGER=10s run_q push
-is "$rc" 0 "502, then 503, then 201: push exits 0"
+is "$rc" 0 "500, 502, 503, then 201 (four attempts: 1 + sync.max_retries): push exits 0"
 like "$out" "wait $id .* exit 1, will retry" "push says it will retry"
 is "$(q show --json "$id" | py '[j["status"], j["attempts"], [h["exit_code"] for h in j["history"]]]')" \
-	'["completed", 3, [1, 1, 0]]' "three attempts"
+	'["completed", 4, [1, 1, 1, 0]]' "four attempts"
 like "$(q log "$id")" "POST /repos/octo/demo/issues/1/comments: 502 fault" "the log has each attempt's answer"
 is "$(state 'sum(c["body"].startswith("third time") for c in s["octo/demo"][0]["comments_list"])')" 1 \
-	"and one comment: a 502 or 503 without the write behind it is sent again"
+	"and one comment: a 5xx without the write behind it is sent again"
+
+# sync.auto_retry false: a 5xx fails the job; q sync retry sends it again.
+faults '[{"method": "POST", "path": "/comments$", "kind": "status", "status": 502}]'
+id=$(Q_SYNC_AUTO_RETRY=false q gh issue comment 1 --body "no retries")
+Q_WORKER_LINGER=10s run_q push
+is "$rc" 1 "sync.auto_retry false: a 502 fails the push"
+is "$(q show --json "$id" | py '[j["status"], j["attempts"], j["max_attempts"]]')" '["failed", 1, 1]' \
+	"after its one attempt"
+q sync retry "$id" >/dev/null
+run_q push
+is "$(q show --json "$id" | py 'j["status"]')" "completed" "q sync retry sent it again"
 
 # --- offline -----------------------------------------------------------------------
 
@@ -169,7 +181,7 @@ is "$(q show --json "$off" | py '[j["state"], j["attempts"], [h["error"] for h i
 	'["deferred", 0, ["tempfail", "tempfail"]]' "two pushes offline spend no attempt"
 like "$(q log "$off")" "q-github: offline: POST /repos/octo/demo/issues: " "the log says offline"
 run_q sync status
-is "$(head -1 <<<"$out")" "2 pending, 0 syncing, 17 completed, 1 failed, 1 cancelled" "q sync status: two pending"
+is "$(head -1 <<<"$out")" "2 pending, 0 syncing, 18 completed, 1 failed, 1 cancelled" "q sync status: two pending"
 
 "$PY" "$TEST_DIR/fake-github.py" --token "$TOKEN" --port "$P" >"$scratch/fake2.port" 2>&1 &
 wait_for "[ -s '$scratch/fake2.port' ]" 10

@@ -300,9 +300,17 @@ static int ref_target(struct spool *sp, const char *ref, const char *repo, struc
 	free(s);
 	s = json_field(&j, "repo");
 	snprintf(t->repo, sizeof(t->repo), "%s", s ? s : "");
-	if (repo && strcmp(repo, t->repo) && !strstr(repo, t->repo)) {
-		error("job %s is about %s, not %s", jr.id, t->repo, repo);
-		goto done;
+	if (repo) {
+		/* --repo may only say the same as the job does. */
+		struct target given;
+
+		if ((ret = repo_target(sp, repo, &given)))
+			goto done;
+		ret = EXIT_USAGE;
+		if (strcmp(given.repo, t->repo) || strcmp(given.api.host, t->api.host)) {
+			error("job %s is about %s on %s, not %s", jr.id, t->repo, t->api.host, repo);
+			goto done;
+		}
 	}
 	free(s);
 	s = NULL;

@@ -12,11 +12,13 @@
  *
  *  - Never a duplicate.  Issues and comments q creates carry a hidden
  *    marker with the job id.  When an earlier attempt of the job may
- *    have sent its create (its event log has an earlier start), the
- *    issue's or comment's list is searched for the marker first (list
- *    endpoints, not search, which lags) and a find is adopted.  The
- *    number goes to the result, which the worker stores durably before
- *    the job completes.
+ *    have sent its create (its event log has an earlier start that did
+ *    not end in a temporary failure), the issue's or comment's list is
+ *    searched for the marker first (list endpoints, not search, which
+ *    lags) and a find is adopted.  The number goes to the result, which
+ *    the worker stores durably before the job completes.  A raw POST
+ *    (q gh api) has no marker: when its outcome is unknown it fails
+ *    rather than go twice.
  *  - Rate limits.  Before every request the host's state in the spool
  *    (gh.h) is read: while it is blocked, or parked for want of a
  *    token, nothing is sent.  x-ratelimit-remaining 0 blocks until
@@ -72,6 +74,7 @@ struct gh {
 	char why[600];             /* FAIL, PERM, TEMP: what happened */
 	int64_t retry_at;          /* TEMP: when to come back (ms), -1: the worker's backoff */
 	long status;               /* the last HTTP status */
+	int unknown;               /* the last write may have been done: a 5xx, or no answer */
 };
 
 static void say(struct gh *g, enum outcome o, int64_t retry_at, const char *fmt, ...)
@@ -98,14 +101,14 @@ static char *arg(struct gh *g, const char *key)
 	return k >= 0 && !json_string(&g->args, k, &s) ? s : NULL;
 }
 
-/* Append array arg key (strings) to w as key, when present. */
-static void copy_array(struct gh *g, struct jw *w, const char *key, const char *as)
+/* Copy array arg key (strings) to w, when present. */
+static void copy_array(struct gh *g, struct jw *w, const char *key)
 {
 	int k = json_get(&g->args, 0, key);
 
 	if (k < 0)
 		return;
-	jw_key(w, as);
+	jw_key(w, key);
 	jw_raw(w, g->args.text + g->args.tok[k].start, g->args.tok[k].end - g->args.tok[k].start);
 }
 
@@ -339,6 +342,7 @@ static enum outcome call(struct gh *g, const char *method, const char *path, con
 		}
 		if ((o = gate(g, write)) != OK)
 			break;
+		g->unknown = 0;
 		if (http_request(g->http, method, url.s, (const char *const *)g->headers,
 				 body ? body->s : NULL, body ? body->len : 0,
 				 (long)g->sp.cfg.github_connect_timeout_ms,
@@ -352,6 +356,7 @@ static enum outcome call(struct gh *g, const char *method, const char *path, con
 				o = FAIL;
 			} else {
 				say(g, FAIL, -1, "%s: %s; GitHub may have acted on it", what.s, r->error);
+				g->unknown = write;
 				o = FAIL;
 			}
 			break;
@@ -386,6 +391,7 @@ static enum outcome call(struct gh *g, const char *method, const char *path, con
 		}
 		if (r->status >= 500) {
 			say(g, FAIL, -1, "%s: %ld %s", what.s, r->status, msg[0] ? msg : "server error");
+			g->unknown = write;
 			o = FAIL;
 		} else if (r->status >= 300 && r->status < 400) {
 			say(g, PERM, -1, "%s: %ld to %s: not followed for a write", what.s, r->status,
@@ -575,8 +581,8 @@ static enum outcome create_once(struct gh *g, int issue, const char *list_path,
 	}
 	jw_key(&w, "body");
 	jw_strn(&w, body.s, body.len);
-	copy_array(g, &w, "labels", "labels");
-	copy_array(g, &w, "assignees", "assignees");
+	copy_array(g, &w, "labels");
+	copy_array(g, &w, "assignees");
 	jw_obj_end(&w);
 	if ((o = call(g, "POST", post_path, &text, &r, 0)) != OK)
 		goto out;
@@ -852,7 +858,7 @@ static enum outcome api(struct gh *g)
 			g->args.tok[f].end - g->args.tok[f].start);
 	}
 	o = call(g, method, path.s, get || (!input && f < 0) ? NULL : &text, &r, 0);
-	if (o == FAIL && !strcmp(method, "POST") && g->status == 0 && strstr(g->why, "may have")) {
+	if (o == FAIL && !strcmp(method, "POST") && g->unknown) {
 		/* No marker can tell whether a POST of ours landed: never send it twice. */
 		snprintf(g->why + strlen(g->why), sizeof(g->why) - strlen(g->why),
 			 "; not sent again by itself (q sync retry sends it)");
