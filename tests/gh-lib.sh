@@ -48,6 +48,8 @@ FAKE_PORT=
 OTHER_PORT=
 start_fake() {
 	"$PY" "$TEST_DIR/fake-github.py" "$@" >"$scratch/fake.port" 2>"$scratch/fake.err" &
+	# lib.sh's cleanup kills it (its cwd is in the scratch directory), quietly.
+	disown
 	wait_for "[ -s '$scratch/fake.port' ]" 10 || bail_out "the fake GitHub did not start: $(cat "$scratch/fake.err")"
 	read -r _ FAKE_PORT OTHER_PORT <"$scratch/fake.port"
 	export Q_GITHUB_API_URL=http://127.0.0.1:$FAKE_PORT

@@ -184,6 +184,7 @@ run_q sync status
 is "$(head -1 <<<"$out")" "2 pending, 0 syncing, 18 completed, 1 failed, 1 cancelled" "q sync status: two pending"
 
 "$PY" "$TEST_DIR/fake-github.py" --token "$TOKEN" --port "$P" >"$scratch/fake2.port" 2>&1 &
+disown
 wait_for "[ -s '$scratch/fake2.port' ]" 10
 run_q push
 is "$rc" 0 "back online: q push sends them and exits 0"
