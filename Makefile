@@ -88,7 +88,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = fuzz_json fuzz_job fuzz_events fuzz_config fuzz_add_args
 FUZZ_BIN = $(FUZZ_TARGETS:%=fuzz/out/%)
-FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/cmd/add.c)
+FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/cmd/add.c \
+	src/cmd/batch.c)
 
 # With clang, check also replays the fuzz corpus under ASan and UBSan.
 check: all $(UNIT) tests/q-exec-only $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
@@ -139,6 +140,11 @@ bench-github: all
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
 
+# The crash suite with concurrent cancel, retry, hold, release, gc and
+# fsck, and jobs that leave detached children (tests/crash.sh --chaos).
+chaos: all
+	tests/crash.sh --rounds $${ROUNDS:-300} --chaos
+
 stress: all
 	tests/stress.sh
 .PHONY: stress
@@ -156,4 +162,4 @@ clean:
 	rm -f bin/q bin/q-github $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench bench-github crash install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench bench-github crash chaos install format clean fuzz fuzz-replay

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -203,7 +204,33 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			return 0;
 		}
 	}
+	/* [queues] NAME = N: the concurrency of the named queue. */
+	if (!strncasecmp(key, "queues.", 7) && key[7]) {
+		long long v;
+
+		if (parse_int(value, 1, 1000, &v))
+			return error("%s: bad value '%s' for '%s': want 1-1000", where, value, key);
+		for (int i = 0; i < c->nqueues; i++)
+			if (!strcmp(c->queues[i].name, key + 7)) {
+				c->queues[i].max = (int)v;
+				return 0;
+			}
+		if (c->nqueues < CONFIG_MAX_QUEUES && strlen(key + 7) < sizeof(c->queues[0].name)) {
+			snprintf(c->queues[c->nqueues].name, sizeof(c->queues[0].name), "%s", key + 7);
+			c->queues[c->nqueues++].max = (int)v;
+		}
+		return 0;
+	}
 	return 0; /* unknown keys are ignored */
+}
+
+int config_queue_max(const struct config *c, const char *name)
+{
+	/* Keys of q.conf are case-insensitive, as in git: so are queue names there. */
+	for (int i = 0; i < c->nqueues; i++)
+		if (!strcasecmp(c->queues[i].name, name))
+			return c->queues[i].max;
+	return 1;
 }
 
 static int name_char(int ch)
@@ -289,6 +316,9 @@ int config_parse_each(const char *text, size_t len, const char *name,
 	int line = 1, ret = 0;
 	struct buf val = BUF_INIT;
 
+	/* Editors on some systems start UTF-8 files with a byte order mark. */
+	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;
 	while (p < e) {
 		const char *why = NULL;
 		int start_line = line;
@@ -451,9 +481,33 @@ static int config_env(struct config *c)
 int config_load(struct config *c, const char *path)
 {
 	int fd = f_openat(AT_FDCWD, path, O_RDONLY, 0);
+	struct stat st;
 
-	if (fd < 0 && errno != ENOENT)
+	if (fd < 0 && errno != ENOENT && errno != ELOOP)
 		return error_errno("cannot open '%s'", path);
+	if (fd < 0 && errno == ELOOP)
+		warning("ignoring '%s': a symbolic link", path);
+	/*
+	 * Settings decide what runs and what is deleted: only a file of
+	 * ours that nobody else can write counts (a q.conf beside a spool
+	 * in /tmp could be anyone's).  A FIFO must not hang us either.
+	 */
+	if (fd >= 0 && fstat(fd, &st)) {
+		close(fd);
+		return error_errno("cannot stat '%s'", path);
+	}
+	if (fd >= 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))) {
+		if (!S_ISREG(st.st_mode))
+			warning("ignoring '%s': not a regular file", path);
+		else if (st.st_uid != geteuid())
+			warning("ignoring '%s': owned by uid %u, not %u", path, (unsigned)st.st_uid,
+				(unsigned)geteuid());
+		else
+			warning("ignoring '%s': writable by group or others (mode %03o)", path,
+				(unsigned)(st.st_mode & 0777));
+		close(fd);
+		fd = -1;
+	}
 	if (fd >= 0) {
 		struct buf b = BUF_INIT;
 		int r = f_read_all(fd, CONFIG_MAX_SIZE, &b);

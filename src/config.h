@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 enum sync_mode { MODE_ASYNC, MODE_SYNC, MODE_MANUAL };
+#define CONFIG_MAX_QUEUES 32
 
 struct config {
 	int mode;                 /* sync.mode */
@@ -32,6 +33,11 @@ struct config {
 	int64_t gc_completed_ms;  /* gc.completed */
 	int64_t gc_failed_ms;     /* gc.failed */
 	int64_t gc_interval_ms;   /* gc.interval */
+	struct {
+		char name[64];
+		int max;
+	} queues[CONFIG_MAX_QUEUES]; /* [queues] NAME = N */
+	int nqueues;
 	/* GitHub jobs (q gh, the helper q-github) */
 	int64_t sync_max_retries; /* sync.max_retries: attempts after the first */
 	int64_t sync_batch_size;  /* sync.batch_size: GitHub jobs per q push progress line */
@@ -63,6 +69,8 @@ int config_parse_each(const char *text, size_t len, const char *name,
 		      void *arg);
 /* Set one "section.key"; where names the source for messages. */
 int config_set(struct config *c, const char *key, const char *value, const char *where);
+/* The concurrency of queue NAME ([queues] NAME = N), 1 by default. */
+int config_queue_max(const struct config *c, const char *name);
 /* Parse a sync.mode value; -1 if invalid. */
 int mode_parse(const char *s);
 /* Parse BASE[:MAX] durations. */

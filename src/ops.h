@@ -40,6 +40,8 @@ int op_secret_name(const char *name, size_t len);
  */
 int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
 	   char dup[ID_LEN + 1]);
+/* What op_add does before it enqueues: the defaults, and the first state. */
+void op_prepare(struct spool *sp, struct job *job, int hold, enum state *initial);
 
 /*
  * Cancel a job: a pending one at once; a running one by recording the

@@ -31,6 +31,9 @@ const struct opt add_options[] = {
 	{ "async", 0, 0, A_ASYNC },
 	{ "manual", 0, 0, A_MANUAL },
 	{ "json", 0, 0, A_JSON },
+	{ "batch", 0, 0, A_BATCH },
+	{ "label", 'l', 1, A_LABEL },
+	{ "queue", 0, 1, A_QUEUE },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -41,7 +44,7 @@ const struct opt add_options[] = {
  */
 static int run_sync(struct spool *sp, const char *id, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = id };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
 
@@ -52,7 +55,7 @@ static int run_sync(struct spool *sp, const char *id, enum state initial)
 	memcpy(ref.id, id, ID_LEN + 1);
 	if (op_wait(sp, &ref, -1, NULL, NULL) < 0)
 		return error("job '%s' vanished", id), EXIT_RUNTIME;
-	if (print_log(sp, id, "out", 0))
+	if (print_logs(sp, &ref, 1, "out", 0))
 		return EXIT_RUNTIME;
 	if (ref.state != ST_DONE) {
 		struct view v;
@@ -77,7 +80,7 @@ int cmd_add(int argc, char **argv)
 	struct job job;
 	struct spool sp;
 	struct strv after = { NULL, 0 }, keep = { NULL, 0 };
-	int i = 1, id, mode = -1, json = 0, hold = 0, ret = EXIT_OK, r, when = 0;
+	int i = 1, id, mode = -1, json = 0, hold = 0, batch = 0, ret = EXIT_OK, r, when = 0;
 	const char *arg;
 	int64_t now = now_ms();
 	char dup[ID_LEN + 1], cwd[PATH_MAX];
@@ -87,6 +90,7 @@ int cmd_add(int argc, char **argv)
 	job.created_at = now;
 	job.max_attempts = -1;
 	job.max_interrupts = -1;
+	job.queue_max = -1;
 	job.backoff_ms = -1;
 	job.timeout_ms = -1;
 	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0) {
@@ -197,14 +201,43 @@ int cmd_add(int argc, char **argv)
 			mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
 			break;
 		case A_JSON: json = 1; break;
+		case A_BATCH: batch = 1; break;
+		case A_LABEL:
+		case A_QUEUE:
+			if (!queue_valid(arg)) {
+				ret = usage_error("add", "bad %s '%s': want 1 to %d bytes of UTF-8 on one line",
+						  id == A_LABEL ? "label" : "queue", arg, QUEUE_MAX_LEN);
+				goto out;
+			}
+			if (id == A_LABEL) {
+				strv_push(&job.labels, arg);
+			} else {
+				free(job.queue);
+				job.queue = xstrdup(arg);
+			}
+			break;
 		}
 	}
 	if (id < 0) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (i >= argc) {
+	if (batch && i < argc) {
+		ret = usage_error("add", "--batch reads the commands from standard input, not '%s'",
+				  argv[i]);
+		goto out;
+	}
+	if (batch && (job.key || mode == MODE_SYNC)) {
+		ret = usage_error("add", "--batch queues many jobs: not with %s",
+				  job.key ? "--key" : "--sync");
+		goto out;
+	}
+	if (i >= argc && !batch) {
 		ret = usage_error("add", "no command given");
+		goto out;
+	}
+	if (hold && mode == MODE_SYNC) {
+		ret = usage_error("add", "--sync waits for a job that --hold parks: use one");
 		goto out;
 	}
 	if (argc - i > JOB_MAX_ARGS) {
@@ -242,6 +275,12 @@ int cmd_add(int argc, char **argv)
 			goto close;
 		strv_push(&job.after, ref.id);
 	}
+	if (batch) {
+		ret = add_batch(&sp, &job, hold, json);
+		if (ret == EXIT_OK && mode == MODE_ASYNC && !hold && !spool_paused(&sp))
+			op_spawn_worker(&sp);
+		goto close;
+	}
 	r = op_add(&sp, &job, hold, &initial, dup);
 	if (r == OP_FULL) {
 		ret = EXIT_FULL;
@@ -251,6 +290,9 @@ int cmd_add(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 		goto close;
 	}
+	/* For "@": the job this session added last (a hint; never fatal). */
+	if (spool_last_set(&sp, r == 1 ? dup : job.id))
+		warning("cannot record the job for '@': %s", strerror(errno));
 	if (json) {
 		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job.id,
 		       r == 1 ? "true" : "false");
@@ -261,6 +303,8 @@ int cmd_add(int argc, char **argv)
 		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job.key);
 		goto close;
 	}
+	if ((ret = cmd_id_printed(&sp, &job, initial)))
+		goto close;
 	if (mode == MODE_SYNC) {
 		fflush(stdout);
 		ret = run_sync(&sp, job.id, initial);

@@ -556,12 +556,12 @@ static int build_args(struct spool *sp, const struct gh_req *r, struct target *t
  */
 static int run_now(struct spool *sp, const char *id, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = id };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
 	int64_t next;
 
-	if (initial == ST_WAITING && spool_promote(sp, &next) < 0)
+	if (initial == ST_WAITING && spool_promote(sp, &next, NULL) < 0)
 		return EXIT_RUNTIME;
 	if (spool_locate(sp, id, &ref) != SP_OK)
 		return error("job '%s' vanished", id), EXIT_RUNTIME;
@@ -569,7 +569,7 @@ static int run_now(struct spool *sp, const char *id, enum state initial)
 		return EXIT_RUNTIME;
 	if (spool_locate(sp, id, &ref) != SP_OK)
 		return error("job '%s' vanished", id), EXIT_RUNTIME;
-	if (print_log(sp, id, "out", 0))
+	if (print_logs(sp, &ref, 1, "out", 0))
 		return EXIT_RUNTIME;
 	if (!state_final(ref.state)) {
 		error("job %s is %s: not sent yet; a worker sends it later (q sync status)", id,
@@ -644,7 +644,8 @@ static int enqueue(struct spool *sp, const struct gh_req *r, struct target *t, s
 		printf("{\"id\":\"%s\"}\n", job.id);
 	else
 		printf("%s\n", job.id);
-	fflush(stdout);
+	if ((ret = cmd_id_printed(sp, &job, initial)))
+		goto out;
 	if (mode == MODE_SYNC)
 		ret = run_now(sp, job.id, initial);
 	else if (mode == MODE_ASYNC && !spool_paused(sp))

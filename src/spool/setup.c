@@ -186,9 +186,9 @@ int spool_check_dir(int fd, const char *what)
 	if (st.st_uid != geteuid())
 		return error("refusing spool '%s': owned by uid %u, not %u", what,
 			     (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 022)
-		return error("refusing spool '%s': writable by group or others (mode %03o)", what,
-			     (unsigned)(st.st_mode & 0777));
+	if (st.st_mode & 077)
+		return error("refusing spool '%s': mode %03o, want 700 (checked out from a "
+			     "repository, or changed by hand?)", what, (unsigned)(st.st_mode & 0777));
 	return 0;
 }
 
@@ -247,7 +247,7 @@ static int spool_create(struct spool *sp)
 		}
 	{
 		static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots",
-						     "locks" };
+						     "locks", "last" };
 
 		for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++)
 			if (f_mkdirat(fd, extra[i], 0700) && errno != EEXIST) {
@@ -272,7 +272,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 	char *conf, *parent;
 
 	memset(sp, 0, sizeof(*sp));
-	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lbfd = -1;
+	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lastfd = sp->lbfd = -1;
 	for (int s = 0; s < ST_NSTATES; s++)
 		sp->dfd[s] = -1;
 	if (missing)
@@ -318,7 +318,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 void spool_release(struct spool *sp)
 {
 	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd, &sp->locksfd,
-		       &sp->lbfd };
+		       &sp->lastfd, &sp->lbfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
 		if (*fds[i] >= 0) {
