@@ -603,7 +603,8 @@ out:
 	return o;
 }
 
-static enum outcome issue_create(struct gh *g)
+/* issue_create (issue set) and issue_comment: create once, and say what came of it. */
+static enum outcome create(struct gh *g, int issue)
 {
 	struct buf list = BUF_INIT, post = BUF_INIT;
 	struct found f = { -1, -1, NULL };
@@ -611,46 +612,29 @@ static enum outcome issue_create(struct gh *g)
 	struct jw w;
 	int adopted;
 
-	buf_addf(&list, "/repos/%s/issues?state=all&sort=created&direction=asc&per_page=100&",
-		 g->repo);
-	buf_addf(&post, "/repos/%s/issues", g->repo);
-	o = create_once(g, 1, list.s, post.s, &f, &adopted);
-	if (o == OK) {
-		result_issue(g, f.number, f.url);
-		result_begin(g, &w);
-		jw_key(&w, "adopted");
-		jw_bool(&w, adopted);
-		printf("%s %s#%lld %s\n", adopted ? "found (created by an earlier attempt)" : "created",
-		       g->repo, (long long)f.number, f.url ? f.url : "");
+	if (issue) {
+		buf_addf(&list, "/repos/%s/issues?state=all&sort=created&direction=asc&per_page=100&",
+			 g->repo);
+		buf_addf(&post, "/repos/%s/issues", g->repo);
+	} else {
+		buf_addf(&list, "/repos/%s/issues/%lld/comments?per_page=100&", g->repo,
+			 (long long)g->number);
+		buf_addf(&post, "/repos/%s/issues/%lld/comments", g->repo, (long long)g->number);
 	}
-	free(f.url);
-	buf_release(&list);
-	buf_release(&post);
-	return o;
-}
-
-static enum outcome issue_comment(struct gh *g)
-{
-	struct buf list = BUF_INIT, post = BUF_INIT;
-	struct found f = { -1, -1, NULL };
-	enum outcome o;
-	struct jw w;
-	int adopted;
-
-	buf_addf(&list, "/repos/%s/issues/%lld/comments?per_page=100&", g->repo,
-		 (long long)g->number);
-	buf_addf(&post, "/repos/%s/issues/%lld/comments", g->repo, (long long)g->number);
-	o = create_once(g, 0, list.s, post.s, &f, &adopted);
+	o = create_once(g, issue, list.s, post.s, &f, &adopted);
 	if (o == OK) {
-		result_issue(g, g->number, f.url);
+		result_issue(g, issue ? f.number : g->number, f.url);
 		result_begin(g, &w);
-		jw_key(&w, "comment_id");
-		jw_int(&w, f.id);
+		if (!issue) {
+			jw_key(&w, "comment_id");
+			jw_int(&w, f.id);
+		}
 		jw_key(&w, "adopted");
 		jw_bool(&w, adopted);
-		printf("%s %s#%lld %s\n", adopted ? "found the comment of an earlier attempt on"
-						  : "commented on",
-		       g->repo, (long long)g->number, f.url ? f.url : "");
+		printf("%s %s#%lld %s\n",
+		       issue ? (adopted ? "found (created by an earlier attempt)" : "created")
+			     : (adopted ? "found the comment of an earlier attempt on" : "commented on"),
+		       g->repo, (long long)(issue ? f.number : g->number), f.url ? f.url : "");
 	}
 	free(f.url);
 	buf_release(&list);
@@ -1084,10 +1068,8 @@ int main(int argc, char **argv)
 	o = find_issue(&g);
 	if (o != OK)
 		;
-	else if (!strcmp(op, "issue_create"))
-		o = issue_create(&g);
-	else if (!strcmp(op, "issue_comment"))
-		o = issue_comment(&g);
+	else if (!strcmp(op, "issue_create") || !strcmp(op, "issue_comment"))
+		o = create(&g, !strcmp(op, "issue_create"));
 	else if (!strcmp(op, "issue_edit") || !strcmp(op, "issue_close"))
 		o = issue_patch(&g, op);
 	else if (!strcmp(op, "label_add") || !strcmp(op, "label_remove"))
