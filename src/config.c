@@ -17,7 +17,7 @@
 
 #define CONFIG_MAX_SIZE (64 << 10)
 
-enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF, K_BOOL, K_URL, K_VERSION };
+enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF, K_STR, K_BOOL, K_URL, K_VERSION };
 
 static const struct key {
 	const char *name;
@@ -30,6 +30,8 @@ static const struct key {
 	{ "job.backoff", K_BACKOFF, offsetof(struct config, backoff_ms) },
 	{ "job.timeout", K_DUR, offsetof(struct config, timeout_ms) },
 	{ "job.kill_grace", K_DUR, offsetof(struct config, kill_grace_ms) },
+	{ "job.on_finish", K_STR, offsetof(struct config, on_finish) },
+	{ "job.on_finish_timeout", K_DUR, offsetof(struct config, on_finish_timeout_ms) },
 	{ "queue.max_pending", K_INT, offsetof(struct config, max_pending) },
 	{ "worker.max", K_POS, offsetof(struct config, worker_max) },
 	{ "worker.jobs", K_POS, offsetof(struct config, worker_jobs) },
@@ -57,6 +59,8 @@ void config_defaults(struct config *c)
 	c->backoff_max_ms = 300000;
 	c->timeout_ms = 0;
 	c->kill_grace_ms = 5000;
+	c->on_finish[0] = '\0';
+	c->on_finish_timeout_ms = 60000;
 	c->max_pending = 0;
 	c->worker_max = 4;
 	c->worker_jobs = 1;
@@ -169,6 +173,12 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		case K_DUR:
 			if (duration_parse(value, p))
 				return error("%s: bad duration '%s' for '%s'", where, value, k->name);
+			return 0;
+		case K_STR:
+			if (strlen(value) >= sizeof(c->on_finish) || !utf8_valid(value, strlen(value)))
+				return error("%s: value for '%s' is longer than %zu bytes or not UTF-8",
+					     where, k->name, sizeof(c->on_finish) - 1);
+			snprintf((char *)p, sizeof(c->on_finish), "%s", value);
 			return 0;
 		case K_BACKOFF:
 			if (backoff_parse(value, &c->backoff_ms, &c->backoff_max_ms))

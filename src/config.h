@@ -25,6 +25,8 @@ struct config {
 	int64_t backoff_ms, backoff_max_ms;  /* job.backoff BASE[:MAX] */
 	int64_t timeout_ms;       /* job.timeout, 0 = none */
 	int64_t kill_grace_ms;    /* job.kill_grace */
+	char on_finish[1024];     /* job.on_finish: a shell command, "" none */
+	int64_t on_finish_timeout_ms;  /* job.on_finish_timeout */
 	int64_t max_pending;      /* queue.max_pending, 0 = no cap */
 	int64_t worker_max;       /* worker.max */
 	int64_t worker_jobs;      /* worker.jobs */

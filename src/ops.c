@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,25 +382,19 @@ void op_kick(struct spool *sp)
 		op_spawn_worker(sp);
 }
 
-/*
- * Start a worker that outlives us and holds nothing of ours open, when
- * one is needed: if every worker slot is taken, a worker holds each and
- * will look at pending/ again before it exits, so there is nothing to
- * start.  Otherwise the slot is locked here and handed to the worker
- * (Q_SLOT_FD), so no other q can take it in between.
- */
-void op_spawn_worker(struct spool *sp)
+/* Start a detached q COMMAND: double fork, new session, no fds but 0-2 (and keep at 3). */
+static void spawn_q(struct spool *sp, const char *cmd, int keep)
 {
-	int slot = spool_slot(sp, (int)sp->cfg.worker_max);
+	char self[PATH_MAX] = "";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	pid_t pid;
 
-	if (slot == -2)
-		return;
+	/* A binary replaced or removed since we started: /proc/self/exe still runs us. */
+	self[n > 0 && !memmem(self, n, " (deleted)", 10) ? n : 0] = '\0';
 	pid = fork();
+
 	if (pid < 0) {
-		warning("cannot start a worker: %s", strerror(errno));
-		if (slot >= 0)
-			close(slot);
+		warning("cannot start q %s: %s", cmd, strerror(errno));
 		return;
 	}
 	if (pid == 0) {
@@ -418,28 +413,49 @@ void op_spawn_worker(struct spool *sp)
 				dup2(null, 2);
 			}
 		}
-		if (slot >= 0) {
-			char n[16];
-
+		if (keep >= 0) {
 			/* The slot survives the exec at descriptor 3; nothing else does. */
-			if (slot == 3 && fcntl(3, F_SETFD, 0))
+			if (keep == 3 && fcntl(3, F_SETFD, 0))
 				_exit(1);
-			if (slot != 3 && dup2(slot, 3) != 3)
+			if (keep != 3 && dup2(keep, 3) != 3)
 				_exit(1);
 			close_range(4, ~0U, 0);
-			snprintf(n, sizeof(n), "%d", 3);
-			setenv("Q_SLOT_FD", n, 1);
+			setenv("Q_SLOT_FD", "3", 1);
 		} else {
 			close_range(3, ~0U, 0);
 		}
 		if (chdir("/"))
 			_exit(1);
 		setenv("Q_SPOOL", sp->path, 1);
-		execl("/proc/self/exe", "q", "worker", (char *)NULL);
+		/* By its path, so that ps and top show it as q, not as exe. */
+		if (self[0])
+			execl(self, "q", cmd, (char *)NULL);
+		execl("/proc/self/exe", "q", cmd, (char *)NULL);
 		_exit(127);
 	}
-	if (slot >= 0)
-		close(slot); /* the worker's copy holds the lock */
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+}
+
+/*
+ * Start a worker that outlives us and holds nothing of ours open, when
+ * one is needed: if every worker slot is taken, a worker holds each and
+ * will look at pending/ again before it exits, so there is nothing to
+ * start.  Otherwise the slot is locked here and handed to the worker
+ * (Q_SLOT_FD), so no other q can take it in between.
+ */
+void op_spawn_worker(struct spool *sp)
+{
+	int slot = spool_slot(sp, (int)sp->cfg.worker_max);
+
+	if (slot == -2)
+		return;
+	spawn_q(sp, "worker", slot);
+	if (slot >= 0)
+		close(slot); /* the worker's copy holds the lock */
+}
+
+void op_spawn_notifier(struct spool *sp)
+{
+	spawn_q(sp, "notify", -1);
 }

@@ -76,5 +76,7 @@ int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struc
 /* In async mode: start a detached worker (double fork, new session, no fds of ours). */
 void op_kick(struct spool *sp);
 void op_spawn_worker(struct spool *sp);
+/* Start a detached q notify, to make the job.on_finish calls jobs owe. */
+void op_spawn_notifier(struct spool *sp);
 
 #endif

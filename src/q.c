@@ -10,37 +10,90 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "ops.h"
 
 #define Q_VERSION "0.1.0"
 
+/*
+ * Each command: its name, its function, its usage line (exactly q.1's
+ * SYNOPSIS line), one line of help, and its options, one per line
+ * ("-x, --long ARG  what it does"), which q help COMMAND prints and
+ * q completion reads.
+ */
 const struct cmd commands[] = {
 	{ "add", cmd_add,
 	  "q add [-p PRIO] [--attempts N] [--backoff BASE[:MAX]] [--timeout DUR] [--retry-timeout] "
 	  "[--at TIME | --in DUR] [--deadline TIME|DUR] [--after ID]... [--key KEY] "
-	  "[--secret-env NAME]... [--env NAME]... [-l LABEL]... [--queue NAME] [--hold] [--sync | --async | --manual] [--json] {[--] CMD [ARG...] | --batch}",
-	  "queue a command; print its id" },
-	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N]", "run queued jobs, then exit" },
-	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground" },
-	{ "list", cmd_list, "q list [--state S] [-l LABEL] [--json]", "list jobs" },
-	{ "show", cmd_show, "q show ID [--json]", "show one job" },
-	{ "log", cmd_log, "q log ID... [-f]", "print jobs' output" },
-	{ "events", cmd_events, "q events ID [-f]", "print a job's event log" },
+	  "[--secret-env NAME]... [--env NAME]... [-l LABEL]... [--queue NAME] [--hold] "
+	  "[--sync | --async | --manual] [--json] {[--] CMD [ARG...] | --batch}",
+	  "queue a command; print its id",
+	  "-p, --priority PRIO     high, normal, low or 0-9 (0 runs first; normal = 5)\n"
+	  "    --attempts N        runs before the job fails (job.attempts)\n"
+	  "    --backoff BASE[:MAX]  first retry wait, doubled per attempt, and its cap\n"
+	  "    --timeout DUR       time limit of an attempt (job.timeout)\n"
+	  "    --retry-timeout     retry an attempt that timed out\n"
+	  "    --at TIME           not before TIME (RFC 3339, @SECONDS or HH:MM[:SS])\n"
+	  "    --in DUR            not before DUR from now\n"
+	  "    --deadline TIME|DUR expire the job if it has not started by then\n"
+	  "    --after ID          run once job ID completed (repeatable)\n"
+	  "    --key KEY           add nothing while a live job has KEY; print its id\n"
+	  "    --secret-env NAME   do not store NAME; the worker supplies its value\n"
+	  "    --env NAME          store NAME although it looks like a secret\n"
+	  "-l, --label LABEL       label the job (repeatable)\n"
+	  "    --queue NAME        run at most N jobs of queue NAME at once ([queues] NAME = N)\n"
+	  "    --hold              add it held, until q release\n"
+	  "    --sync              run it now in the foreground; exit like q result\n"
+	  "    --async             return at once; a detached worker runs it\n"
+	  "    --manual            queue only; q push or q worker runs it\n"
+	  "    --json              print {\"id\":...,\"duplicate\":...}\n"
+	  "    --batch             one JSON array of strings (argv) per line of standard input" },
+	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N]", "run queued jobs, then exit",
+	  "    --once              exit as soon as nothing is runnable (no waiting)\n"
+	  "    --watch             wait for new jobs (inotify) until worker.idle passes\n"
+	  "-j, --jobs N            run N jobs at once (worker.jobs)" },
+	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground", "" },
+	{ "list", cmd_list, "q list [--state S] [-l LABEL] [--json]", "list jobs",
+	  "    --state S           only jobs in state S (pending, deferred, waiting, held,\n"
+	  "                        running, completed, failed, cancelled, expired)\n"
+	  "-l, --label LABEL       only jobs with LABEL\n"
+	  "    --json              a JSON array of job views" },
+	{ "show", cmd_show, "q show ID [--json]", "show one job",
+	  "    --json              the job view as one JSON object" },
+	{ "log", cmd_log, "q log ID... [-f]", "print jobs' output",
+	  "-f, --follow            follow until the jobs are final" },
+	{ "events", cmd_events, "q events ID [-f]", "print a job's event log",
+	  "-f, --follow            follow until the job is final" },
 	{ "result", cmd_result, "q result ID... [--wait [--timeout DUR]] [--json]",
-	  "print jobs' outcomes; exit 0 completed, 1 failed, 5 not finished" },
+	  "print jobs' outcomes; exit 0 completed, 1 failed, 5 not finished",
+	  "    --wait              wait until the jobs are final\n"
+	  "    --timeout DUR       wait at most DUR (then exit 5)\n"
+	  "    --json              job views instead of lines" },
 	{ "wait", cmd_wait, "q wait [--timeout DUR] [--json] {ID... | --all | -l LABEL}",
-	  "wait until jobs are final; print their results" },
-	{ "cancel", cmd_cancel, "q cancel ID...", "cancel pending or running jobs" },
-	{ "retry", cmd_retry, "q retry ID", "run a failed, cancelled or expired job again" },
-	{ "hold", cmd_hold, "q hold ID", "park a pending job" },
-	{ "release", cmd_release, "q release ID", "unpark a held job" },
-	{ "pause", cmd_pause, "q pause", "stop workers from starting jobs" },
-	{ "resume", cmd_resume, "q resume", "let workers start jobs again" },
-	{ "progress", cmd_progress, "q progress PCT [MESSAGE]", "inside a job: report progress" },
+	  "wait until jobs are final; print their results",
+	  "    --all               until no job is pending or running (held ones excepted)\n"
+	  "-l, --label LABEL       until no job with LABEL is pending or running\n"
+	  "    --timeout DUR       wait at most DUR (then exit 5)\n"
+	  "    --json              job views instead of lines" },
+	{ "cancel", cmd_cancel, "q cancel ID...", "cancel pending or running jobs", "" },
+	{ "retry", cmd_retry, "q retry ID", "run a failed, cancelled or expired job again", "" },
+	{ "hold", cmd_hold, "q hold ID", "park a pending job", "" },
+	{ "release", cmd_release, "q release ID", "unpark a held job", "" },
+	{ "pause", cmd_pause, "q pause", "stop workers from starting jobs", "" },
+	{ "resume", cmd_resume, "q resume", "let workers start jobs again", "" },
+	{ "progress", cmd_progress, "q progress PCT [MESSAGE]", "inside a job: report progress", "" },
 	{ "status", cmd_status, "q status [-l LABEL] [--json]",
-	  "count jobs by status; when the next one is due" },
-	{ "watch", cmd_watch, "q watch", "live view of the spool" },
-	{ "gc", cmd_gc, "q gc [--older-than DUR]", "remove old finished jobs" },
-	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool" },
+	  "count jobs by status; when the next one is due",
+	  "-l, --label LABEL       only jobs with LABEL\n"
+	  "    --json              counts, states, next_due and waiter as JSON" },
+	{ "watch", cmd_watch, "q watch [--events] [-l LABEL]", "live view of the spool",
+	  "    --events            every event of every job as JSON lines, as it happens\n"
+	  "-l, --label LABEL       only jobs with LABEL" },
+	{ "gc", cmd_gc, "q gc [--older-than DUR]", "remove old finished jobs",
+	  "    --older-than DUR    remove finished jobs older than DUR, whatever gc.* say" },
+	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool",
+	  "    --repair            repair what can be repaired, then check again" },
+	{ "completion", cmd_completion, "q completion {bash | zsh | fish}",
+	  "print a shell completion script", "" },
 	{ "gh", cmd_gh,
 	  "q gh api METHOD PATH [-f KEY=VALUE]... [--input FILE] [GH-OPTIONS]\n"
 	  "   or: q gh issue create --title TITLE [--body BODY] [--label NAME]... "
@@ -53,11 +106,35 @@ const struct cmd commands[] = {
 	  "   or: q gh label add|remove REF NAME [GH-OPTIONS]\n"
 	  "GH-OPTIONS: [--repo [HOST/]OWNER/REPO] [--sync | --async | --manual] [--json]\n"
 	  "REF: an issue number, or the id of the job that creates the issue",
-	  "queue a GitHub API call (issues, comments, labels); print its id" },
+	  "queue a GitHub API call (issues, comments, labels); print its id",
+	  "-R, --repo [HOST/]OWNER/REPO  the repository (default: the remote origin's)\n"
+	  "-t, --title TITLE       issue create, issue edit: the title\n"
+	  "-b, --body BODY         issue create, edit, comment: the text\n"
+	  "-l, --label NAME        issue create: a label (again for more)\n"
+	  "-a, --assignee LOGIN    issue create: an assignee (again for more)\n"
+	  "    --add-label NAME    issue edit: add a label\n"
+	  "    --remove-label NAME issue edit: take a label off\n"
+	  "    --add-assignee LOGIN     issue edit: add an assignee\n"
+	  "    --remove-assignee LOGIN  issue edit: take an assignee off\n"
+	  "    --reason completed|not_planned  issue close: why\n"
+	  "-f, --field KEY=VALUE   api: a field (a GET's query, else the JSON body)\n"
+	  "    --input FILE        api: the body, as it is (- reads standard input)\n"
+	  "    --sync              send it now; print what GitHub said\n"
+	  "    --async             send it in the background (sync.mode's default)\n"
+	  "    --manual            only queue it: q push sends it\n"
+	  "    --json              print {\"id\":\"ID\"}" },
 	{ "sync", cmd_sync, "q sync status [--json]\n   or: q sync retry ID|--all",
-	  "GitHub jobs: what is pending, sent, failed; send failed ones again" },
-	{ "help", cmd_help, "q help [COMMAND]", "show this help" },
-	{ NULL, NULL, NULL, NULL },
+	  "GitHub jobs: what is pending, sent, failed; send failed ones again",
+	  "    --json              status: the counts, jobs and hosts as JSON\n"
+	  "    --all               retry: every failed or deferred GitHub job" },
+	{ "help", cmd_help, "q help [COMMAND]", "show this help", "" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+/* Commands q starts for itself: not listed, not for people. */
+static const struct cmd internal[] = {
+	{ "notify", cmd_notify, "q notify", "make the job.on_finish calls jobs owe", "" },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 int cmd_help(int argc, char **argv)
@@ -66,6 +143,8 @@ int cmd_help(int argc, char **argv)
 		for (const struct cmd *c = commands; c->name; c++)
 			if (!strcmp(c->name, argv[1])) {
 				printf("usage: %s\n\n%s\n", c->usage, c->help);
+				if (c->options && *c->options)
+					printf("\n%s\n", c->options);
 				return EXIT_OK;
 			}
 		error("no command '%s'", argv[1]);
@@ -94,6 +173,7 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 
+	spool_notify_hook = op_spawn_notifier;
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-C")) {
 			if (i + 1 >= argc) {
@@ -136,6 +216,9 @@ int main(int argc, char **argv)
 		}
 		return finish(c->fn(argc - i, argv + i));
 	}
+	for (const struct cmd *c = internal; c->name; c++)
+		if (!strcmp(c->name, argv[i]))
+			return finish(c->fn(argc - i, argv + i));
 	error("no command '%s' (see 'q --help')", argv[i]);
 	return EXIT_USAGE;
 }

@@ -937,6 +937,11 @@ out:
 	/* Its queue slot is free again: jobs that waited for it may run. */
 	if (r->qslot >= 0)
 		close(r->qslot);
+	/* A call of job.on_finish is owed: made by a q notify, never by us. */
+	if (w->sp->notified && spool_notify_hook) {
+		spool_notify_hook(w->sp);
+		w->sp->notified = 0;
+	}
 	strv_clear(&w->busy);
 	buf_release(&b);
 	buf_release(&res);
@@ -1314,6 +1319,9 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 	signal(SIGPIPE, SIG_IGN);
 	/* What a killed supervisor leaves comes to us, to be killed. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* ps, top and pgrep: a worker, whoever started it. */
+	if (!o->only && !o->push)
+		prctl(PR_SET_NAME, "q worker");
 
 	if (o->watch) {
 		struct buf p = BUF_INIT;
@@ -1348,6 +1356,9 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			ret = -1;
 			break;
 		}
+		/* job.on_finish calls a crash left owing (or that recovery just made). */
+		if (sp->cfg.on_finish[0] && spool_notify_pending(sp, NULL, NULL))
+			sp->notified = 1;
 		if (!o->only && spool_gc_maybe(sp))
 			w.errors++;
 		if (run_loop(&w, ino))

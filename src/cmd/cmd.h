@@ -13,6 +13,7 @@ struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *usage;   /* identical to q.1's SYNOPSIS line */
 	const char *help;    /* one line for `q --help` */
+	const char *options; /* one line per option, for q help COMMAND and completion */
 };
 
 extern const struct cmd commands[];
@@ -120,6 +121,8 @@ int cmd_gc(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
 int cmd_gh(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 

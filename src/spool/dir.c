@@ -78,7 +78,7 @@ int ref_dir(struct spool *sp, const struct jobref *ref, int create, int *owned, 
 		b[BUCKET_LEN] = '\0';
 		fd = f_openat(d, b, O_RDONLY | O_DIRECTORY, 0);
 		/* gc removes empty buckets: one made for us may go before we open it. */
-		for (int tries = 0; fd < 0 && errno == ENOENT && create && tries < 5; tries++) {
+		for (int tries = 0; fd < 0 && errno == ENOENT && create && tries < 50; tries++) {
 			if (f_mkdirat(d, b, 0700) && errno != EEXIST)
 				return error_errno("cannot create '%s/%s'", states[ref->state].dir, b);
 			if (f_fsync(d))

@@ -279,7 +279,7 @@ int spool_fsck(struct spool *sp, int repair, void (*report)(const char *msg, voi
 {
 	struct fsck_ctx f = { sp, 0, repair, NULL, 0, -1, NULL, 0, report, arg };
 	static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots", "locks",
-					     "last" };
+					     "last", "notify" };
 
 	if (spool_check_dir(sp->fd, sp->path))
 		f.problems++;

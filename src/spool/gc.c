@@ -123,7 +123,9 @@ int spool_watch_schedule(struct spool *sp)
 	for (size_t i = 0; i < sizeof(watched) / sizeof(*watched); i++) {
 		buf_reset(&p);
 		buf_addf(&p, "%s/%s", sp->path, states[watched[i]].dir);
-		if (inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_ONLYDIR) < 0) {
+		/* Arrivals (an earlier due time), changed times, and departures (nothing left?). */
+		if (inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_MOVED_FROM |
+						  IN_DELETE | IN_ONLYDIR) < 0) {
 			close(ino);
 			ino = -1;
 			break;
@@ -254,8 +256,14 @@ struct gc_dir {
 static int gc_bucket(const char *name, void *arg)
 {
 	struct gc_dir *g = arg;
+	char recent[ID_LEN + 1];
 
-	if (strlen(name) == BUCKET_LEN)
+	/*
+	 * Not the buckets of the last day, where jobs finish all the time: a
+	 * job moving into one just removed would have to make it again.
+	 */
+	id_new(recent, g->now - 86400000);
+	if (strlen(name) == BUCKET_LEN && strncmp(name, recent, BUCKET_LEN) < 0)
 		unlinkat(g->d, name, AT_REMOVEDIR); /* fails while not empty */
 	return 0;
 }
@@ -263,7 +271,7 @@ static int gc_bucket(const char *name, void *arg)
 /* Remove empty buckets of directory d: ext4 directories never shrink. */
 static void gc_buckets(int d, const char *what)
 {
-	struct gc_dir g = { NULL, d, 0, 0 };
+	struct gc_dir g = { NULL, d, 0, now_ms() };
 
 	if (d >= 0)
 		dir_each(d, what, 1, gc_bucket, &g);
@@ -465,4 +473,95 @@ int spool_last_get(struct spool *sp, char id[ID_LEN + 1])
 	close(fd);
 	id[n == ID_LEN ? ID_LEN : 0] = '\0';
 	return id_valid(id) ? SP_OK : SP_NOJOB;
+}
+
+/* -------------------------------------------------------------- notify */
+
+int notify_mark(struct spool *sp, const char *id, int set)
+{
+	int d = NOTIFY_FD(sp), fd;
+
+	if (d < 0)
+		return -1;
+	if (!set) {
+		if (f_unlinkat(d, id, 0) && errno != ENOENT)
+			return error_errno("cannot remove 'notify/%s'", id);
+		return 0;
+	}
+	fd = f_openat(d, id, O_WRONLY | O_CREAT, 0600);
+	if (fd < 0)
+		return error_errno("cannot create 'notify/%s'", id);
+	close(fd);
+	if (f_fsync(d))
+		return error_errno("cannot sync 'notify'");
+	return 0;
+}
+
+struct next_note {
+	struct spool *sp;
+	int d, fd;
+	char *id;
+	int (*skip)(const char *id, void *arg);
+	void *arg;
+};
+
+static int take_note(const char *name, void *arg)
+{
+	struct next_note *n = arg;
+	int fd;
+
+	if (!id_valid(name) || (n->skip && n->skip(name, n->arg)))
+		return 0;
+	fd = f_openat(n->d, name, O_RDONLY, 0);
+	if (fd < 0)
+		return 0; /* taken and done meanwhile */
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return 0; /* someone is calling for it */
+	}
+	n->fd = fd;
+	memcpy(n->id, name, ID_LEN + 1);
+	return 1;
+}
+
+int spool_notify_next(struct spool *sp, char id[ID_LEN + 1],
+		      int (*skip)(const char *id, void *arg), void *arg)
+{
+	struct next_note n = { sp, NOTIFY_FD(sp), -2, id, skip, arg };
+
+	if (n.d < 0 || dir_each(n.d, "notify", 1, take_note, &n) < 0)
+		return -1;
+	return n.fd;
+}
+
+int spool_notify_done(struct spool *sp, const char *id, int fd)
+{
+	int r = notify_mark(sp, id, 0);
+
+	close(fd);
+	return r;
+}
+
+struct any_note {
+	int (*skip)(const char *id, void *arg);
+	void *arg;
+};
+
+static int any(const char *name, void *arg)
+{
+	struct any_note *a = arg;
+
+	return id_valid(name) && !(a->skip && a->skip(name, a->arg));
+}
+
+int spool_notify_pending(struct spool *sp, int (*skip)(const char *id, void *arg), void *arg)
+{
+	int d = f_openat(sp->fd, "notify", O_RDONLY | O_DIRECTORY, 0), r;
+	struct any_note a = { skip, arg };
+
+	if (d < 0)
+		return 0;
+	r = dir_each(d, "notify", 0, any, &a) > 0;
+	close(d);
+	return r;
 }

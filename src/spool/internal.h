@@ -43,6 +43,7 @@ int named_fd(struct spool *sp, int *cache, const char *name);
 #define QUAR_FD(sp) named_fd(sp, &(sp)->quarfd, "quarantine")
 #define SLOTS_FD(sp) named_fd(sp, &(sp)->slotsfd, "slots")
 #define LOCKS_FD(sp) named_fd(sp, &(sp)->locksfd, "locks")
+#define NOTIFY_FD(sp) named_fd(sp, &(sp)->notifyfd, "notify")
 
 /*
  * The directory holding ref's file and the name in it.  For final
@@ -115,6 +116,9 @@ int read_job(int fd, struct job *job, char *why, size_t whylen);
 void key_name(const char *key, char *out, size_t n);
 /* Is the job named in key file keyfd still live?  1 yes, 0 no, -1 error. */
 int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1]);
+
+/* Note (set) or drop the job.on_finish call a job owes (notify/ID). */
+int notify_mark(struct spool *sp, const char *id, int set);
 
 /* A locked job whose log has a verdict its place disagrees with: move it. */
 int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st);

@@ -13,9 +13,19 @@ static int move(struct spool *sp, struct jobref *ref, enum state to, int fd, int
 {
 	struct jobref dst = *ref;
 	char from[NAME_LEN + 8], toname[NAME_LEN + 8];
-	int sown = -1, down = -1, sd, dd, ret = -1;
+	int sown = -1, down = -1, sd, dd, ret = -1, notified = 0;
+	enum state was = ref->state;
 
 	dst.state = to;
+	/*
+	 * A job becoming final owes its job.on_finish a call: noted before the
+	 * move, so a crash right after it cannot lose the call (spool_notify).
+	 */
+	if (sp->cfg.on_finish[0] && state_final(to) && !state_final(ref->state)) {
+		if (notify_mark(sp, ref->id, 1))
+			return -1;
+		notified = 1;
+	}
 	sd = ref_dir(sp, ref, 0, &sown, from, sizeof(from));
 	if (sd < 0)
 		return -1;
@@ -66,7 +76,14 @@ static int move(struct spool *sp, struct jobref *ref, enum state to, int fd, int
 	}
 	*ref = dst;
 	ret = 0;
+	if (notified)
+		sp->notified = 1;
+	/* Out of a final state again (retry, or an undone transition): no call owed. */
+	if (sp->cfg.on_finish[0] && state_final(was) && !state_final(to))
+		notify_mark(sp, ref->id, 0);
 out:
+	if (ret && notified)
+		notify_mark(sp, ref->id, 0);
 	if (sown >= 0)
 		close(sown);
 	if (down >= 0)

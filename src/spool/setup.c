@@ -247,7 +247,7 @@ static int spool_create(struct spool *sp)
 		}
 	{
 		static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots",
-						     "locks", "last" };
+						     "locks", "last", "notify" };
 
 		for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++)
 			if (f_mkdirat(fd, extra[i], 0700) && errno != EEXIST) {
@@ -272,7 +272,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 	char *conf, *parent;
 
 	memset(sp, 0, sizeof(*sp));
-	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lastfd = sp->lbfd = -1;
+	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lastfd = sp->notifyfd = sp->lbfd = -1;
 	for (int s = 0; s < ST_NSTATES; s++)
 		sp->dfd[s] = -1;
 	if (missing)
@@ -315,10 +315,15 @@ int spool_open(struct spool *sp, int create, int *missing)
 	return SP_OK;
 }
 
+void (*spool_notify_hook)(struct spool *sp);
+
 void spool_release(struct spool *sp)
 {
+	if (sp->notified && spool_notify_hook && sp->fd >= 0)
+		spool_notify_hook(sp);
+	sp->notified = 0;
 	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd, &sp->locksfd,
-		       &sp->lastfd, &sp->lbfd };
+		       &sp->lastfd, &sp->notifyfd, &sp->lbfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
 		if (*fds[i] >= 0) {
