@@ -167,6 +167,7 @@ is "$(q show --json "$id" | py 'j["status"]')" "completed" "q sync retry sent it
 
 # A port nothing listens on, until a second fake GitHub takes it.
 P=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+P2=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 port=$FAKE_PORT
 export Q_GITHUB_API_URL=http://127.0.0.1:$P
 off=$(q gh issue create --title "while offline")
@@ -193,6 +194,13 @@ is "$(state '[(i["title"], len(i["comments_list"])) for i in s["octo/demo"]]')" 
 	"the issue and its comment landed"
 FAKE_PORT=$port
 export Q_GITHUB_API_URL=http://127.0.0.1:$port
+
+# --sync that cannot send now returns at once, the job queued (a detached
+# worker sends it later: cancelled here).
+Q_GITHUB_API_URL=http://127.0.0.1:$P2 run_q gh issue comment 1 --body "sync while offline" --sync
+is "$rc" 5 "offline: --sync exits 5 at once, the job queued"
+like "$err" "not sent yet" "and says so"
+q cancel "$(head -1 <<<"$out")" >/dev/null
 
 check "the token is nowhere in the spool" no_token_in_spool
 
