@@ -96,6 +96,16 @@ int gh_repo_valid(const char *s)
 	       name_ok(slash + 1, strlen(slash + 1), 100, "-_.");
 }
 
+int gh_path_valid(const char *s)
+{
+	if (s[0] != '/' || strstr(s, "//") || strpbrk(s, " #"))
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* ----------------------------------------------------------- remotes */
 
 int gh_remote_parse(const char *remote, const char *default_url, struct gh_api *api,
@@ -367,7 +377,7 @@ static int str_field(const struct json *j, int t, const char *key, int required,
 		bad = strcmp(s, "GET") && strcmp(s, "POST") && strcmp(s, "PATCH") &&
 		      strcmp(s, "PUT") && strcmp(s, "DELETE");
 	if (!bad && !strcmp(key, "path"))
-		bad = s[0] != '/' || strstr(s, "//") || strchr(s, ' ') || strchr(s, '#');
+		bad = !gh_path_valid(s);
 	if (!bad && !strcmp(key, "state_reason"))
 		bad = strcmp(s, "completed") && strcmp(s, "not_planned");
 	free(s);

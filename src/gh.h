@@ -48,6 +48,9 @@ const char *gh_token(const char *host, const char **names);
 /* Is s OWNER/REPO (GitHub's characters and lengths)? */
 int gh_repo_valid(const char *s);
 
+/* Is s an API path q sends: absolute, no empty part, space, '#' or control? */
+int gh_path_valid(const char *s);
+
 /*
  * The API and OWNER/REPO of a remote URL (https://HOST/O/R.git,
  * git@HOST:O/R.git, ssh://git@HOST/O/R): github.com's remotes use the

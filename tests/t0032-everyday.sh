@@ -240,6 +240,13 @@ for ev in start exit completed; do
 	is "$(grep -c "\"event\":\"$ev\"" events.txt)" 20 "20 $ev events"
 done
 like "$(head -1 events.txt)" '^\{"id":"[0-9a-z]{14}","at":"' "each line is the event with the job's id"
+# Progress lines as a job may write them: empty, spaced.
+run_q add -- sh -c 'echo "{}" >>"$Q_PROGRESS"; echo " { \"pct\" : 5 }" >>"$Q_PROGRESS"'
+run_q worker
+check "progress lines are streamed too" \
+	wait_for 'test "$(grep -c "\"event\":\"progress\"" events.txt)" = 2' 10
+is "$(grep '"progress"' events.txt | python3 -c 'import sys, json; [print(json.loads(l).get("pct")) for l in sys.stdin]')" "None
+5" "every line is valid JSON, the job's members after id and event"
 kill "$wp" 2>/dev/null
 wait "$wp" 2>/dev/null
 
