@@ -457,7 +457,7 @@ static enum outcome scan(struct gh *g, const char *first, const char *marker, st
 			break;
 		}
 		json_release(&j);
-		if (!r.link_next)
+		if (f->number >= 0 || f->id >= 0 || !r.link_next)
 			break;
 		buf_reset(&url);
 		buf_adds(&url, r.link_next);
@@ -473,12 +473,17 @@ static enum outcome scan(struct gh *g, const char *first, const char *marker, st
 	return o;
 }
 
-/* The time bound of a scan: the job's creation, less a minute for clocks that differ. */
+/*
+ * The time bound of a scan: the job's creation, less a day.  GitHub
+ * compares `since` with updated_at on its own clock, so a bound near our
+ * clock would hide what an earlier attempt created whenever this machine's
+ * clock runs fast; a day of margin costs a few more pages at most.
+ */
 static void since(struct gh *g, struct buf *b)
 {
 	char t[TIME_LEN];
 
-	time_format(g->created_at - 60000, t);
+	time_format(g->created_at - 86400000, t);
 	/* whole seconds, as GitHub writes them: 2026-11-23T19:20:00Z */
 	buf_addf(b, "since=%.19sZ", t);
 }
@@ -807,6 +812,12 @@ static enum outcome api(struct gh *g)
 	struct json j;
 	const char *why;
 
+	if (g->earlier) {
+		say(g, PERM, -1, "%s %s: an earlier attempt may have sent it; not sent again by itself "
+				 "(q sync retry sends it)", method, p);
+		o = PERM;
+		goto out;
+	}
 	buf_adds(&path, p);
 	if (f >= 0 && get) {
 		/* A GET's fields are its query. */
@@ -857,6 +868,7 @@ static enum outcome api(struct gh *g)
 		if (r.body.len && r.body.s[r.body.len - 1] != '\n')
 			putchar('\n');
 	}
+out:
 	free(method);
 	free(p);
 	free(input);
@@ -903,9 +915,11 @@ static enum outcome find_issue(struct gh *g)
  * May an earlier attempt of this job have sent its write?  Any that
  * started and did not end in a temporary failure may have: an attempt
  * ends so only when its write was refused or never sent (offline, rate
- * limited, no token).  The whole log counts, before a retry too.
+ * limited, no token).  The whole log counts, before a retry too, unless
+ * since_retry: then only the attempts after the last retry (a user's
+ * q sync retry, which says "send it again").
  */
-static int earlier_start(struct gh *g)
+static int earlier_start(struct gh *g, int since_retry)
 {
 	struct buf ev = BUF_INIT;
 	off_t off = 0;
@@ -919,7 +933,9 @@ static int earlier_start(struct gh *g)
 		if (!(nl = strchr(p, '\n')))
 			break;
 		*nl = '\0';
-		if (strstr(p, "\"event\":\"start\""))
+		if (since_retry && strstr(p, "\"event\":\"retry\""))
+			starts = tempfails = 0;
+		else if (strstr(p, "\"event\":\"start\""))
 			starts++;
 		else if (strstr(p, "\"event\":\"exit\"") && strstr(p, "\"error\":\"tempfail\""))
 			tempfails++;
@@ -969,7 +985,12 @@ static int setup(struct gh *g)
 				g->created_at = job.created_at;
 			job_release(&job);
 		}
-		g->earlier = earlier_start(g);
+		g->earlier = earlier_start(g, 0);
+	} else if (json_eq(&g->args, op, "api")) {
+		/* A POST has no marker: one that may have gone is not sent again. */
+		s = arg(g, "method");
+		g->earlier = !strcmp(s, "POST") && earlier_start(g, 1);
+		free(s);
 	}
 	g->token = gh_token(g->api.host, &g->token_names);
 	g->headers[0] = xstrdup("Accept: application/vnd.github+json");
