@@ -600,17 +600,14 @@ static int host_name(const char *host, const char *ext, char *out, size_t n)
 
 int gh_state_lock(struct spool *sp, const char *host)
 {
-	char name[GH_HOST_MAX + 8];
+	char name[GH_HOST_MAX + 8], what[GH_HOST_MAX + 16];
 	int d, fd;
 
 	if (host_name(host, ".lock", name, sizeof(name)) || (d = github_dir(sp, NULL)) < 0)
 		return -1;
-	fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+	snprintf(what, sizeof(what), "github/%s", name);
+	fd = spool_lock_file(d, name, what, GH_LOCK_WAIT_MS);
 	close(d);
-	if (fd < 0)
-		return error_errno("cannot open 'github/%s'", name);
-	while (flock(fd, LOCK_EX) && errno == EINTR)
-		;
 	return fd;
 }
 
@@ -823,7 +820,7 @@ static void order_name(const char *key, char *out, size_t n)
 
 int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 {
-	char name[220];
+	char name[220], what[240];
 	char buf[ID_LEN + 1];
 	ssize_t r;
 	int d = github_dir(sp, "order"), fd;
@@ -832,12 +829,11 @@ int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 	if (d < 0)
 		return -1;
 	order_name(key, name, sizeof(name));
-	fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+	snprintf(what, sizeof(what), "github/order/%s", name);
+	fd = spool_lock_file(d, name, what, GH_LOCK_WAIT_MS);
 	close(d);
 	if (fd < 0)
-		return error_errno("cannot open 'github/order/%s'", name);
-	while (flock(fd, LOCK_EX) && errno == EINTR)
-		;
+		return -1;
 	r = pread(fd, buf, ID_LEN, 0);
 	if (r == ID_LEN) {
 		buf[ID_LEN] = '\0';
@@ -854,7 +850,7 @@ int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 
 void gh_order_end(struct spool *sp, int fd, const char *key, const char *id)
 {
-	if (id && (pwrite(fd, id, ID_LEN, 0) != ID_LEN || ftruncate(fd, ID_LEN)))
+	if (id && (pwrite(fd, id, ID_LEN, 0) != ID_LEN || ftruncate(fd, ID_LEN) || f_fdatasync(fd)))
 		warning("cannot record job %s as the last on '%s': %s", id, key, strerror(errno));
 	close(fd);
 }

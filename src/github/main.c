@@ -186,37 +186,53 @@ static int same_origin(const struct gh *g, const char *url)
 static enum outcome gate(struct gh *g, int write)
 {
 	struct gh_state st;
-	int fd = gh_state_lock(&g->sp, g->api.host);
-	int64_t now = now_ms();
-	enum outcome o = OK;
+	int fd;
+	int64_t now, wait;
 	char t[TIME_LEN];
 
-	if (fd < 0) {
+again:
+	if ((fd = gh_state_lock(&g->sp, g->api.host)) < 0) {
+		if (fd == -2) {
+			say(g, TEMP, now_ms() + GH_LOCK_WAIT_MS, "the state of %s is locked by another "
+				     "process; nothing sent", g->api.host);
+			return TEMP;
+		}
 		say(g, FAIL, -1, "cannot lock the state of %s", g->api.host);
 		return FAIL;
 	}
+	now = now_ms();
 	gh_state_load(&g->sp, g->api.host, &st);
 	if (st.needs_token[0]) {
+		close(fd);
 		say(g, TEMP, now + PARK_MS, "parked: %s", st.needs_token);
-		o = TEMP;
-	} else if (st.blocked_until > now) {
+		return TEMP;
+	}
+	if (st.blocked_until > now) {
+		close(fd);
 		time_format(st.blocked_until, t);
 		say(g, TEMP, st.blocked_until, "%s is rate limited until %s (%s); nothing sent",
 		    g->api.host, t, st.blocked_reason);
-		o = TEMP;
-	} else if (write) {
-		int64_t wait = st.last_write + g->sp.cfg.github_write_interval_ms - now;
-
-		/* Writes to a host are one at a time (the job queue) and spaced out (here). */
-		if (st.last_write >= 0 && wait > 0 && wait <= g->sp.cfg.github_write_interval_ms)
+		return TEMP;
+	}
+	if (write) {
+		/*
+		 * Writes to a host are one at a time (the job queue) and spaced
+		 * out (here).  The wait is spent without the lock, which other
+		 * jobs' reads need, then everything is looked at again.
+		 */
+		wait = st.last_write + g->sp.cfg.github_write_interval_ms - now;
+		if (st.last_write >= 0 && wait > 0 && wait <= g->sp.cfg.github_write_interval_ms) {
+			close(fd);
 			sleep_ms(wait);
-		st.last_write = now_ms();
+			goto again;
+		}
+		st.last_write = now;
 		if (g->sp.cfg.github_write_interval_ms > 0 &&
 		    gh_state_save(&g->sp, g->api.host, &st))
 			warning("the write to %s is not recorded", g->api.host);
 	}
 	close(fd);
-	return o;
+	return OK;
 }
 
 /*
@@ -288,8 +304,10 @@ static enum outcome note_response(struct gh *g, const struct http_response *r, c
 			st.secondary = 0;
 			changed = 1;
 		}
-		if (r->rl_remaining == 0 && r->rl_reset >= 0 && r->rl_reset * 1000 + 1000 > now) {
-			/* The last request the limit allowed: the next waits for the reset. */
+		if (r->rl_remaining == 0 && r->rl_reset >= 0 &&
+		    r->rl_reset * 1000 + 1000 > (st.blocked_until > now ? st.blocked_until : now)) {
+			/* The last request the limit allowed: the next waits for the reset
+			 * (a longer block, a secondary limit's, stands). */
 			st.blocked_until = r->rl_reset * 1000 + 1000;
 			snprintf(st.blocked_reason, sizeof(st.blocked_reason),
 				 "primary rate limit: 0 of %lld requests left", (long long)r->rl_limit);
