@@ -68,6 +68,7 @@ struct gh {
 	int64_t number;            /* the issue, or -1 */
 	int64_t created_at;        /* the job's creation: marker scans look no further back */
 	int earlier;               /* an earlier attempt may have sent this job's write */
+	int cleartext;             /* a token, and an http:// API on another machine */
 	struct http *http;
 	char *headers[7];
 	struct buf result;         /* the result object's members so far (JSON) */
@@ -322,6 +323,15 @@ static enum outcome note_response(struct gh *g, const struct http_response *r, c
 
 /* --------------------------------------------------------- requests */
 
+/* Is host[:port] this machine (where plain http cannot be overheard)? */
+static int loopback(const char *host)
+{
+	size_t n = strcspn(host, host[0] == '[' ? "]" : ":") + (host[0] == '[');
+
+	return (n == 9 && !strncmp(host, "localhost", 9)) || (n == 5 && !strncmp(host, "[::1]", 5)) ||
+	       (!strncmp(host, "127.", 4) && strspn(host, "0123456789.") == n);
+}
+
 /*
  * One request to the API (path, or a whole URL on the API's origin
  * from a Link header), following same-origin redirects a GET or a 307
@@ -334,6 +344,12 @@ static enum outcome call(struct gh *g, const char *method, const char *path, con
 	struct buf url = BUF_INIT, what = BUF_INIT;
 	int write = strcmp(method, "GET") != 0;
 	enum outcome o = FAIL;
+
+	if (g->cleartext) {
+		say(g, PERM, -1, "not sent: %s is plain http to %s; a token goes over https only "
+				 "(or to this machine)", g->api.url, g->api.host);
+		return PERM;
+	}
 
 	if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8))
 		buf_adds(&url, path);
@@ -1011,6 +1027,10 @@ static int setup(struct gh *g)
 		free(s);
 	}
 	g->token = gh_token(g->api.host, &g->token_names);
+	if (g->token && !strncmp(g->api.url, "http://", 7) && !loopback(g->api.host)) {
+		g->cleartext = 1;
+		g->token = NULL;
+	}
 	g->headers[0] = xstrdup("Accept: application/vnd.github+json");
 	buf_addf(&b, "X-GitHub-Api-Version: %s", g->sp.cfg.github_api_version);
 	g->headers[1] = buf_detach(&b);
