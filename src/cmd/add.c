@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -45,7 +44,7 @@ const struct opt add_options[] = {
  */
 static int run_sync(struct spool *sp, const char *id, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .slot = -1 };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .only_retries = 1, .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
 
@@ -171,7 +170,7 @@ int add_option(struct job *job, struct add_args *a, int id, const char *arg, con
 			return usage_error(cmd, "bad deadline '%s': want a TIME or a DUR", arg);
 		break;
 	case A_AFTER:
-		if (!id_prefix_valid(arg))
+		if (strcmp(arg, "@") && !id_prefix_valid(arg))
 			return usage_error(cmd, "invalid job id '%s'", arg);
 		strv_push(&a->after, arg);
 		break;
@@ -301,22 +300,8 @@ int cmd_add(int argc, char **argv)
 	add_report(&sp, &job, r == 1 ? dup : NULL, a.json);
 	if (r == 1)
 		goto close;
-	if (fflush(stdout) || ferror(stdout)) {
-		/* Nobody learnt the id: a job nobody knows of must not run. */
-		int e = errno, w = spool_withdraw(&sp, &job, initial);
-
-		errno = e;
-		if (w == 0)
-			error_errno("cannot write the job id to standard output; job not queued");
-		else
-			error_errno("cannot write the job id to standard output; job %s was queued",
-				    job.id);
-		/* Said; main need not say it again. */
-		__fpurge(stdout);
-		clearerr(stdout);
-		ret = EXIT_RUNTIME;
+	if ((ret = cmd_id_printed(&sp, &job, initial)))
 		goto close;
-	}
 	if (a.mode == MODE_SYNC) {
 		fflush(stdout);
 		ret = run_sync(&sp, job.id, initial);

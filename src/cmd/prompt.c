@@ -104,8 +104,11 @@ int cmd_prompt(int argc, char **argv)
 		goto close;
 	}
 	add_report(&sp, &job, r == 1 ? dup : NULL, a.json);
+	/* Nobody learnt the id (stdout failed): a prompt nobody knows of is taken back. */
+	if (r == 1 || (ret = cmd_id_printed(&sp, &job, initial)))
+		goto close;
 	/* A worker makes it ready when its time or its dependencies come. */
-	if (r == 0 && (initial == ST_DEFERRED || initial == ST_WAITING))
+	if (initial == ST_DEFERRED || initial == ST_WAITING)
 		op_kick(&sp);
 close:
 	spool_release(&sp);

@@ -158,8 +158,6 @@ int lock_wait(int fd, const char *what, int64_t wait_ms)
 	 * would hold up everyone.  Wait a bounded time, then say so.
 	 */
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
-		struct timespec ts = { 0, 5 * 1000000 };
-
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			error_errno("cannot lock '%s'", what);
 			break;
@@ -169,12 +167,12 @@ int lock_wait(int fd, const char *what, int64_t wait_ms)
 				error("'%s' is held by another process (a stopped q?): try again", what);
 			break;
 		}
-		nanosleep(&ts, NULL);
+		sleep_ms(5);
 	}
 	return flock(fd, LOCK_EX | LOCK_NB) ? -2 : 0;
 }
 
-int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
+int spool_lock_file(int d, const char *name, const char *what, int64_t wait_ms)
 {
 	int fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
 

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -50,7 +49,6 @@ static int lock_briefly(struct spool *sp, const struct jobref *ref)
 {
 	for (int tries = 0;; tries++) {
 		int fd = spool_lock(sp, ref);
-		struct timespec ts = { 0, 1000000 };
 		char name[NAME_LEN + 8];
 		struct stat st;
 
@@ -59,7 +57,7 @@ static int lock_briefly(struct spool *sp, const struct jobref *ref)
 		jobref_name(ref, name, sizeof(name));
 		if (fstatat(state_fd(sp, ref->state), name, &st, AT_SYMLINK_NOFOLLOW))
 			return -2; /* gone, not busy */
-		nanosleep(&ts, NULL);
+		sleep_ms(1);
 	}
 }
 

@@ -94,6 +94,13 @@ static int promote_deferred(const char *name, void *arg)
 		p->errors += fd == -1;
 		return 0;
 	}
+	/* Deferred again since we looked (a release to a later time)? */
+	if (!fstat(fd, &st) &&
+	    (due = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000) > p->now) {
+		due_at(p, due);
+		close(fd);
+		return 0;
+	}
 	/* Workers take it from pending/, sessions from offered/: its type says which. */
 	if (read_job(fd, &job, why, sizeof(why)) < 0) {
 		p->errors += spool_quarantine(p->sp, p->d, "deferred", name, why) != 0;
