@@ -35,7 +35,8 @@
 # leave a detached child (setsid, holding the job's run lock) behind.
 # It then checks also that
 #
-#   - no cancel that exited 0 was erased: unless a later retry exited 0,
+#   - no cancel that exited 0 was erased: unless a later retry exited 0 (or
+#     was killed, its retry event perhaps written),
 #     the job ends cancelled, and it never ran after the cancel;
 #   - a detached child of a run never outlives it (it holds the run's
 #     lock: the next run would find it taken).
@@ -252,6 +253,10 @@ class Suite:
                 rc = p.returncode
                 if rc == 0 and argv[0] in ("cancel", "retry"):
                     self.opslog.setdefault(jid, []).append((time.time_ns(), argv[0]))
+                # A retry killed after its durable retry event has taken effect:
+                # like one that exited 0, it excuses a run after an earlier cancel.
+                if rc == -signal.SIGKILL and argv[0] == "retry":
+                    self.opslog.setdefault(jid, []).append((time.time_ns(), "retry"))
                 if rc == 0:
                     self.ops += 1
                 # Refused (1: final already, not held...), busy (3 with a
