@@ -23,6 +23,8 @@
 
 /* Offered prompts read per look at offered/; sessions racing for them go on down the list. */
 #define LEASE_BATCH 64
+/* How long a session keeps looking while others hold the prompts' locks. */
+#define LEASE_WAIT_MS 2000
 
 static int64_t file_mtime_ms(const struct stat *st)
 {
@@ -145,11 +147,16 @@ int spool_lease_next(struct spool *sp, const char *session, const char *agent, i
 {
 	char names[LEASE_BATCH][NAME_LEN];
 	int d = state_fd(sp, ST_OFFERED);
+	int64_t end = mono_ms() + LEASE_WAIT_MS;
 
 	if (d < 0)
 		return SP_ERR;
-	/* Each look takes the first names in sorted order; a race lost goes on to the next. */
-	for (int looks = 0; looks < 16; looks++) {
+	/*
+	 * Each look takes the first names in sorted order; a race lost goes on
+	 * to the next.  While other sessions hold the locks (a lease syncs
+	 * twice), look again: a prompt left is leased, not missed.
+	 */
+	for (;;) {
 		struct offer o = { names, 0 };
 		int busy = 0;
 
@@ -175,10 +182,12 @@ int spool_lease_next(struct spool *sp, const char *session, const char *agent, i
 			if (r > 0)
 				return SP_OK;
 		}
-		if (o.n < LEASE_BATCH && !busy)
+		/* Every name seen and none held by another: nothing here for us. */
+		if (!o.n || (!busy && o.n < LEASE_BATCH) || mono_ms() > end)
 			return SP_NOJOB;
+		if (busy == o.n)
+			sleep_ms(1);
 	}
-	return SP_NOJOB;
 }
 
 /* Is the lease of the prompt at ref (locked as fd) held by session?  1, 0, -1. */
