@@ -34,25 +34,66 @@ const struct opt add_options[] = {
 	{ NULL, 0, 0, 0 },
 };
 
+/* What a --sync command waits for: its job runnable here and now. */
+struct sync_wait {
+	struct spool *sp;
+	struct jobref *ref;
+	const struct job *job;
+};
+
+/*
+ * op_wait's stop: the job is pending (promoted here once due, as a
+ * worker would: an only-worker promotes nothing) and its queue, if it
+ * has one, has a free slot.
+ */
+static int runnable_here(void *arg)
+{
+	struct sync_wait *s = arg;
+	int64_t next;
+	int fd;
+
+	if (s->ref->state == ST_DEFERRED || s->ref->state == ST_WAITING) {
+		if (spool_promote(s->sp, &next) <= 0 ||
+		    spool_locate(s->sp, s->ref->id, s->ref) != SP_OK)
+			return 0;
+	}
+	if (s->ref->state != ST_PENDING)
+		return 0;
+	if (!s->job->queue)
+		return 1;
+	fd = spool_queue_slot(s->sp, s->job->queue, s->job->queue_max);
+	if (fd >= 0)
+		close(fd);
+	return fd != -2; /* an error: the worker will say it */
+}
+
 /*
  * Run the job now, in the foreground; print its output; exit like
- * `q result`.  A job that cannot run yet (--at, --in, --after) is left
- * to a detached worker, and we wait for it.
+ * `q result`.  Each attempt runs here as soon as the job is runnable:
+ * after a retry's backoff, or once its queue has room.  A job that
+ * cannot run yet (--at, --in, --after) is also left to a detached
+ * worker, and we wait for it.
  */
-static int run_sync(struct spool *sp, const char *id, enum state initial)
+static int run_sync(struct spool *sp, const struct job *job, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = id };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = job->id };
 	struct worker_stats stats;
 	struct jobref ref;
+	struct sync_wait s = { sp, &ref, job };
+	int r;
 
 	if (initial != ST_PENDING)
 		op_spawn_worker(sp);
-	else if (worker_run(sp, &o, &stats))
-		return EXIT_RUNTIME;
-	memcpy(ref.id, id, ID_LEN + 1);
-	if (op_wait(sp, &ref, -1, NULL, NULL) < 0)
-		return error("job '%s' vanished", id), EXIT_RUNTIME;
-	if (print_log(sp, id, "out", 0))
+	memcpy(ref.id, job->id, ID_LEN + 1);
+	while ((r = op_wait(sp, &ref, -1, runnable_here, &s)) == 1)
+		if (worker_run(sp, &o, &stats))
+			return EXIT_RUNTIME;
+	if (r < 0)
+		return error("job '%s' vanished", job->id), EXIT_RUNTIME;
+	/* Jobs of its queue that workers passed over while it ran. */
+	if (job->queue)
+		op_kick(sp);
+	if (print_log(sp, job->id, "out", 0))
 		return EXIT_RUNTIME;
 	if (ref.state != ST_DONE) {
 		struct view v;
@@ -61,144 +102,196 @@ static int run_sync(struct spool *sp, const char *id, enum state initial)
 			const struct attempt *a = jobstate_last(&v.st);
 
 			if (a && a->signal)
-				error("job %s %s: signal %d", id, state_status(v.ref.state), a->signal);
+				error("job %s %s: signal %d", job->id, state_status(v.ref.state),
+				      a->signal);
 			else if (a && a->exit_code >= 0 && v.ref.state == ST_FAILED)
-				error("job %s failed: exit %d", id, a->exit_code);
+				error("job %s failed: exit %d", job->id, a->exit_code);
 			else
-				error("job %s %s", id, state_status(v.ref.state));
+				error("job %s %s", job->id, state_status(v.ref.state));
 			view_release(&v);
 		}
 	}
 	return job_exit_status(ref.state);
 }
 
-int cmd_add(int argc, char **argv)
+void jobopts_init(struct jobopts *o)
 {
-	struct job job;
+	memset(o, 0, sizeof(*o));
+	job_init(&o->job);
+	o->now = now_ms();
+	o->job.created_at = o->now;
+	o->job.max_attempts = -1;
+	o->job.max_interrupts = -1;
+	o->job.backoff_ms = -1;
+	o->job.timeout_ms = -1;
+	o->mode = -1;
+}
+
+void jobopts_release(struct jobopts *o)
+{
+	strv_clear(&o->after);
+	strv_clear(&o->keep);
+	job_release(&o->job);
+}
+
+int jobopts_set(struct jobopts *o, int id, const char *arg, const char *cmd)
+{
+	struct job *job = &o->job;
+	long long n;
+	int64_t ms;
+
+	switch (id) {
+	case A_PRIO:
+		if ((job->priority = priority_parse(arg)) < 0)
+			return usage_error(cmd, "bad priority '%s': want high, normal, low or 0-9",
+					   arg);
+		break;
+	case A_ATTEMPTS:
+		if (parse_int(arg, 1, 1000000, &n))
+			return usage_error(cmd, "bad attempts '%s': want a positive integer", arg);
+		job->max_attempts = (int)n;
+		break;
+	case A_BACKOFF:
+		job->backoff_max_ms = -1;
+		if (backoff_parse(arg, &job->backoff_ms, &job->backoff_max_ms))
+			return usage_error(cmd, "bad backoff '%s': want BASE[:MAX], e.g. 1s:5m", arg);
+		/* Without MAX (-1), the settings' MAX, at least BASE. */
+		break;
+	case A_TIMEOUT:
+		if (duration_parse(arg, &job->timeout_ms))
+			return usage_error(cmd, "bad duration '%s'", arg);
+		break;
+	case A_RETRY_TIMEOUT:
+		job->retry_timeout = 1;
+		break;
+	case A_AT:
+		if (o->when++)
+			return usage_error(cmd, "--at and --in exclude each other");
+		if (time_parse_user(arg, &job->run_at))
+			return usage_error(cmd, "bad time '%s'", arg);
+		break;
+	case A_IN:
+		if (o->when++)
+			return usage_error(cmd, "--at and --in exclude each other");
+		if (duration_parse(arg, &ms))
+			return usage_error(cmd, "bad duration '%s'", arg);
+		job->run_at = o->now + ms;
+		if (job->run_at > TIME_MAX_MS)
+			return usage_error(cmd, "--in '%s' is past the year 9999", arg);
+		break;
+	case A_DEADLINE:
+		if (!duration_parse(arg, &ms) && o->now + ms <= TIME_MAX_MS)
+			job->deadline = o->now + ms;
+		else if (time_parse_user(arg, &job->deadline))
+			return usage_error(cmd, "bad deadline '%s': want a TIME or a DUR", arg);
+		break;
+	case A_AFTER:
+		if (!id_prefix_valid(arg))
+			return usage_error(cmd, "invalid job id '%s'", arg);
+		strv_push(&o->after, arg);
+		break;
+	case A_KEY:
+		if (!*arg || strlen(arg) > KEY_MAX || !utf8_valid(arg, strlen(arg)))
+			return usage_error(cmd, "bad key: want 1 to %d bytes of UTF-8", KEY_MAX);
+		free(job->key);
+		job->key = xstrdup(arg);
+		break;
+	case A_SECRET:
+		if (!*arg || strchr(arg, '='))
+			return usage_error(cmd, "bad variable name '%s'", arg);
+		strv_push(&job->secret_env, arg);
+		break;
+	case A_ENV:
+		if (!*arg || strchr(arg, '='))
+			return usage_error(cmd, "bad variable name '%s'", arg);
+		strv_push(&o->keep, arg);
+		break;
+	case A_HOLD: o->hold = 1; break;
+	case A_SYNC:
+	case A_ASYNC:
+	case A_MANUAL:
+		if (o->mode >= 0)
+			return usage_error(cmd, "--sync, --async and --manual exclude each other");
+		o->mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
+		break;
+	case A_JSON: o->json = 1; break;
+	}
+	return EXIT_OK;
+}
+
+int jobopts_submit(struct jobopts *o, const char *cmd)
+{
+	struct job *job = &o->job;
 	struct spool sp;
-	struct strv after = { NULL, 0 }, keep = { NULL, 0 };
-	int i = 1, id, mode = -1, json = 0, hold = 0, ret = EXIT_OK, r, when = 0;
-	const char *arg;
-	int64_t now = now_ms();
+	int ret, r, mode = o->mode;
 	char dup[ID_LEN + 1], cwd[PATH_MAX];
 	enum state initial;
 
-	job_init(&job);
-	job.created_at = now;
-	job.max_attempts = -1;
-	job.max_interrupts = -1;
-	job.backoff_ms = -1;
-	job.timeout_ms = -1;
-	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0) {
-		long long n;
-		int64_t ms;
-
-		switch (id) {
-		case A_PRIO:
-			if ((job.priority = priority_parse(arg)) < 0) {
-				ret = usage_error("add", "bad priority '%s': want high, normal, low or 0-9", arg);
-				goto out;
-			}
-			break;
-		case A_ATTEMPTS:
-			if (parse_int(arg, 1, 1000000, &n)) {
-				ret = usage_error("add", "bad attempts '%s': want a positive integer", arg);
-				goto out;
-			}
-			job.max_attempts = (int)n;
-			break;
-		case A_BACKOFF:
-			job.backoff_max_ms = -1;
-			if (backoff_parse(arg, &job.backoff_ms, &job.backoff_max_ms)) {
-				ret = usage_error("add", "bad backoff '%s': want BASE[:MAX], e.g. 1s:5m", arg);
-				goto out;
-			}
-			/* Without MAX (-1), the settings' MAX, at least BASE. */
-			break;
-		case A_TIMEOUT:
-			if (duration_parse(arg, &job.timeout_ms)) {
-				ret = usage_error("add", "bad duration '%s'", arg);
-				goto out;
-			}
-			break;
-		case A_RETRY_TIMEOUT:
-			job.retry_timeout = 1;
-			break;
-		case A_AT:
-			if (when++) {
-				ret = usage_error("add", "--at and --in exclude each other");
-				goto out;
-			}
-			if (time_parse_user(arg, &job.run_at)) {
-				ret = usage_error("add", "bad time '%s'", arg);
-				goto out;
-			}
-			break;
-		case A_IN:
-			if (when++) {
-				ret = usage_error("add", "--at and --in exclude each other");
-				goto out;
-			}
-			if (duration_parse(arg, &ms)) {
-				ret = usage_error("add", "bad duration '%s'", arg);
-				goto out;
-			}
-			job.run_at = now + ms;
-			if (job.run_at > TIME_MAX_MS) {
-				ret = usage_error("add", "--in '%s' is past the year 9999", arg);
-				goto out;
-			}
-			break;
-		case A_DEADLINE:
-			if (!duration_parse(arg, &ms) && now + ms <= TIME_MAX_MS)
-				job.deadline = now + ms;
-			else if (time_parse_user(arg, &job.deadline)) {
-				ret = usage_error("add", "bad deadline '%s': want a TIME or a DUR", arg);
-				goto out;
-			}
-			break;
-		case A_AFTER:
-			if (!id_prefix_valid(arg)) {
-				ret = usage_error("add", "invalid job id '%s'", arg);
-				goto out;
-			}
-			strv_push(&after, arg);
-			break;
-		case A_KEY:
-			if (!*arg || strlen(arg) > KEY_MAX || !utf8_valid(arg, strlen(arg))) {
-				ret = usage_error("add", "bad key: want 1 to %d bytes of UTF-8", KEY_MAX);
-				goto out;
-			}
-			free(job.key);
-			job.key = xstrdup(arg);
-			break;
-		case A_SECRET:
-			if (!*arg || strchr(arg, '=')) {
-				ret = usage_error("add", "bad variable name '%s'", arg);
-				goto out;
-			}
-			strv_push(&job.secret_env, arg);
-			break;
-		case A_ENV:
-			if (!*arg || strchr(arg, '=')) {
-				ret = usage_error("add", "bad variable name '%s'", arg);
-				goto out;
-			}
-			strv_push(&keep, arg);
-			break;
-		case A_HOLD: hold = 1; break;
-		case A_SYNC:
-		case A_ASYNC:
-		case A_MANUAL:
-			if (mode >= 0) {
-				ret = usage_error("add", "--sync, --async and --manual exclude each other");
-				goto out;
-			}
-			mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
-			break;
-		case A_JSON: json = 1; break;
-		}
+	if (!getcwd(cwd, sizeof(cwd))) {
+		error_errno("cannot get the current directory");
+		return EXIT_RUNTIME;
 	}
+	if (!utf8_valid(cwd, strlen(cwd))) {
+		error("the current directory is not valid UTF-8; q stores it in JSON");
+		return EXIT_RUNTIME;
+	}
+	job->cwd = xstrdup(cwd);
+	op_capture_env(job, &o->keep);
+
+	if ((ret = cmd_open(&sp, 1, NULL)))
+		return ret;
+	if (mode < 0)
+		mode = sp.cfg.mode;
+	for (int k = 0; k < o->after.n; k++) {
+		struct jobref ref;
+
+		if ((ret = cmd_find(&sp, o->after.v[k], &ref)))
+			goto close;
+		strv_push(&job->after, ref.id);
+	}
+	if (o->defaults)
+		o->defaults(job, &sp.cfg);
+	r = op_add(&sp, job, o->hold, &initial, dup);
+	if (r == OP_FULL) {
+		ret = EXIT_FULL;
+		goto close;
+	}
+	if (r < 0) {
+		ret = EXIT_RUNTIME;
+		goto close;
+	}
+	if (o->json) {
+		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job->id,
+		       r == 1 ? "true" : "false");
+	} else {
+		printf("%s\n", r == 1 ? dup : job->id);
+	}
+	if (r == 1) {
+		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job->key);
+		goto close;
+	}
+	if (mode == MODE_SYNC) {
+		fflush(stdout);
+		ret = run_sync(&sp, job, initial);
+	} else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
+		fflush(stdout);
+		op_spawn_worker(&sp);
+	}
+close:
+	spool_release(&sp);
+	return ret;
+}
+
+int cmd_add(int argc, char **argv)
+{
+	struct jobopts o;
+	const char *arg;
+	int i = 1, id, ret = EXIT_OK;
+
+	jobopts_init(&o);
+	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0)
+		if ((ret = jobopts_set(&o, id, arg, "add")))
+			goto out;
 	if (id < 0) {
 		ret = EXIT_USAGE;
 		goto out;
@@ -216,63 +309,10 @@ int cmd_add(int argc, char **argv)
 			ret = usage_error("add", "argument %d is not valid UTF-8", k - i + 1);
 			goto out;
 		}
-		strv_push(&job.argv, argv[k]);
+		strv_push(&o.job.argv, argv[k]);
 	}
-	if (!getcwd(cwd, sizeof(cwd))) {
-		error_errno("cannot get the current directory");
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	if (!utf8_valid(cwd, strlen(cwd))) {
-		error("the current directory is not valid UTF-8; q stores it in JSON");
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	job.cwd = xstrdup(cwd);
-	op_capture_env(&job, &keep);
-
-	if ((ret = cmd_open(&sp, 1, NULL)))
-		goto out;
-	if (mode < 0)
-		mode = sp.cfg.mode;
-	for (int k = 0; k < after.n; k++) {
-		struct jobref ref;
-
-		if ((ret = cmd_find(&sp, after.v[k], &ref)))
-			goto close;
-		strv_push(&job.after, ref.id);
-	}
-	r = op_add(&sp, &job, hold, &initial, dup);
-	if (r == OP_FULL) {
-		ret = EXIT_FULL;
-		goto close;
-	}
-	if (r < 0) {
-		ret = EXIT_RUNTIME;
-		goto close;
-	}
-	if (json) {
-		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job.id,
-		       r == 1 ? "true" : "false");
-	} else {
-		printf("%s\n", r == 1 ? dup : job.id);
-	}
-	if (r == 1) {
-		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job.key);
-		goto close;
-	}
-	if (mode == MODE_SYNC) {
-		fflush(stdout);
-		ret = run_sync(&sp, job.id, initial);
-	} else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
-		fflush(stdout);
-		op_spawn_worker(&sp);
-	}
-close:
-	spool_release(&sp);
+	ret = jobopts_submit(&o, "add");
 out:
-	strv_clear(&after);
-	strv_clear(&keep);
-	job_release(&job);
+	jobopts_release(&o);
 	return ret;
 }

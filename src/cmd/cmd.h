@@ -71,6 +71,27 @@ enum add_option {
 };
 extern const struct opt add_options[];
 
+/*
+ * The job options of q add, shared with the commands that queue typed
+ * jobs (q git).  jobopts_set applies one option of add_options as q add
+ * does (a usage error names cmd); jobopts_submit queues the job (the
+ * caller has set its argv, or its type and args) with the current
+ * directory and our environment, prints its id and runs it as the mode
+ * says.  Both return an exit status.
+ */
+struct jobopts {
+	struct job job;
+	struct strv after, keep;
+	int mode, json, hold, when;
+	int64_t now;
+	/* A job type's defaults, applied with the settings at hand (may be NULL). */
+	void (*defaults)(struct job *job, const struct config *cfg);
+};
+void jobopts_init(struct jobopts *o);
+void jobopts_release(struct jobopts *o);
+int jobopts_set(struct jobopts *o, int id, const char *arg, const char *cmd);
+int jobopts_submit(struct jobopts *o, const char *cmd);
+
 int cmd_add(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_push(int argc, char **argv);
@@ -91,5 +112,6 @@ int cmd_watch(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_git(int argc, char **argv);
 
 #endif
