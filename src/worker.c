@@ -735,6 +735,25 @@ static int64_t retry_after(const struct buf *res, int64_t now)
 	return at < now ? now : at > now + RETRY_AFTER_MAX ? now + RETRY_AFTER_MAX : at;
 }
 
+/*
+ * Does a failed attempt's result say that trying again cannot help
+ * ({"retry": false}: a refused password, a rejected push)?
+ */
+static int no_retry(const struct buf *res)
+{
+	struct json j;
+	const char *why;
+	int t, v = 1;
+
+	if (!res->len || json_parse(&j, res->s, res->len, &why))
+		return 0;
+	if (j.tok[0].type == JSON_OBJECT && (t = json_get(&j, 0, "retry")) >= 0 &&
+	    json_bool(&j, t, &v))
+		v = 1;
+	json_release(&j);
+	return !v;
+}
+
 /* Read the supervisor's messages; 1 if its final report came. */
 static int read_report(struct running *r, struct sup_msg *done)
 {
@@ -814,7 +833,8 @@ static void finish_job(struct worker *w, struct running *r)
 	} else if (!strcmp(err, "tempfail")) {
 		if (until < 0)
 			until = now + backoff(job, c->st.tempfails + 1);
-	} else if (r->attempt < job->max_attempts && (!done.timed_out || job->retry_timeout)) {
+	} else if (r->attempt < job->max_attempts && (!done.timed_out || job->retry_timeout) &&
+		   !no_retry(&res)) {
 		until = now + backoff(job, r->attempt);
 	} else {
 		final = "failed";
