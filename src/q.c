@@ -38,6 +38,14 @@ const struct cmd commands[] = {
 	{ "watch", cmd_watch, "q watch", "live view of the spool" },
 	{ "gc", cmd_gc, "q gc [--older-than DUR]", "remove old finished jobs" },
 	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool" },
+	{ "git", cmd_git,
+	  "q git clone URL [DIR] [-b BRANCH] [JOB-OPTION]...\n"
+	  "   or: q git fetch [REMOTE] [JOB-OPTION]...\n"
+	  "   or: q git pull [REMOTE [BRANCH]] [JOB-OPTION]...\n"
+	  "   or: q git push [REMOTE [REFSPEC...]] [JOB-OPTION]...\n"
+	  "   or: q git worktree add PATH [BRANCH] [JOB-OPTION]...\n"
+	  "   or: q git worktree remove PATH [JOB-OPTION]...",
+	  "queue a git clone, fetch, pull, push or worktree job" },
 	{ "help", cmd_help, "q help [COMMAND]", "show this help" },
 	{ NULL, NULL, NULL, NULL },
 };
