@@ -38,6 +38,11 @@ UNIT = $(patsubst tests/unit/%.c,tests/unit/%,$(wildcard tests/unit/*.c))
 # its one library and is built only when pkg-config finds that library,
 # so bin/q builds (and starts in a millisecond) without any of them.
 HELPERS =
+# q-git runs git jobs (src/gitjob.c, the only includer of git2.h).
+GIT2_LIBS := $(shell $(PKG_CONFIG) --libs libgit2 2>/dev/null)
+ifneq ($(GIT2_LIBS),)
+HELPERS += bin/q-git
+endif
 
 all: bin/q $(HELPERS)
 
@@ -47,6 +52,14 @@ bin/q: src/q.o $(CMD_OBJ) $(LIB_OBJ)
 
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# libgit2's option macros leave fields to their zero defaults on purpose.
+src/gitjob.o: src/gitjob.c
+	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags libgit2) -Wno-missing-field-initializers -c -o $@ $<
+
+bin/q-git: src/gitjob.o $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GIT2_LIBS)
 
 # The suite's "older q" sharing a spool with bin/q: the same code, but
 # knowing only exec jobs (tests/t0029-types.sh).
@@ -127,7 +140,11 @@ stress: all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 755 bin/q $(HELPERS) $(DESTDIR)$(BINDIR)/
+	install -m 755 bin/q $(DESTDIR)$(BINDIR)/
+ifneq ($(HELPERS),)
+	install -d $(DESTDIR)$(LIBEXECDIR)/q
+	install -m 755 $(HELPERS) $(DESTDIR)$(LIBEXECDIR)/q/
+endif
 	install -m 644 q.1 $(DESTDIR)$(MANDIR)/man1/q.1
 
 format:
