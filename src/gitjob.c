@@ -68,6 +68,7 @@ struct gitjob {
 
 	/* what the callbacks saw */
 	int connected;          /* remote_ready came: failures are the network's */
+	int local;              /* ... unless the remote is a path or file:// */
 	char *where;            /* the URL we talk to, without user information */
 	int cred_tries, tried_token, tried_agent;
 	struct buf reason;      /* a callback's account of a failure */
@@ -355,6 +356,9 @@ static int classify(struct gitjob *g, int rc, const char *what)
 	} else if (!why) {
 		buf_addf(&b, "error %d", rc);
 	}
+	/* A repository on this machine: no network to get better. */
+	if (g->local && rc != GIT_ELOCKED)
+		temporary = 0;
 	if (temporary)
 		buf_adds(&b, "; will try again");
 	buf_release(&g->reason);
@@ -364,6 +368,18 @@ static int classify(struct gitjob *g, int rc, const char *what)
 
 /* ------------------------------------------------------------- callbacks */
 
+/* The path of a repository on this machine (a path or a file:// URL), or NULL. */
+static const char *local_path(const char *url)
+{
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+
+	if (!strncmp(url, "file://", 7))
+		return url + 7;
+	if (strstr(url, "://") || (colon && colon != url && (!slash || colon < slash)))
+		return NULL;
+	return url;
+}
+
 static int remote_ready(git_remote *remote, int direction, void *payload)
 {
 	struct gitjob *g = payload;
@@ -372,6 +388,7 @@ static int remote_ready(git_remote *remote, int direction, void *payload)
 				  : git_remote_url(remote);
 
 	g->connected = 1;
+	g->local = url && local_path(url);
 	free(g->where);
 	g->where = redact(url ? url : "?");
 	say("%s %s", direction == GIT_DIRECTION_PUSH ? "pushing to" : "fetching from", g->where);
@@ -440,21 +457,28 @@ static int credentials(git_credential **out, const char *url, const char *user,
 		       unsigned int allowed, void *payload)
 {
 	struct gitjob *g = payload;
-	char *where = redact(url);
 	int r;
 
 	if (++g->cred_tries > CRED_TRIES_MAX) {
-		r = fail_with(g, GIT_EAUTH, 0, "%s refused every credential (%d tries)", where,
+		r = fail_with(g, GIT_EAUTH, 0, "the server refused every credential (%d tries)",
 			      CRED_TRIES_MAX);
 	} else if (allowed & GIT_CREDENTIAL_USERNAME) {
 		r = git_credential_username_new(out, user ? user : "git");
 	} else if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		const char *sock = getenv("SSH_AUTH_SOCK");
+		struct stat st;
+
 		if (g->tried_agent++)
-			r = fail_with(g, GIT_EAUTH, 0, "%s refused the keys of the ssh agent", where);
-		else if (!getenv("SSH_AUTH_SOCK"))
+			r = fail_with(g, GIT_EAUTH, 0, "the server refused the keys of the ssh agent");
+		else if (!sock || !*sock)
 			r = fail_with(g, GIT_EAUTH, 0,
-				      "%s wants an ssh key and there is no ssh agent (SSH_AUTH_SOCK is not set)",
-				      where);
+				      "the server wants an ssh key and there is no ssh agent "
+				      "(SSH_AUTH_SOCK is not set)");
+		else if (stat(sock, &st) || !S_ISSOCK(st.st_mode))
+			r = fail_with(g, GIT_EAUTH, 0,
+				      "the server wants an ssh key and the ssh agent is gone "
+				      "(no socket '%s')",
+				      sock);
 		else
 			r = git_credential_ssh_key_from_agent(out, user ? user : "git");
 	} else if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
@@ -464,22 +488,20 @@ static int credentials(git_credential **out, const char *url, const char *user,
 
 		if (!name)
 			r = fail_with(g, GIT_EAUTH, 0,
-				      "%s asks for credentials: set GH_TOKEN (or GITHUB_TOKEN)", where);
+				      "the server asks for credentials: set GH_TOKEN (or GITHUB_TOKEN)");
 		else if (!token_allowed(url))
 			r = fail_with(g, GIT_EAUTH, 0,
-				      "%s asks for credentials, and q sends %s only over https to "
-				      "github.com or $GH_HOST, or to this machine",
-				      where, name);
+				      "the server asks for credentials, and q sends %s only over https "
+				      "to github.com or $GH_HOST, or to this machine",
+				      name);
 		else if (g->tried_token++)
-			r = fail_with(g, GIT_EAUTH, 0, "%s refused the token in %s", where, name);
+			r = fail_with(g, GIT_EAUTH, 0, "the server refused the token in %s", name);
 		else
 			r = git_credential_userpass_plaintext_new(out, user ? user : "x-access-token",
 								  getenv(name));
 	} else {
-		r = fail_with(g, GIT_EAUTH, 0, "%s asks for a kind of credentials q has none of",
-			      where);
+		r = fail_with(g, GIT_EAUTH, 0, "the server asks for a kind of credentials q has none of");
 	}
-	free(where);
 	return r;
 }
 
@@ -859,6 +881,13 @@ static int op_clone(struct gitjob *g)
 		buf_release(&stage);
 		return failed(g, 0);
 	}
+	/* libgit2 takes a path that is not there for an unknown protocol. */
+	if (local_path(g->url) && access(local_path(g->url), F_OK)) {
+		fail_with(g, 0, 0, "cannot clone '%s': %s", g->where, strerror(errno));
+		remove_tree(stage.s);
+		buf_release(&stage);
+		return failed(g, 0);
+	}
 	git_clone_options_init(&opts, GIT_CLONE_OPTIONS_VERSION);
 	set_callbacks(g, &opts.fetch_opts.callbacks);
 	opts.checkout_opts.progress_cb = checkout_progress;
@@ -870,6 +899,8 @@ static int op_clone(struct gitjob *g)
 	if (rc < 0) {
 		remove_tree(stage.s);
 		buf_release(&stage);
+		if (rc == GIT_ENOTFOUND && g->branch && g->connected)
+			fail_with(g, rc, 0, "it has no branch '%s'", g->branch);
 		return git_failed(g, rc, "clone '%s'", g->where);
 	}
 	jw_init(&w, &body);
