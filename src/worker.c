@@ -736,8 +736,9 @@ static int64_t retry_after(const struct buf *res, int64_t now)
 }
 
 /*
- * Does a failed attempt's result say that trying again cannot help
- * ({"retry": false}: a refused password, a rejected push)?
+ * Does a failure's result say "retry": false?  A helper that knows the
+ * failure is for good (GitHub's 404 or 422) fails the job at once,
+ * whatever attempts remain.
  */
 static int no_retry(const struct buf *res)
 {
@@ -834,7 +835,7 @@ static void finish_job(struct worker *w, struct running *r)
 		if (until < 0)
 			until = now + backoff(job, c->st.tempfails + 1);
 	} else if (r->attempt < job->max_attempts && (!done.timed_out || job->retry_timeout) &&
-		   !no_retry(&res)) {
+		   !(stored && no_retry(&res))) {
 		until = now + backoff(job, r->attempt);
 	} else {
 		final = "failed";
