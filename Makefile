@@ -86,7 +86,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = fuzz_json fuzz_job fuzz_events fuzz_config fuzz_add_args
 FUZZ_BIN = $(FUZZ_TARGETS:%=fuzz/out/%)
-FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/cmd/add.c)
+FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/cmd/add.c \
+	src/cmd/batch.c)
 
 # With clang, check also replays the fuzz corpus under ASan and UBSan.
 check: all $(UNIT) tests/q-exec-only $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
@@ -134,6 +135,11 @@ bench: all
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
 
+# The crash suite with concurrent cancel, retry, hold, release, gc and
+# fsck, and jobs that leave detached children (tests/crash.sh --chaos).
+chaos: all
+	tests/crash.sh --rounds $${ROUNDS:-300} --chaos
+
 stress: all
 	tests/stress.sh
 .PHONY: stress
@@ -154,4 +160,4 @@ clean:
 	rm -f bin/q bin/q-git src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench crash install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench crash chaos install format clean fuzz fuzz-replay

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -16,7 +17,7 @@
 
 #define CONFIG_MAX_SIZE (64 << 10)
 
-enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF };
+enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF, K_STR };
 
 static const struct key {
 	const char *name;
@@ -29,6 +30,8 @@ static const struct key {
 	{ "job.backoff", K_BACKOFF, offsetof(struct config, backoff_ms) },
 	{ "job.timeout", K_DUR, offsetof(struct config, timeout_ms) },
 	{ "job.kill_grace", K_DUR, offsetof(struct config, kill_grace_ms) },
+	{ "job.on_finish", K_STR, offsetof(struct config, on_finish) },
+	{ "job.on_finish_timeout", K_DUR, offsetof(struct config, on_finish_timeout_ms) },
 	{ "queue.max_pending", K_INT, offsetof(struct config, max_pending) },
 	{ "worker.max", K_POS, offsetof(struct config, worker_max) },
 	{ "worker.jobs", K_POS, offsetof(struct config, worker_jobs) },
@@ -48,6 +51,8 @@ void config_defaults(struct config *c)
 	c->backoff_max_ms = 300000;
 	c->timeout_ms = 0;
 	c->kill_grace_ms = 5000;
+	c->on_finish[0] = '\0';
+	c->on_finish_timeout_ms = 60000;
 	c->max_pending = 0;
 	c->worker_max = 4;
 	c->worker_jobs = 1;
@@ -113,6 +118,12 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			if (duration_parse(value, p))
 				return error("%s: bad duration '%s' for '%s'", where, value, k->name);
 			return 0;
+		case K_STR:
+			if (strlen(value) >= sizeof(c->on_finish) || !utf8_valid(value, strlen(value)))
+				return error("%s: value for '%s' is longer than %zu bytes or not UTF-8",
+					     where, k->name, sizeof(c->on_finish) - 1);
+			snprintf((char *)p, sizeof(c->on_finish), "%s", value);
+			return 0;
 		case K_BACKOFF:
 			if (backoff_parse(value, &c->backoff_ms, &c->backoff_max_ms))
 				return error("%s: bad value '%s' for '%s': want BASE[:MAX]", where,
@@ -120,7 +131,33 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			return 0;
 		}
 	}
+	/* [queues] NAME = N: the concurrency of the named queue. */
+	if (!strncasecmp(key, "queues.", 7) && key[7]) {
+		long long v;
+
+		if (parse_int(value, 1, 1000, &v))
+			return error("%s: bad value '%s' for '%s': want 1-1000", where, value, key);
+		for (int i = 0; i < c->nqueues; i++)
+			if (!strcmp(c->queues[i].name, key + 7)) {
+				c->queues[i].max = (int)v;
+				return 0;
+			}
+		if (c->nqueues < CONFIG_MAX_QUEUES && strlen(key + 7) < sizeof(c->queues[0].name)) {
+			snprintf(c->queues[c->nqueues].name, sizeof(c->queues[0].name), "%s", key + 7);
+			c->queues[c->nqueues++].max = (int)v;
+		}
+		return 0;
+	}
 	return 0; /* unknown keys are ignored */
+}
+
+int config_queue_max(const struct config *c, const char *name)
+{
+	/* Keys of q.conf are case-insensitive, as in git: so are queue names there. */
+	for (int i = 0; i < c->nqueues; i++)
+		if (!strcasecmp(c->queues[i].name, name))
+			return c->queues[i].max;
+	return 1;
 }
 
 static int name_char(int ch)
@@ -204,6 +241,9 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 	int line = 1, ret = 0;
 	struct buf val = BUF_INIT;
 
+	/* Editors on some systems start UTF-8 files with a byte order mark. */
+	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;
 	while (p < e) {
 		const char *why = NULL;
 		int start_line = line;
@@ -356,9 +396,33 @@ static int config_env(struct config *c)
 int config_load(struct config *c, const char *path)
 {
 	int fd = f_openat(AT_FDCWD, path, O_RDONLY, 0);
+	struct stat st;
 
-	if (fd < 0 && errno != ENOENT)
+	if (fd < 0 && errno != ENOENT && errno != ELOOP)
 		return error_errno("cannot open '%s'", path);
+	if (fd < 0 && errno == ELOOP)
+		warning("ignoring '%s': a symbolic link", path);
+	/*
+	 * Settings decide what runs and what is deleted: only a file of
+	 * ours that nobody else can write counts (a q.conf beside a spool
+	 * in /tmp could be anyone's).  A FIFO must not hang us either.
+	 */
+	if (fd >= 0 && fstat(fd, &st)) {
+		close(fd);
+		return error_errno("cannot stat '%s'", path);
+	}
+	if (fd >= 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))) {
+		if (!S_ISREG(st.st_mode))
+			warning("ignoring '%s': not a regular file", path);
+		else if (st.st_uid != geteuid())
+			warning("ignoring '%s': owned by uid %u, not %u", path, (unsigned)st.st_uid,
+				(unsigned)geteuid());
+		else
+			warning("ignoring '%s': writable by group or others (mode %03o)", path,
+				(unsigned)(st.st_mode & 0777));
+		close(fd);
+		fd = -1;
+	}
 	if (fd >= 0) {
 		struct buf b = BUF_INIT;
 		int r = f_read_all(fd, CONFIG_MAX_SIZE, &b);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 enum sync_mode { MODE_ASYNC, MODE_SYNC, MODE_MANUAL };
+#define CONFIG_MAX_QUEUES 32
 
 struct config {
 	int mode;                 /* sync.mode */
@@ -24,6 +25,8 @@ struct config {
 	int64_t backoff_ms, backoff_max_ms;  /* job.backoff BASE[:MAX] */
 	int64_t timeout_ms;       /* job.timeout, 0 = none */
 	int64_t kill_grace_ms;    /* job.kill_grace */
+	char on_finish[1024];     /* job.on_finish: a shell command, "" none */
+	int64_t on_finish_timeout_ms;  /* job.on_finish_timeout */
 	int64_t max_pending;      /* queue.max_pending, 0 = no cap */
 	int64_t worker_max;       /* worker.max */
 	int64_t worker_jobs;      /* worker.jobs */
@@ -32,6 +35,11 @@ struct config {
 	int64_t gc_completed_ms;  /* gc.completed */
 	int64_t gc_failed_ms;     /* gc.failed */
 	int64_t gc_interval_ms;   /* gc.interval */
+	struct {
+		char name[64];
+		int max;
+	} queues[CONFIG_MAX_QUEUES]; /* [queues] NAME = N */
+	int nqueues;
 };
 
 void config_defaults(struct config *c);
@@ -44,6 +52,8 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 int config_load(struct config *c, const char *path);
 /* Set one "section.key"; where names the source for messages. */
 int config_set(struct config *c, const char *key, const char *value, const char *where);
+/* The concurrency of queue NAME ([queues] NAME = N), 1 by default. */
+int config_queue_max(const struct config *c, const char *name);
 /* Parse a sync.mode value; -1 if invalid. */
 int mode_parse(const char *s);
 /* Parse BASE[:MAX] durations. */

@@ -106,6 +106,13 @@ int f_fsync(int fd)
 	return fsync(fd);
 }
 
+int f_syncfs(int fd)
+{
+	if (inject(OP_FSYNC))
+		return -1;
+	return syncfs(fd);
+}
+
 int f_fdatasync(int fd)
 {
 	if (inject(OP_FSYNC))

@@ -27,6 +27,8 @@ int f_tmpfile(int dirfd, mode_t mode);
 /* Write all of p, retrying short writes and EINTR. */
 int f_write_all(int fd, const void *p, size_t n);
 int f_fsync(int fd);
+/* syncfs(2) of the file system holding fd (an "fsync" for Q_FAULT). */
+int f_syncfs(int fd);
 int f_fdatasync(int fd);
 /* renameat2; flags may be RENAME_NOREPLACE. */
 int f_rename(int odir, const char *old, int ndir, const char *new, unsigned flags);

@@ -47,6 +47,7 @@ void job_release(struct job *job)
 	strv_clear(&job->after);
 	strv_clear(&job->secret_env);
 	strv_clear(&job->env_dropped);
+	strv_clear(&job->labels);
 	free(job->type_name);
 	free(job->args);
 	free(job->cwd);
@@ -101,6 +102,14 @@ int queue_valid(const char *s)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return 0;
 	return 1;
+}
+
+int job_has_label(const struct job *job, const char *label)
+{
+	for (int i = 0; i < job->labels.n; i++)
+		if (!strcmp(job->labels.v[i], label))
+			return 1;
+	return 0;
 }
 
 int priority_parse(const char *s)
@@ -247,6 +256,13 @@ static int parse_common(struct job *job, const struct json *j, char *why, size_t
 		BAD("invalid 'key'");
 	if ((t = json_get(j, 0, "secret_env")) >= 0 && get_strv(j, t, &job->secret_env))
 		BAD("'secret_env' is not an array of strings");
+	if ((t = json_get(j, 0, "labels")) >= 0) {
+		if (get_strv(j, t, &job->labels))
+			BAD("'labels' is not an array of strings");
+		for (int i = 0; i < job->labels.n; i++)
+			if (!queue_valid(job->labels.v[i]))
+				BAD("'labels' has an invalid label");
+	}
 	if ((t = json_get(j, 0, "queue")) >= 0 && !json_is_null(j, t) &&
 	    (json_string(j, t, &job->queue) || !queue_valid(job->queue)))
 		BAD("invalid 'queue'");
@@ -418,6 +434,8 @@ void job_format(const struct job *job, struct buf *out)
 	jw_key(&w, "key");
 	jw_str(&w, job->key);
 	put_strv(&w, "secret_env", &job->secret_env);
+	if (job->labels.n)
+		put_strv(&w, "labels", &job->labels);
 	if (job->queue) {
 		jw_key(&w, "queue");
 		jw_str(&w, job->queue);

@@ -79,6 +79,7 @@ struct job {
 	int64_t deadline;        /* -1: none */
 	struct strv after;       /* ids */
 	char *key;               /* NULL: none */
+	struct strv labels;      /* for people and filters: list, status, wait, watch */
 	char *queue;             /* NULL: none; else jobs of one queue run ... */
 	int queue_max;           /* ... at most this many at once (default 1) */
 	struct strv secret_env;  /* names */
@@ -111,8 +112,10 @@ int id_prefix_valid(const char *s);
 /* A new id for time ms (spool-format.md, "Ids"). */
 void id_new(char out[ID_LEN + 1], int64_t ms);
 
-/* Is s a queue name: 1-200 bytes of UTF-8 on one line, no control characters? */
+/* Is s a queue name or a label: 1-200 bytes of UTF-8, no control characters? */
 int queue_valid(const char *s);
+/* Does the job carry label? */
+int job_has_label(const struct job *job, const char *label);
 /* Parse high|normal|low|0-9; -1 if invalid. */
 int priority_parse(const char *s);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +84,9 @@ void op_capture_env(struct job *job, const struct strv *keep)
 	}
 }
 
-int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
-	   char dup[ID_LEN + 1])
+void op_prepare(struct spool *sp, struct job *job, int hold, enum state *initial)
 {
 	const struct config *cfg = &sp->cfg;
-	int r;
 
 	/* Settings fill what the caller left unset. */
 	if (job->max_attempts < 0)
@@ -103,9 +102,19 @@ int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
 	}
 	if (job->timeout_ms < 0)
 		job->timeout_ms = cfg->timeout_ms;
+	if (job->queue_max < 0)
+		job->queue_max = job->queue ? config_queue_max(cfg, job->queue) : 1;
 	*initial = hold ? ST_HELD
 		   : job->after.n ? ST_WAITING
 		   : job->run_at > job->created_at ? ST_DEFERRED : ST_PENDING;
+}
+
+int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
+	   char dup[ID_LEN + 1])
+{
+	int r;
+
+	op_prepare(sp, job, hold, initial);
 	r = spool_add(sp, job, *initial, dup);
 	return r == SP_FULL ? OP_FULL : r < 0 ? OP_ERR : r;
 }
@@ -141,6 +150,7 @@ int op_retry(struct spool *sp, struct jobref *ref)
 {
 	struct job job;
 	int fd, ret = OP_OK;
+	enum state to;
 
 	if (ref->state != ST_FAILED && ref->state != ST_CANCELLED && ref->state != ST_EXPIRED) {
 		error("job %s is %s: only failed, cancelled or expired jobs can be retried", ref->id,
@@ -154,9 +164,25 @@ int op_retry(struct spool *sp, struct jobref *ref)
 		return OP_ERR;
 	}
 	ref->prio = job.priority;
-	job_release(&job);
-	if (spool_transition(sp, ref, fd, ST_PENDING, 0, "retry", NULL))
+	if (job.key) {
+		/* One live job per key: a retry takes the key back, or waits its turn. */
+		char dup[ID_LEN + 1];
+		int r = spool_key_take(sp, &job, fd, dup);
+
+		if (r) {
+			if (r > 0)
+				error("job %s has key '%s', which job %s holds: retry that one or "
+				      "wait for it", ref->id, job.key, dup);
+			job_release(&job);
+			close(fd);
+			return r > 0 ? OP_REFUSED : OP_ERR;
+		}
+	}
+	/* Where release would send it: its dependencies and its time still hold. */
+	to = job.after.n ? ST_WAITING : job.run_at > now_ms() ? ST_DEFERRED : ST_PENDING;
+	if (spool_transition(sp, ref, fd, to, job.run_at, "retry", NULL))
 		ret = OP_ERR;
+	job_release(&job);
 	close(fd);
 	if (!ret)
 		op_kick(sp);
@@ -356,13 +382,19 @@ void op_kick(struct spool *sp)
 		op_spawn_worker(sp);
 }
 
-/* Start a worker that outlives us and holds nothing of ours open. */
-void op_spawn_worker(struct spool *sp)
+/* Start a detached q COMMAND: double fork, new session, no fds but 0-2 (and keep at 3). */
+static void spawn_q(struct spool *sp, const char *cmd, int keep)
 {
-	pid_t pid = fork();
+	char self[PATH_MAX] = "";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	pid_t pid;
+
+	/* A binary replaced or removed since we started: /proc/self/exe still runs us. */
+	self[n > 0 && !memmem(self, n, " (deleted)", 10) ? n : 0] = '\0';
+	pid = fork();
 
 	if (pid < 0) {
-		warning("cannot start a worker: %s", strerror(errno));
+		warning("cannot start q %s: %s", cmd, strerror(errno));
 		return;
 	}
 	if (pid == 0) {
@@ -381,13 +413,49 @@ void op_spawn_worker(struct spool *sp)
 				dup2(null, 2);
 			}
 		}
-		close_range(3, ~0U, 0);
+		if (keep >= 0) {
+			/* The slot survives the exec at descriptor 3; nothing else does. */
+			if (keep == 3 && fcntl(3, F_SETFD, 0))
+				_exit(1);
+			if (keep != 3 && dup2(keep, 3) != 3)
+				_exit(1);
+			close_range(4, ~0U, 0);
+			setenv("Q_SLOT_FD", "3", 1);
+		} else {
+			close_range(3, ~0U, 0);
+		}
 		if (chdir("/"))
 			_exit(1);
 		setenv("Q_SPOOL", sp->path, 1);
-		execl("/proc/self/exe", "q", "worker", (char *)NULL);
+		/* By its path, so that ps and top show it as q, not as exe. */
+		if (self[0])
+			execl(self, "q", cmd, (char *)NULL);
+		execl("/proc/self/exe", "q", cmd, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+}
+
+/*
+ * Start a worker that outlives us and holds nothing of ours open, when
+ * one is needed: if every worker slot is taken, a worker holds each and
+ * will look at pending/ again before it exits, so there is nothing to
+ * start.  Otherwise the slot is locked here and handed to the worker
+ * (Q_SLOT_FD), so no other q can take it in between.
+ */
+void op_spawn_worker(struct spool *sp)
+{
+	int slot = spool_slot(sp, (int)sp->cfg.worker_max);
+
+	if (slot == -2)
+		return;
+	spawn_q(sp, "worker", slot);
+	if (slot >= 0)
+		close(slot); /* the worker's copy holds the lock */
+}
+
+void op_spawn_notifier(struct spool *sp)
+{
+	spawn_q(sp, "notify", -1);
 }

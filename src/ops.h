@@ -40,6 +40,8 @@ int op_secret_name(const char *name, size_t len);
  */
 int op_add(struct spool *sp, struct job *job, int hold, enum state *initial,
 	   char dup[ID_LEN + 1]);
+/* What op_add does before it enqueues: the defaults, and the first state. */
+void op_prepare(struct spool *sp, struct job *job, int hold, enum state *initial);
 
 /*
  * Cancel a job: a pending one at once; a running one by recording the
@@ -74,5 +76,7 @@ int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struc
 /* In async mode: start a detached worker (double fork, new session, no fds of ours). */
 void op_kick(struct spool *sp);
 void op_spawn_worker(struct spool *sp);
+/* Start a detached q notify, to make the job.on_finish calls jobs owe. */
+void op_spawn_notifier(struct spool *sp);
 
 #endif

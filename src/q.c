@@ -10,34 +10,88 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "ops.h"
 
 #define Q_VERSION "0.1.0"
 
+/*
+ * Each command: its name, its function, its usage line (exactly q.1's
+ * SYNOPSIS line), one line of help, and its options, one per line
+ * ("-x, --long ARG  what it does"), which q help COMMAND prints and
+ * q completion reads.
+ */
 const struct cmd commands[] = {
 	{ "add", cmd_add,
 	  "q add [-p PRIO] [--attempts N] [--backoff BASE[:MAX]] [--timeout DUR] [--retry-timeout] "
 	  "[--at TIME | --in DUR] [--deadline TIME|DUR] [--after ID]... [--key KEY] "
-	  "[--secret-env NAME]... [--env NAME]... [--hold] [--sync | --async | --manual] [--json] [--] CMD [ARG...]",
-	  "queue a command; print its id" },
-	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N]", "run queued jobs, then exit" },
-	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground" },
-	{ "list", cmd_list, "q list [--state S] [--json]", "list jobs" },
-	{ "show", cmd_show, "q show ID [--json]", "show one job" },
-	{ "log", cmd_log, "q log ID [-f]", "print a job's output" },
-	{ "events", cmd_events, "q events ID [-f]", "print a job's event log" },
-	{ "result", cmd_result, "q result ID [--wait [--timeout DUR]] [--json]",
-	  "print a job's outcome; exit 0 completed, 1 failed, 5 not finished" },
-	{ "cancel", cmd_cancel, "q cancel ID", "cancel a pending or running job" },
-	{ "retry", cmd_retry, "q retry ID", "run a failed, cancelled or expired job again" },
-	{ "hold", cmd_hold, "q hold ID", "park a pending job" },
-	{ "release", cmd_release, "q release ID", "unpark a held job" },
-	{ "pause", cmd_pause, "q pause", "stop workers from starting jobs" },
-	{ "resume", cmd_resume, "q resume", "let workers start jobs again" },
-	{ "progress", cmd_progress, "q progress PCT [MESSAGE]", "inside a job: report progress" },
-	{ "status", cmd_status, "q status [--json]", "count jobs by status" },
-	{ "watch", cmd_watch, "q watch", "live view of the spool" },
-	{ "gc", cmd_gc, "q gc [--older-than DUR]", "remove old finished jobs" },
-	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool" },
+	  "[--secret-env NAME]... [--env NAME]... [-l LABEL]... [--queue NAME] [--hold] "
+	  "[--sync | --async | --manual] [--json] {[--] CMD [ARG...] | --batch}",
+	  "queue a command; print its id",
+	  "-p, --priority PRIO     high, normal, low or 0-9 (0 runs first; normal = 5)\n"
+	  "    --attempts N        runs before the job fails (job.attempts)\n"
+	  "    --backoff BASE[:MAX]  first retry wait, doubled per attempt, and its cap\n"
+	  "    --timeout DUR       time limit of an attempt (job.timeout)\n"
+	  "    --retry-timeout     retry an attempt that timed out\n"
+	  "    --at TIME           not before TIME (RFC 3339, @SECONDS or HH:MM[:SS])\n"
+	  "    --in DUR            not before DUR from now\n"
+	  "    --deadline TIME|DUR expire the job if it has not started by then\n"
+	  "    --after ID          run once job ID completed (repeatable)\n"
+	  "    --key KEY           add nothing while a live job has KEY; print its id\n"
+	  "    --secret-env NAME   do not store NAME; the worker supplies its value\n"
+	  "    --env NAME          store NAME although it looks like a secret\n"
+	  "-l, --label LABEL       label the job (repeatable)\n"
+	  "    --queue NAME        run at most N jobs of queue NAME at once ([queues] NAME = N)\n"
+	  "    --hold              add it held, until q release\n"
+	  "    --sync              run it now in the foreground; exit like q result\n"
+	  "    --async             return at once; a detached worker runs it\n"
+	  "    --manual            queue only; q push or q worker runs it\n"
+	  "    --json              print {\"id\":...,\"duplicate\":...}\n"
+	  "    --batch             one JSON array of strings (argv) per line of standard input" },
+	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N]", "run queued jobs, then exit",
+	  "    --once              exit as soon as nothing is runnable (no waiting)\n"
+	  "    --watch             wait for new jobs (inotify) until worker.idle passes\n"
+	  "-j, --jobs N            run N jobs at once (worker.jobs)" },
+	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground", "" },
+	{ "list", cmd_list, "q list [--state S] [-l LABEL] [--json]", "list jobs",
+	  "    --state S           only jobs in state S (pending, deferred, waiting, held,\n"
+	  "                        running, completed, failed, cancelled, expired)\n"
+	  "-l, --label LABEL       only jobs with LABEL\n"
+	  "    --json              a JSON array of job views" },
+	{ "show", cmd_show, "q show ID [--json]", "show one job",
+	  "    --json              the job view as one JSON object" },
+	{ "log", cmd_log, "q log ID... [-f]", "print jobs' output",
+	  "-f, --follow            follow until the jobs are final" },
+	{ "events", cmd_events, "q events ID [-f]", "print a job's event log",
+	  "-f, --follow            follow until the job is final" },
+	{ "result", cmd_result, "q result ID... [--wait [--timeout DUR]] [--json]",
+	  "print jobs' outcomes; exit 0 completed, 1 failed, 5 not finished",
+	  "    --wait              wait until the jobs are final\n"
+	  "    --timeout DUR       wait at most DUR (then exit 5)\n"
+	  "    --json              job views instead of lines" },
+	{ "wait", cmd_wait, "q wait [--timeout DUR] [--json] {ID... | --all | -l LABEL}",
+	  "wait until jobs are final; print their results",
+	  "    --all               until no job is pending or running (held ones excepted)\n"
+	  "-l, --label LABEL       until no job with LABEL is pending or running\n"
+	  "    --timeout DUR       wait at most DUR (then exit 5)\n"
+	  "    --json              job views instead of lines" },
+	{ "cancel", cmd_cancel, "q cancel ID...", "cancel pending or running jobs", "" },
+	{ "retry", cmd_retry, "q retry ID", "run a failed, cancelled or expired job again", "" },
+	{ "hold", cmd_hold, "q hold ID", "park a pending job", "" },
+	{ "release", cmd_release, "q release ID", "unpark a held job", "" },
+	{ "pause", cmd_pause, "q pause", "stop workers from starting jobs", "" },
+	{ "resume", cmd_resume, "q resume", "let workers start jobs again", "" },
+	{ "progress", cmd_progress, "q progress PCT [MESSAGE]", "inside a job: report progress", "" },
+	{ "status", cmd_status, "q status [-l LABEL] [--json]",
+	  "count jobs by status; when the next one is due",
+	  "-l, --label LABEL       only jobs with LABEL\n"
+	  "    --json              counts, states, next_due and waiter as JSON" },
+	{ "watch", cmd_watch, "q watch [--events] [-l LABEL]", "live view of the spool",
+	  "    --events            every event of every job as JSON lines, as it happens\n"
+	  "-l, --label LABEL       only jobs with LABEL" },
+	{ "gc", cmd_gc, "q gc [--older-than DUR]", "remove old finished jobs",
+	  "    --older-than DUR    remove finished jobs older than DUR, whatever gc.* say" },
+	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool",
+	  "    --repair            repair what can be repaired, then check again" },
 	{ "git", cmd_git,
 	  "q git clone URL [DIR] [-b BRANCH] [JOB-OPTION]...\n"
 	  "   or: q git fetch [REMOTE] [JOB-OPTION]...\n"
@@ -45,9 +99,19 @@ const struct cmd commands[] = {
 	  "   or: q git push [REMOTE [REFSPEC...]] [JOB-OPTION]...\n"
 	  "   or: q git worktree add PATH [BRANCH] [JOB-OPTION]...\n"
 	  "   or: q git worktree remove PATH [JOB-OPTION]...",
-	  "queue a git clone, fetch, pull, push or worktree job" },
-	{ "help", cmd_help, "q help [COMMAND]", "show this help" },
-	{ NULL, NULL, NULL, NULL },
+	  "queue a git clone, fetch, pull, push or worktree job",
+	  "-b, --branch BRANCH     clone: the branch to check out\n"
+	  "                        JOB-OPTION: any option of q add (see q help add)" },
+	{ "completion", cmd_completion, "q completion {bash | zsh | fish}",
+	  "print a shell completion script", "" },
+	{ "help", cmd_help, "q help [COMMAND]", "show this help", "" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+/* Commands q starts for itself: not listed, not for people. */
+static const struct cmd internal[] = {
+	{ "notify", cmd_notify, "q notify", "make the job.on_finish calls jobs owe", "" },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 int cmd_help(int argc, char **argv)
@@ -56,6 +120,8 @@ int cmd_help(int argc, char **argv)
 		for (const struct cmd *c = commands; c->name; c++)
 			if (!strcmp(c->name, argv[1])) {
 				printf("usage: %s\n\n%s\n", c->usage, c->help);
+				if (c->options && *c->options)
+					printf("\n%s\n", c->options);
 				return EXIT_OK;
 			}
 		error("no command '%s'", argv[1]);
@@ -84,6 +150,7 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 
+	spool_notify_hook = op_spawn_notifier;
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-C")) {
 			if (i + 1 >= argc) {
@@ -126,6 +193,9 @@ int main(int argc, char **argv)
 		}
 		return finish(c->fn(argc - i, argv + i));
 	}
+	for (const struct cmd *c = internal; c->name; c++)
+		if (!strcmp(c->name, argv[i]))
+			return finish(c->fn(argc - i, argv + i));
 	error("no command '%s' (see 'q --help')", argv[i]);
 	return EXIT_USAGE;
 }

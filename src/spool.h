@@ -63,7 +63,8 @@ struct spool {
 	char *top;          /* the directory holding .idlergear */
 	int fd;             /* the spool directory */
 	int dfd[ST_NSTATES];
-	int tmpfd, logsfd, keysfd, quarfd, slotsfd, locksfd;
+	int tmpfd, logsfd, keysfd, quarfd, slotsfd, locksfd, lastfd, notifyfd;
+	int notified;               /* a job became final: job.on_finish calls are owed */
 	int lbfd;                   /* the last logs/B opened, kept for the next file */
 	char lbname[BUCKET_LEN];
 	struct config cfg;
@@ -89,6 +90,9 @@ void spool_release(struct spool *sp);
 
 /* The name of ref's file relative to its state directory. */
 void jobref_name(const struct jobref *ref, char *out, size_t n);
+
+/* When a deferred job becomes runnable (its file's mtime), or -1. */
+int64_t spool_due(struct spool *sp, const struct jobref *ref);
 
 /* Find a job by id or unique prefix. */
 int spool_find(struct spool *sp, const char *prefix, struct jobref *ref);
@@ -122,6 +126,12 @@ int event_append(int fd, const struct buf *line, int sync);
  * with errno ENOENT (and no message) when absent.
  */
 int spool_open_log(struct spool *sp, const char *id, const char *ext, int flags);
+
+/*
+ * Rewrite the event log of a job (locked by the caller) without its
+ * torn lines (q fsck --repair): a new file, synced, renamed over it.
+ */
+int spool_events_rewrite(struct spool *sp, const char *id);
 
 /*
  * Progress lives apart from the event log (logs/B/ID.progress, JSON
@@ -163,6 +173,46 @@ void spool_note(struct spool *sp, const char *fmt, ...) __attribute__((format(pr
  * return 1.  SP_FULL when queue.max_pending is reached.
  */
 int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID_LEN + 1]);
+/*
+ * Group commit (q add --batch): spool_batch_add stages a job (its id
+ * drawn, its file written, not yet synced or visible); all of a batch
+ * go to one state directory.  spool_batch_commit syncs the file system
+ * once, links every file into place, syncs the directory once, and
+ * returns how many jobs, in order from the first, now exist durably
+ * (-1 after a message when none do).  Keys are not allowed in a batch.
+ */
+struct staged {
+	int fd;
+	char tmpname[64];
+	struct jobref ref;
+	struct buf text;
+	int64_t run_at, created_at;
+};
+struct spool_batch {
+	struct staged *v;
+	int n, cap;
+	enum state initial;
+	int capfd;              /* add.lock, held while queue.max_pending counts */
+	long room;              /* jobs queue.max_pending still allows; -1 unknown */
+};
+void spool_batch_init(struct spool_batch *b);
+int spool_batch_add(struct spool *sp, struct spool_batch *b, struct job *job, enum state initial);
+int spool_batch_commit(struct spool *sp, struct spool_batch *b);
+void spool_batch_release(struct spool *sp, struct spool_batch *b);
+int spool_sync_state(struct spool *sp, enum state s);
+
+/*
+ * Take back a job just added (q add could not print its id): 0 it is
+ * gone, 1 a worker has it already, -1 error.
+ */
+int spool_withdraw(struct spool *sp, const struct job *job, enum state initial);
+
+/*
+ * Make the job (its file locked as fd) the holder of its key again, as
+ * q retry does: 0 done (or it still was), 1 another live job holds the
+ * key (its id in dup), -1 error.
+ */
+int spool_key_take(struct spool *sp, const struct job *job, int fd, char dup[ID_LEN + 1]);
 
 /*
  * Move a job, by rename, from ref->state to `to` (a deferred job gets
@@ -170,6 +220,12 @@ int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID
  * Updates ref on success.
  */
 int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms);
+/*
+ * The same without syncing the directory: for a worker that makes the
+ * job's verdict durable right after (step 4 of spool-format.md).
+ */
+int spool_move_nosync(struct spool *sp, struct jobref *ref, enum state to, int fd,
+		      int64_t until_ms);
 
 /*
  * A transition decided outside a worker (cancel, expire, a failed
@@ -224,9 +280,12 @@ int spool_scan_pending(struct spool *sp, char (*names)[NAME_LEN], int n, long *t
  * Promote due deferred jobs and waiting jobs whose dependencies are
  * met; fail waiting jobs whose dependencies failed; expire jobs past
  * their deadline.  *next_due gets the earliest future due time (-1:
- * none).  Returns how many jobs became runnable, -1 on error.
+ * none); *waiting (may be NULL) how many jobs are left in waiting/.
+ * Returns how many jobs became runnable, -1 on error.
  */
-int spool_promote(struct spool *sp, int64_t *next_due);
+int spool_promote(struct spool *sp, int64_t *next_due, int *waiting);
+/* The mtime (ns) of state s's directory: it changes when a job comes or goes. */
+int spool_dir_mtime(struct spool *sp, enum state s, int64_t *ms);
 
 /*
  * Apply the crash-recovery rules (spool-format.md) to running/: jobs
@@ -244,11 +303,51 @@ int spool_quarantine(struct spool *sp, int dirfd, const char *label, const char 
 /* Worker slots: fd of a free slot (locked), -2 none free, -1 error. */
 int spool_slot(struct spool *sp, int max);
 /*
+ * Take over fd, a slot locked by the q add that started us: fd if it
+ * is one of slots/0 .. max-1 (and locked by us), else -1 (closed).
+ */
+int spool_slot_adopt(struct spool *sp, int fd, int max);
+/*
  * A slot of a job queue (locks/NAME.N, N < max): jobs that share a
  * queue run at most max at once, whichever workers run them.  fd of a
  * free slot (locked), -2 none free, -1 error.
  */
 int spool_queue_slot(struct spool *sp, const char *queue, int max);
+/*
+ * The spool's waiter (waiter.lock): at most one worker sleeps, holding
+ * no slot, until the next scheduled job is due.  spool_waiter_lock: the
+ * locked fd, -2 another worker waits, -1 error.  spool_waiter: the
+ * waiter's pid, 0 when there is none.  spool_watch_schedule: an
+ * inotify descriptor on deferred/ and waiting/, -1 if unavailable.
+ */
+int spool_waiter_lock(struct spool *sp);
+long spool_waiter(struct spool *sp);
+int spool_watch_schedule(struct spool *sp);
+/*
+ * The last job a session added (last/SESSION), for the "@" shorthand:
+ * the session is $Q_SESSION if set (an agent's session), else the
+ * terminal session id (getsid).  spool_last_get: SP_OK, SP_NOJOB, SP_ERR.
+ */
+int spool_last_set(struct spool *sp, const char *id);  /* -1 with errno, no message */
+int spool_last_get(struct spool *sp, char id[ID_LEN + 1]);
+/*
+ * job.on_finish: a job that becomes final (by any process: worker,
+ * cancel, expiry, recovery) is noted in notify/ID before its move.
+ * spool_notify_next returns the next noted job nobody is calling for,
+ * locked (the fd; its id in id), or -2 when none is left; the caller
+ * runs the command, then spool_notify_done removes the note and closes
+ * the fd.  A note whose caller died is unlocked, and taken again: a
+ * call is made at least once, and once unless a crash cuts it short.
+ */
+int spool_notify_next(struct spool *sp, char id[ID_LEN + 1]);
+int spool_notify_done(struct spool *sp, const char *id, int fd);
+/* Are calls owed?  (notify/ is not empty.) */
+int spool_notify_pending(struct spool *sp);
+/*
+ * Set by a front end: called by spool_release when this process made
+ * a job final and job.on_finish is set (q starts a q notify).
+ */
+extern void (*spool_notify_hook)(struct spool *sp);
 /* Is the spool paused? */
 int spool_paused(struct spool *sp);
 int spool_set_paused(struct spool *sp, int paused);

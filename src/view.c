@@ -21,6 +21,8 @@ int view_load(struct spool *sp, const struct jobref *ref, struct view *v)
 		view_release(v);
 		r = SP_ERR;
 	}
+	/* The file's time decides when a deferred job runs (spool-format.md). */
+	v->due = r == SP_OK && v->ref.state == ST_DEFERRED ? spool_due(sp, &v->ref) : -1;
 	return r;
 }
 
@@ -103,8 +105,7 @@ void view_json(struct jw *w, const struct view *v)
 	jw_key(w, "held");
 	jw_bool(w, v->ref.state == ST_HELD);
 	jw_key(w, "run_at");
-	jw_time(w, v->ref.state == ST_DEFERRED && st->deferred_until >= 0 ? st->deferred_until
-									 : v->job.run_at);
+	jw_time(w, v->due >= 0 ? v->due : v->job.run_at);
 	jw_key(w, "deadline");
 	jw_time(w, v->job.deadline);
 	jw_key(w, "timeout_ms");

@@ -14,6 +14,7 @@ struct view {
 	struct job job;
 	struct jobstate st;     /* with the last progress report */
 	struct buf result;      /* the stored result (JSON), empty if none */
+	int64_t due;            /* deferred: when it becomes runnable; else -1 */
 };
 
 /* Load job, events, progress and result; SP_OK, SP_NOJOB (vanished) or SP_ERR. */

@@ -78,6 +78,8 @@ struct worker {
 	struct strv skipped;            /* pending/ names this q leaves to another */
 	struct strv busy;               /* names whose queue is full: until a job ends */
 	int qslot;                      /* a queue slot runnable() took for start_job */
+	int promoted, waiting;          /* promote() has run; jobs were left in waiting/ */
+	int64_t deferred_mtime, waiting_mtime;
 	struct strv noted;              /* reasons already in spool.log */
 };
 
@@ -240,9 +242,8 @@ static void exec_command(const struct sup *s, pid_t sup, int fail)
 		_exit(125);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	/* What the worker and the supervisor ignore; handlers go with exec. */
+	signal(SIGPIPE, SIG_DFL);
 	if (s->in < 0)
 		null = open("/dev/null", O_RDONLY);
 	if (dup2(s->in >= 0 ? s->in : null, 0) < 0 || dup2(s->logfd, 1) < 0 || dup2(s->logfd, 2) < 0) {
@@ -439,8 +440,12 @@ static void supervise(const struct sup *s)
 			}
 		}
 	}
-	/* The command ended; its zombie pins its group while we clear it out. */
-	sup_signal_all(cmd, SIGKILL);
+	/*
+	 * The command ended; its zombie pins its group while we kill what is
+	 * left in it.  Anything else still alive is a child of ours (we are
+	 * its subreaper): only then is /proc scanned, to name and kill them.
+	 */
+	kill(-cmd, SIGKILL);
 	while (waitpid(cmd, &done.status, 0) < 0 && errno == EINTR)
 		;
 	while (!sup_reap_all()) {
@@ -886,7 +891,7 @@ static void finish_job(struct worker *w, struct running *r)
 		jw_str(&j, !strcmp(err, "tempfail") ? "tempfail" : "retry");
 	}
 	event_end(&j);
-	if (append_event(w, c, &b, 1)) {
+	if (append_event(w, c, &b, 0)) {
 		/* Leave it in running/: recovery decides once our lock is gone. */
 		w->errors++;
 		goto out;
@@ -900,7 +905,13 @@ static void finish_job(struct worker *w, struct running *r)
 	} else {
 		w->errors++;
 	}
-	if (spool_move(w->sp, &c->ref, to, c->fd, until) == 0) {
+	/*
+	 * One flush makes it all durable: the move first, then the log's.
+	 * Should the move be lost, the job is in running/ with its verdict
+	 * (recovery moves it); should the verdict be lost, the directory
+	 * says what became of it.
+	 */
+	if (spool_move_nosync(w->sp, &c->ref, to, c->fd, until) == 0) {
 		if (to == ST_DONE)
 			w->stats->completed++;
 		else if (to != ST_DEFERRED)
@@ -908,6 +919,9 @@ static void finish_job(struct worker *w, struct running *r)
 	} else {
 		w->errors++; /* still in running/: recovered once our lock is gone */
 	}
+	if (f_fdatasync(c->evfd))
+		w->errors += error_errno("cannot sync 'logs/%.*s/%s.events'", BUCKET_LEN, job->id,
+					 job->id) != 0;
 	if (to == ST_DEFERRED && (w->next_due < 0 || until < w->next_due))
 		w->next_due = until;
 	if (w->o->done) {
@@ -921,6 +935,11 @@ out:
 	/* Its queue slot is free again: jobs that waited for it may run. */
 	if (r->qslot >= 0)
 		close(r->qslot);
+	/* A call of job.on_finish is owed: made by a q notify, never by us. */
+	if (w->sp->notified && spool_notify_hook) {
+		spool_notify_hook(w->sp);
+		w->sp->notified = 0;
+	}
 	strv_clear(&w->busy);
 	buf_release(&b);
 	buf_release(&res);
@@ -1007,6 +1026,31 @@ static void wait_event(int64_t timeout_ms)
 	sigtimedwait(&set, NULL, &ts);
 }
 
+/*
+ * Promote deferred and waiting jobs, unless nothing can have changed:
+ * neither directory changed since the last look, no due time has come,
+ * and waiting/ was empty (a finished job could have released a
+ * dependent).  Returns how many became runnable, -1 on error.
+ */
+static int promote(struct worker *w)
+{
+	int64_t now = now_ms(), dm, wm;
+	int r;
+
+	if (spool_dir_mtime(w->sp, ST_DEFERRED, &dm) || spool_dir_mtime(w->sp, ST_WAITING, &wm))
+		return -1;
+	if (w->promoted && dm == w->deferred_mtime && wm == w->waiting_mtime && !w->waiting &&
+	    (w->next_due < 0 || w->next_due > now))
+		return 0;
+	r = spool_promote(w->sp, &w->next_due, &w->waiting);
+	if (r >= 0) {
+		w->promoted = 1;
+		w->deferred_mtime = dm;
+		w->waiting_mtime = wm;
+	}
+	return r;
+}
+
 static int skip_name(const char *name, void *arg)
 {
 	struct worker *w = arg;
@@ -1020,9 +1064,15 @@ static int rescan(struct worker *w, int force)
 	int64_t now = mono_ms();
 	long total;
 
-	if (!force && w->pos < w->nbatch && now - w->scanned_at <= 10 * w->scan_cost + 1)
+	/*
+	 * A batch is read once and claimed in order; it is read again when
+	 * used up, or when a job added since (a higher priority) may have
+	 * been waiting longer than reading costs, and at least 50 ms.
+	 */
+	if (!force && w->pos < w->nbatch &&
+	    now - w->scanned_at <= (10 * w->scan_cost > 50 ? 10 * w->scan_cost : 50))
 		return 0;
-	if (spool_promote(w->sp, &w->next_due) < 0)
+	if (promote(w) < 0)
 		return -1;
 	w->nbatch = spool_scan_pending(w->sp, w->batch, BATCH, &total, skip_name, w);
 	if (w->nbatch < 0) {
@@ -1152,15 +1202,12 @@ static int run_loop(struct worker *w, int ino)
 			reap(w);
 			if (!w->nrun || w->nrun < w->max) {
 				/* Finished jobs may have released dependents. */
-				int64_t nd;
-				int r = spool_promote(w->sp, &nd);
+				int r = promote(w);
 
 				if (r < 0)
 					w->errors++;
 				if (r > 0)
 					w->pos = w->nbatch;
-				if (nd >= 0 && (w->next_due < 0 || nd < w->next_due))
-					w->next_due = nd;
 			}
 			idle_since = mono_ms();
 			continue;
@@ -1183,7 +1230,8 @@ static int run_loop(struct worker *w, int ino)
 				idle_since = mono_ms();
 			continue;
 		}
-		if (!w->o->once && w->next_due >= 0 && w->next_due - now <= w->sp->cfg.linger_ms) {
+		/* q push stays (with its slot-less foreground) for retries due soon. */
+		if (w->o->push && w->next_due >= 0 && w->next_due - now <= w->sp->cfg.linger_ms) {
 			struct timespec ts;
 			int64_t d = w->next_due - now;
 
@@ -1196,6 +1244,53 @@ static int run_loop(struct worker *w, int ino)
 		}
 		return 0;
 	}
+}
+
+/*
+ * Nothing is runnable, and this worker holds no slot.  If a deferred job
+ * (or a waiting one with a time) is due later and no other worker waits
+ * for it, become the spool's waiter: hold waiter.lock, no slot, and
+ * sleep until the next due time, waking early when deferred/ or
+ * waiting/ changes (an earlier due time).  Returns 1 when something is
+ * due (go round again), 0 to exit.
+ */
+static int wait_as_waiter(struct worker *w)
+{
+	int ino = -1, lock = -1, ret = 0;
+
+	if (w->o->once || w->o->push || w->o->only || w->o->watch)
+		return 0;
+	for (;;) {
+		int64_t wait;
+
+		if (spool_paused(w->sp))
+			break;
+		w->promoted = 0;
+		if (promote(w) < 0) {
+			w->errors++;
+			break;
+		}
+		if (pending_nonempty(w)) {
+			ret = 1;
+			break;
+		}
+		if (w->next_due < 0)
+			break; /* nothing scheduled: nothing to wait for */
+		if (lock < 0) {
+			lock = spool_waiter_lock(w->sp);
+			if (lock < 0)
+				break; /* another worker waits already (or an error, said) */
+			ino = spool_watch_schedule(w->sp);
+		}
+		wait = w->next_due - now_ms();
+		if (wait > 0 && watch_wait(ino, wait) < 0 && ino >= 0)
+			break;
+	}
+	if (ino >= 0)
+		close(ino);
+	if (lock >= 0)
+		close(lock);
+	return ret;
 }
 
 int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stats *stats)
@@ -1222,6 +1317,9 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 	signal(SIGPIPE, SIG_IGN);
 	/* What a killed supervisor leaves comes to us, to be killed. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* ps, top and pgrep: a worker, whoever started it. */
+	if (!o->only && !o->push)
+		prctl(PR_SET_NAME, "q worker");
 
 	if (o->watch) {
 		struct buf p = BUF_INIT;
@@ -1236,20 +1334,29 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 		}
 		buf_release(&p);
 	}
+	slot = o->slot;
 	for (;;) {
-		if (!o->push && !o->only) {
+		if (!o->push && !o->only && slot < 0) {
 			slot = spool_slot(sp, (int)sp->cfg.worker_max);
 			if (slot == -1) {
 				ret = -1;
 				break;
 			}
-			if (slot == -2)
-				break; /* enough workers already */
+			if (slot == -2) {
+				/* Enough workers already: each looks at pending/ before it exits. */
+				slot = -1;
+				if (wait_as_waiter(&w))
+					continue;
+				break;
+			}
 		}
 		if (spool_recover(sp) < 0) {
 			ret = -1;
 			break;
 		}
+		/* job.on_finish calls a crash left owing (or that recovery just made). */
+		if (sp->cfg.on_finish[0] && spool_notify_pending(sp))
+			sp->notified = 1;
 		if (!o->only && spool_gc_maybe(sp))
 			w.errors++;
 		if (run_loop(&w, ino))
@@ -1258,9 +1365,15 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			close(slot);
 			slot = -1;
 		}
-		/* A job added while we were leaving must not be stranded. */
-		if (ret || o->push || o->only || spool_paused(sp) || !pending_nonempty(&w))
+		if (ret || o->push || o->only || spool_paused(sp))
 			break;
+		/* A job added while we were leaving must not be stranded. */
+		if (pending_nonempty(&w))
+			continue;
+		/* Scheduled work runs on its own, without a timer: wait for it. */
+		if (!o->once && !o->watch && wait_as_waiter(&w))
+			continue;
+		break;
 	}
 out:
 	if (ino >= 0)

@@ -3,7 +3,7 @@
 ''''exec python3 -u "$0" "$@" #'''
 # tests/crash.sh: the crash suite ("Reliability proof").
 #
-#	tests/crash.sh [--rounds N] [--jobs M] [--seed S] [--keep] [--verbose]
+#	tests/crash.sh [--rounds N] [--jobs M] [--seed S] [--chaos] [--keep] [--verbose]
 #
 # A shell script in name only: the first lines hand it to python3, which
 # drives hundreds of short-lived q processes with less overhead than bash.
@@ -28,6 +28,17 @@
 #   - no two runs of a job overlapped (each run holds flock on a file named
 #     after the job: a run that finds it taken logs a concurrency error);
 #   - no job's processes outlive the round (a dead worker's job is killed).
+#
+# --chaos adds, during each round: an operator thread running `q cancel`,
+# `q retry`, `q hold` and `q release` on random jobs of the round, `q gc`
+# and `q fsck`, itself killed at random like the others; and jobs that
+# leave a detached child (setsid, holding the job's run lock) behind.
+# It then checks also that
+#
+#   - no cancel that exited 0 was erased: unless a later retry exited 0,
+#     the job ends cancelled, and it never ran after the cancel;
+#   - a detached child of a run never outlives it (it holds the run's
+#     lock: the next run would find it taken).
 #
 # Every few rounds `q gc --older-than 0s` empties the spool of finished jobs
 # (and must leave none behind).  Counters are cumulative; the last line is
@@ -58,9 +69,11 @@ Q = os.path.join(TOP, "bin", "q")
 
 # The job: take the job's run lock (a second run while the first is alive
 # finds it taken), record the run, maybe sleep.
+# With a second argument, it leaves a detached child holding the lock.
 JOB_SH = ('exec 9>>"locks/$Q_JOB_ID"; '
           'flock -n 9 || echo "C $Q_JOB_ID" >>RUNLOG; '
-          'echo "R $Q_JOB_ID $Q_ATTEMPT" >>RUNLOG; '
+          'echo "R $Q_JOB_ID $Q_ATTEMPT $(date +%s%N)" >>RUNLOG; '
+          '[ -z "$2" ] || setsid sleep "$2" & '
           '[ -z "$1" ] || sleep "$1"')
 
 
@@ -73,6 +86,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     p.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--chaos", action="store_true",
+                   help="concurrent cancel/retry/hold/release/gc/fsck, detached children")
     p.add_argument("--gc-every", type=int, default=8,
                    help="run q gc --older-than 0s every N rounds (default 8)")
     return p.parse_args()
@@ -101,6 +116,11 @@ class Suite:
         self.add_killed = 0
         self.repairs = 0
         self.phantom_dups = 0
+        self.erased = 0     # cancels that exited 0 but did not hold
+        self.ops = 0        # operator commands that exited 0
+        self.cancelled = 0
+        # per job of the round: [(monotonic ns, "cancel"|"retry"|"try-cancel")]
+        self.opslog = {}
         # jobs tracked until gc: id -> dict(after=..., round=...)
         self.tracked = {}
         self.printed = set()
@@ -202,8 +222,42 @@ class Suite:
         sleep = ""
         if rng.random() < 0.4:
             sleep = "0.00%d" % rng.randrange(1, 10)
-        argv += ["--", "sh", "-c", JOB_SH, "job", sleep]
+        detach = ""
+        if self.args.chaos and rng.random() < 0.3:
+            detach = "0.0%d" % rng.randrange(2, 9)
+            if rng.random() < 0.3:
+                argv[1:1] = ["--timeout", "30ms", "--retry-timeout", "--backoff", "1ms:2ms"]
+        argv += ["--", "sh", "-c", JOB_SH, "job", sleep, detach]
         return argv
+
+    def operator(self, rng, round_ids, lock, stop, current):
+        """--chaos: cancel, retry, hold, release, gc and fsck while it all runs."""
+        while not stop.is_set():
+            time.sleep(rng.uniform(0, 0.020))
+            with lock:
+                if not round_ids:
+                    continue
+                jid = rng.choice(round_ids)
+                r = rng.random()
+                argv = (["cancel", jid] if r < 0.30 else ["retry", jid] if r < 0.45 else
+                        ["hold", jid] if r < 0.60 else ["release", jid] if r < 0.80 else
+                        ["gc"] if r < 0.90 else ["fsck"])
+                if argv[0] == "cancel":
+                    self.opslog.setdefault(jid, []).append((time.time_ns(), "try-cancel"))
+                p = self.popen(*argv)
+                current[0] = p
+            out, err = p.communicate()
+            with lock:
+                current[0] = None
+                rc = p.returncode
+                if rc == 0 and argv[0] in ("cancel", "retry"):
+                    self.opslog.setdefault(jid, []).append((time.time_ns(), argv[0]))
+                if rc == 0:
+                    self.ops += 1
+                # Refused (1: final already, not held...), busy (3 with a
+                # message), killed: all fine; a crash or a hang is not.
+                if rc not in (0, 1, 3, -signal.SIGKILL) or (rc == 3 and not err.strip()):
+                    self.violation("q %s: exit %s: %s" % (" ".join(argv), rc, err.strip()))
 
     def run_round(self):
         rng = random.Random((self.seed << 20) ^ self.rounds)
@@ -252,6 +306,14 @@ class Suite:
         threads = [threading.Thread(target=enqueuer, args=(k, rng.getrandbits(32)))
                    for k in range(n_enq)]
         workers = []
+        opcur = [None]
+        opstop = threading.Event()
+        opthread = None
+        if self.args.chaos:
+            opthread = threading.Thread(target=self.operator,
+                                        args=(random.Random(rng.getrandbits(32)), round_ids,
+                                              lock, opstop, opcur))
+            opthread.start()
 
         def top_up():
             workers[:] = [w for w in workers if w.poll() is None or self.reap(w)]
@@ -269,7 +331,7 @@ class Suite:
             adding = any(t.is_alive() for t in threads)
             with lock:
                 victims = [w for w in workers if w.poll() is None]
-                victims += [p for p in current if p is not None and p.poll() is None]
+                victims += [p for p in current + opcur if p is not None and p.poll() is None]
             # Done adding: stop after min_kills, or once the workers ran out of work.
             if not adding and (kills >= min_kills or not victims):
                 break
@@ -285,6 +347,9 @@ class Suite:
         stop.set()
         for t in threads:
             t.join()
+        opstop.set()
+        if opthread:
+            opthread.join()
         self.kills += kills
         # Let the last workers finish (or kill one more at random).
         if rng.random() < 0.5:
@@ -338,6 +403,10 @@ class Suite:
                 elif not ("is not locked: its worker died" in ln or
                           re.match(r"fsck: \d+ problems? found; checking again after repair$", ln)):
                     self.violation("q fsck --repair found: %s" % ln)
+        # Jobs the operator held would wait for ever: release them.
+        for jid, locs in self.walk().items():
+            if any(s == "held" for s, _ in locs):
+                self.q("release", jid)
         for i in range(30):
             where = self.walk()
             live = [i for i, locs in where.items()
@@ -373,12 +442,15 @@ class Suite:
 
         runs = {}
         order = {}
+        started = {}        # id -> start times (ns) of its runs
         with open(runlog) as f:
             for n, ln in enumerate(f):
                 parts = ln.split()
                 if len(parts) >= 2 and parts[0] == "R":
                     runs[parts[1]] = runs.get(parts[1], 0) + 1
                     order.setdefault(parts[1], n)
+                    if len(parts) >= 4 and parts[3].isdigit():
+                        started.setdefault(parts[1], []).append(int(parts[3]))
                     self.runs += 1
                 elif len(parts) >= 2 and parts[0] == "C":
                     self.dups += 1
@@ -411,13 +483,26 @@ class Suite:
                 continue
             evs = self.events(jid)
             starts, attempts, interrupts, open_start, verdict = self.derive(evs)
+            all_starts = sum(1 for e in evs if e.get("event") == "start")
+            ops = self.opslog.get(jid, [])
+            done_ops = [o for o in ops if o[1] in ("cancel", "retry")]
+            if done_ops and done_ops[-1][1] == "cancel":
+                # The last word was a cancel that exited 0: it must hold.
+                t = done_ops[-1][0]
+                if state != "cancelled":
+                    self.erased += 1
+                    self.violation("job %s: a cancel exited 0 but the job is %s" % (jid, state))
+                if any(s > t for s in started.get(jid, [])):
+                    self.erased += 1
+                    self.violation("job %s ran after a cancel that exited 0" % jid)
             nruns = runs.get(jid, 0)
             maxa = job.get("max_attempts", 1)
             maxi = job.get("max_interrupts", 3)
             if job.get("id") != jid:
                 self.violation("job %s: file says id %s" % (jid, job.get("id")))
-            if nruns > starts:
-                self.violation("job %s ran %d times with %d start events" % (jid, nruns, starts))
+            if nruns > all_starts:
+                self.violation("job %s ran %d times with %d start events"
+                               % (jid, nruns, all_starts))
             if attempts + open_start > maxa:
                 self.violation("job %s: %d attempts > max_attempts %d"
                                % (jid, attempts + open_start, maxa))
@@ -428,6 +513,11 @@ class Suite:
                 if nruns:
                     self.violation("job %s of round %d ran again in round %d"
                                    % (jid, self.tracked[jid]["round"], self.rounds))
+                continue
+            if state == "cancelled":
+                if not any(o[1] == "try-cancel" for o in ops):
+                    self.violation("job %s is cancelled, and nobody cancelled it" % jid)
+                self.cancelled += 1
                 continue
             if state == "done":
                 self.completed += 1
@@ -450,11 +540,15 @@ class Suite:
                     if interrupts + open_start != maxi:
                         self.violation("job %s failed worker_died after %d of %d interrupts"
                                        % (jid, interrupts + open_start, maxi))
+                elif err == "timeout" and job.get("timeout_ms"):
+                    pass
                 elif err == "dependency_failed":
                     deps = job.get("after") or []
                     bad = [d for d in deps
                            if d in where and where[d][0][0] != "done"]
-                    if not bad:
+                    retried = [d for d in deps
+                               if any(o[1] == "retry" for o in self.opslog.get(d, []))]
+                    if not bad and not retried:
                         self.violation("job %s failed dependency_failed but its "
                                        "dependencies completed: %s" % (jid, deps))
                     if nruns:
@@ -468,6 +562,7 @@ class Suite:
                 if jid in order and (d not in order or order[d] > order[jid]):
                     self.violation("job %s ran before its dependency %s" % (jid, d))
         self.printed.clear()
+        self.opslog.clear()
 
         tmp = os.listdir(os.path.join(self.spool, "tmp"))
         if tmp:
@@ -518,11 +613,13 @@ class Suite:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
-        other = len(self.violations) - self.lost - self.dups - self.fsck_fail
+        other = len(self.violations) - self.lost - self.dups - self.fsck_fail - self.erased
         summary = ("crash: %d rounds, %d kills, %d jobs, %d runs, %d lost, "
-                   "%d run twice concurrently, %s%s"
+                   "%d run twice concurrently, %s%s%s"
                    % (self.rounds, self.kills, self.acked, self.runs, self.lost, self.dups,
                       "fsck clean" if not self.fsck_fail else "%d fsck failures" % self.fsck_fail,
+                      ", %d cancels (%d ops), %d erased" % (self.cancelled, self.ops, self.erased)
+                      if a.chaos else "",
                       ", %d other violations" % other if other else ""))
         print("# %d completed, %d failed worker_died, %d q add killed, %d unprinted jobs found, "
               "%d recoveries by fsck --repair (%d false duplicates reported), %d violations, %.0f s"

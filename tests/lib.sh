@@ -23,7 +23,8 @@
 #	skip N REASON                N skipped tests
 #	run_q ARG...                 q ARG... -> $out $err $rc (stdout, stderr, status);
 #	                             killed after $RUN_Q_TIMEOUT (60) seconds; another
-#	                             build of q with Q_BIN=PATH run_q ...
+#	                             build of q with Q_BIN=PATH run_q ...; standard
+#	                             input from a file with RUN_Q_STDIN=FILE run_q ...
 #	q_bg NAME ARG...             q ARG... in background, output in NAME.out/.err,
 #	                             pid in $bg_pid
 #	wait_for CMD SECS            polls the shell command CMD every 0.05 s
@@ -253,7 +254,7 @@ run_q() {
 	_q_guard "$@"
 	# A hung q fails the test (status 124) instead of hanging the suite.
 	timeout -k 5 "${RUN_Q_TIMEOUT:-60}" "${Q_BIN:-$Q}" "$@" \
-		>"$scratch/.run_q.out" 2>"$scratch/.run_q.err" </dev/null
+		>"$scratch/.run_q.out" 2>"$scratch/.run_q.err" <"${RUN_Q_STDIN:-/dev/null}"
 	rc=$?
 	out=$(cat "$scratch/.run_q.out")
 	err=$(cat "$scratch/.run_q.err")

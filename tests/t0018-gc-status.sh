@@ -21,10 +21,18 @@ def_id=$out
 
 run_q status
 is "$rc" 0 "status exits 0"
-is "$out" "2 pending, 0 running, 1 completed, 1 failed, 1 cancelled, 0 expired" "status: one line with counts"
+is "$(head -1 <<<"$out")" "2 pending, 0 running, 1 completed, 1 failed, 1 cancelled, 0 expired" \
+	"status: a line with the counts"
+like "$(sed -n 2p <<<"$out")" "^pending: 1 runnable, 1 deferred, 0 waiting, 0 held$" \
+	"then the pending ones by state"
+like "$(sed -n 3p <<<"$out")" "^next due in (59m5[0-9]s|1h00m) \\(.*Z\\); no worker is waiting" \
+	"then when the next is due, and that no worker waits for it"
 run_q status --json
 is "$(jpy '[j[k] for k in ("pending", "running", "completed", "failed", "cancelled", "expired")]' <<<"$out")" \
 	"[2, 0, 1, 1, 1, 0]" "status --json: an object with the counts"
+is "$(jpy '[j["states"]["pending"], j["states"]["deferred"], j["waiter"]]' <<<"$out")" "[1, 1, false]" \
+	"status --json: counts per state, no waiter"
+like "$(jpy 'j["next_due"]' <<<"$out")" "^[0-9-]+T[0-9:.]+Z$" "status --json: next_due is a time"
 
 # gc with a long retention removes nothing.
 run_q gc --older-than 1h
@@ -46,7 +54,8 @@ is "$rc" 0 "the pending job stays"
 run_q show "$def_id"
 is "$rc" 0 "the deferred job stays"
 run_q status
-is "$out" "2 pending, 0 running, 0 completed, 0 failed, 0 cancelled, 0 expired" "status after gc"
+is "$(head -1 <<<"$out")" "2 pending, 0 running, 0 completed, 0 failed, 0 cancelled, 0 expired" \
+	"status after gc"
 run_q fsck
 is "$rc" 0 "fsck clean after gc"
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The crash suite, short: 20 rounds of tests/crash.sh (SIGKILL of q add and
-# q worker at random moments, then recovery, fsck and the no-lost-job,
-# no-double-run checks).  `make crash` runs the long version.
+# The crash suite, short: 20 rounds of tests/crash.sh --chaos (SIGKILL of q
+# add, q worker and of concurrent cancel/retry/hold/release/gc/fsck at
+# random moments, jobs leaving detached children; then recovery, fsck and
+# the no-lost-job, no-double-run, no-erased-cancel checks).  `make crash`
+# and `make chaos` run the long versions.
 #
 # TEST_SEED=S replays the random choices of a failed run (the seed is
 # printed either way); TEST_ROUNDS=N changes the number of rounds.
@@ -9,16 +11,16 @@
 
 seed=${TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 rounds=${TEST_ROUNDS:-20}
-note "seed $seed (replay: TEST_SEED=$seed prove $0, or tests/crash.sh --rounds $rounds --jobs 20 --seed $seed)"
+note "seed $seed (replay: TEST_SEED=$seed prove $0, or tests/crash.sh --rounds $rounds --jobs 20 --seed $seed --chaos)"
 
-TMPDIR=$scratch "$TEST_DIR/crash.sh" --rounds "$rounds" --jobs 20 --seed "$seed" \
+TMPDIR=$scratch "$TEST_DIR/crash.sh" --rounds "$rounds" --jobs 20 --seed "$seed" --chaos \
 	>crash.out 2>crash.err
 status=$?
 summary=$(grep '^crash: [0-9]* rounds' crash.out)
 ok $status "crash suite: $rounds rounds, exit 0"
 [ $status = 0 ] || diag "$(cat crash.out crash.err)"
-like "$summary" "^crash: $rounds rounds, [1-9][0-9]* kills, [1-9][0-9]* jobs, [0-9]+ runs, 0 lost, 0 run twice concurrently, fsck clean$" \
-	"summary: nothing lost, nothing run twice, fsck clean"
+like "$summary" "^crash: $rounds rounds, [1-9][0-9]* kills, [1-9][0-9]* jobs, [0-9]+ runs, 0 lost, 0 run twice concurrently, fsck clean, [0-9]+ cancels \([0-9]+ ops\), 0 erased$" \
+	"summary: nothing lost, nothing run twice, no cancel erased, fsck clean"
 note "$summary"
 kills=$(sed -n 's/^crash: [0-9]* rounds, \([0-9]*\) kills.*/\1/p' <<<"$summary")
 ok $((${kills:-0} * 2 < rounds)) "kills in most rounds (${kills:-0} kills)"

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -31,6 +32,9 @@ const struct opt add_options[] = {
 	{ "async", 0, 0, A_ASYNC },
 	{ "manual", 0, 0, A_MANUAL },
 	{ "json", 0, 0, A_JSON },
+	{ "batch", 0, 0, A_BATCH },
+	{ "label", 'l', 1, A_LABEL },
+	{ "queue", 0, 1, A_QUEUE },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -53,7 +57,7 @@ static int runnable_here(void *arg)
 	int fd;
 
 	if (s->ref->state == ST_DEFERRED || s->ref->state == ST_WAITING) {
-		if (spool_promote(s->sp, &next) <= 0 ||
+		if (spool_promote(s->sp, &next, NULL) <= 0 ||
 		    spool_locate(s->sp, s->ref->id, s->ref) != SP_OK)
 			return 0;
 	}
@@ -76,7 +80,7 @@ static int runnable_here(void *arg)
  */
 static int run_sync(struct spool *sp, const struct job *job, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = job->id };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = job->id, .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
 	struct sync_wait s = { sp, &ref, job };
@@ -93,7 +97,7 @@ static int run_sync(struct spool *sp, const struct job *job, enum state initial)
 	/* Jobs of its queue that workers passed over while it ran. */
 	if (job->queue)
 		op_kick(sp);
-	if (print_log(sp, job->id, "out", 0))
+	if (print_logs(sp, &ref, 1, "out", 0))
 		return EXIT_RUNTIME;
 	if (ref.state != ST_DONE) {
 		struct view v;
@@ -122,6 +126,7 @@ void jobopts_init(struct jobopts *o)
 	o->job.created_at = o->now;
 	o->job.max_attempts = -1;
 	o->job.max_interrupts = -1;
+	o->job.queue_max = -1;
 	o->job.backoff_ms = -1;
 	o->job.timeout_ms = -1;
 	o->mode = -1;
@@ -215,6 +220,19 @@ int jobopts_set(struct jobopts *o, int id, const char *arg, const char *cmd)
 		o->mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
 		break;
 	case A_JSON: o->json = 1; break;
+	case A_BATCH: o->batch = 1; break;
+	case A_LABEL:
+	case A_QUEUE:
+		if (!queue_valid(arg))
+			return usage_error(cmd, "bad %s '%s': want 1 to %d bytes of UTF-8 on one line",
+					   id == A_LABEL ? "label" : "queue", arg, QUEUE_MAX_LEN);
+		if (id == A_LABEL) {
+			strv_push(&job->labels, arg);
+		} else {
+			free(job->queue);
+			job->queue = xstrdup(arg);
+		}
+		break;
 	}
 	return EXIT_OK;
 }
@@ -227,6 +245,8 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 	char dup[ID_LEN + 1], cwd[PATH_MAX];
 	enum state initial;
 
+	if (o->hold && mode == MODE_SYNC)
+		return usage_error(cmd, "--sync waits for a job that --hold parks: use one");
 	if (!getcwd(cwd, sizeof(cwd))) {
 		error_errno("cannot get the current directory");
 		return EXIT_RUNTIME;
@@ -249,6 +269,12 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 			goto close;
 		strv_push(&job->after, ref.id);
 	}
+	if (o->batch) {
+		ret = add_batch(&sp, job, o->hold, o->json);
+		if (ret == EXIT_OK && mode == MODE_ASYNC && !o->hold && !spool_paused(&sp))
+			op_spawn_worker(&sp);
+		goto close;
+	}
 	if (o->defaults)
 		o->defaults(job, &sp.cfg);
 	r = op_add(&sp, job, o->hold, &initial, dup);
@@ -260,6 +286,9 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 		ret = EXIT_RUNTIME;
 		goto close;
 	}
+	/* For "@": the job this session added last (a hint; never fatal). */
+	if (spool_last_set(&sp, r == 1 ? dup : job->id))
+		warning("cannot record the job for '@': %s", strerror(errno));
 	if (o->json) {
 		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job->id,
 		       r == 1 ? "true" : "false");
@@ -270,13 +299,26 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job->key);
 		goto close;
 	}
-	if (mode == MODE_SYNC) {
-		fflush(stdout);
-		ret = run_sync(&sp, job, initial);
-	} else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
-		fflush(stdout);
-		op_spawn_worker(&sp);
+	if (fflush(stdout) || ferror(stdout)) {
+		/* Nobody learnt the id: a job nobody knows of must not run. */
+		int e = errno, w = spool_withdraw(&sp, job, initial);
+
+		errno = e;
+		if (w == 0)
+			error_errno("cannot write the job id to standard output; job not queued");
+		else
+			error_errno("cannot write the job id to standard output; job %s was queued",
+				    job->id);
+		/* Said; main need not say it again. */
+		__fpurge(stdout);
+		clearerr(stdout);
+		ret = EXIT_RUNTIME;
+		goto close;
 	}
+	if (mode == MODE_SYNC)
+		ret = run_sync(&sp, job, initial);
+	else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp))
+		op_spawn_worker(&sp);
 close:
 	spool_release(&sp);
 	return ret;
@@ -296,7 +338,17 @@ int cmd_add(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (i >= argc) {
+	if (o.batch && i < argc) {
+		ret = usage_error("add", "--batch reads the commands from standard input, not '%s'",
+				  argv[i]);
+		goto out;
+	}
+	if (o.batch && (o.job.key || o.mode == MODE_SYNC)) {
+		ret = usage_error("add", "--batch queues many jobs: not with %s",
+				  o.job.key ? "--key" : "--sync");
+		goto out;
+	}
+	if (i >= argc && !o.batch) {
 		ret = usage_error("add", "no command given");
 		goto out;
 	}

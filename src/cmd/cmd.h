@@ -13,6 +13,7 @@ struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *usage;   /* identical to q.1's SYNOPSIS line */
 	const char *help;    /* one line for `q --help` */
+	const char *options; /* one line per option, for q help COMMAND and completion */
 };
 
 extern const struct cmd commands[];
@@ -55,21 +56,43 @@ int cmd_open_job(struct spool *sp, const char *arg, struct jobref *ref);
 int cmd_one_job(int argc, char **argv, const char *cmd, struct spool *sp, struct jobref *ref);
 /* Print a buffer to stdout. */
 void out_buf(const struct buf *b);
-/* Status word to state set: returns -1 if unknown. */
-int status_parse(const char *s);
+/*
+ * The states a --state word selects, as a bit mask (1 << state): a
+ * state (deferred, held, ...), or pending for every not-yet-running
+ * state; -1 if unknown.
+ */
+int state_select(const char *s);
+/*
+ * Check every id argument ("@" too), open the spool and find each job,
+ * into *refs (args->n of them; the caller frees).  On EXIT_OK the
+ * spool is open; else it is released and the status says why.
+ */
+int cmd_open_jobs(struct spool *sp, const struct strv *args, struct jobref **refs);
+/* The worse of two exit statuses, for commands on several jobs. */
+int exit_worse(int a, int b);
 /* The exit status of an operation's result (ops.h). */
 int op_status(int r);
-/* Copy the job's log to stdout; follow: until the job is final. */
-int print_log(struct spool *sp, const char *id, const char *ext, int follow);
+/*
+ * Copy the jobs' logs/B/ID.EXT to stdout (several: each under a
+ * "==> ID <==" line); follow: until every job is final or removed.
+ */
+int print_logs(struct spool *sp, const struct jobref *refs, int n, const char *ext, int follow);
+/* One q result line of a job ("ID STATUS [exit N|signal N] [error E]"). */
+void result_line(struct buf *b, const struct view *v);
+/* The result of each job (json: one object, or an array of several); the worst status. */
+int print_results(struct spool *sp, struct jobref *refs, int n, int json);
 /* Exit status of a final or unfinished job (0, 1 or 5). */
 int job_exit_status(enum state s);
 
 /* q add's options (add.c), shared with its fuzz target. */
 enum add_option {
 	A_PRIO = 1, A_ATTEMPTS, A_BACKOFF, A_TIMEOUT, A_RETRY_TIMEOUT, A_AT, A_IN, A_DEADLINE,
-	A_AFTER, A_KEY, A_SECRET, A_ENV, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_LAST
+	A_AFTER, A_KEY, A_SECRET, A_ENV, A_HOLD, A_SYNC, A_ASYNC, A_MANUAL, A_JSON, A_BATCH, A_LABEL,
+	A_QUEUE, A_LAST
 };
 extern const struct opt add_options[];
+/* q add --batch (batch.c): the jobs on standard input, with job's options. */
+int add_batch(struct spool *sp, struct job *job, int hold, int json);
 
 /*
  * The job options of q add, shared with the commands that queue typed
@@ -82,7 +105,7 @@ extern const struct opt add_options[];
 struct jobopts {
 	struct job job;
 	struct strv after, keep;
-	int mode, json, hold, when;
+	int mode, json, hold, batch, when;
 	int64_t now;
 	/* A job type's defaults, applied with the settings at hand (may be NULL). */
 	void (*defaults)(struct job *job, const struct config *cfg);
@@ -112,6 +135,9 @@ int cmd_watch(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
 int cmd_git(int argc, char **argv);
 
 #endif

@@ -114,8 +114,17 @@ int cmd_open(struct spool *sp, int create, int *missing)
 
 int cmd_find(struct spool *sp, const char *arg, struct jobref *ref)
 {
+	char last[ID_LEN + 1];
 	int r;
 
+	if (!strcmp(arg, "@")) {
+		r = spool_last_get(sp, last);
+		if (r == SP_NOJOB)
+			error("no job added in this session yet ('@' is the last id q add printed here)");
+		if (r != SP_OK)
+			return r == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME;
+		arg = last;
+	}
 	if (!id_prefix_valid(arg)) {
 		error("invalid job id '%s'", arg);
 		return EXIT_USAGE;
@@ -130,7 +139,7 @@ int cmd_open_job(struct spool *sp, const char *arg, struct jobref *ref)
 {
 	int ret, missing;
 
-	if (!id_prefix_valid(arg)) {
+	if (strcmp(arg, "@") && !id_prefix_valid(arg)) {
 		error("invalid job id '%s'", arg);
 		return EXIT_USAGE;
 	}
@@ -161,15 +170,16 @@ void out_buf(const struct buf *b)
 		fwrite(b->s, 1, b->len, stdout);
 }
 
-int status_parse(const char *s)
+int state_select(const char *s)
 {
-	static const char *const names[] = { "pending", "running", "completed", "failed", "cancelled",
-					     "expired" };
+	int st = state_parse(s), mask = 0;
 
-	for (int i = 0; i < 6; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	return -1;
+	/* A state picks its directory; "pending", the status, all four waiting ones. */
+	if (!strcmp(s, "pending"))
+		return 1 << ST_PENDING | 1 << ST_DEFERRED | 1 << ST_WAITING | 1 << ST_HELD;
+	if (st >= 0)
+		mask = 1 << st;
+	return mask ? mask : -1;
 }
 
 int job_exit_status(enum state s)
@@ -177,6 +187,40 @@ int job_exit_status(enum state s)
 	if (s == ST_DONE)
 		return EXIT_OK;
 	return state_final(s) ? EXIT_NO : EXIT_PENDING;
+}
+
+int exit_worse(int a, int b)
+{
+	/* Worst first: a runtime error, a usage error, no such job, not finished, no. */
+	static const int rank[] = { [EXIT_OK] = 0, [EXIT_NO] = 1, [EXIT_PENDING] = 2,
+				    [EXIT_FULL] = 3, [EXIT_NOJOB] = 4, [EXIT_USAGE] = 5,
+				    [EXIT_RUNTIME] = 6 };
+
+	return rank[a] >= rank[b] ? a : b;
+}
+
+int cmd_open_jobs(struct spool *sp, const struct strv *args, struct jobref **refs)
+{
+	int ret = EXIT_OK, missing;
+
+	*refs = xcalloc(args->n ? args->n : 1, sizeof(**refs));
+	for (int i = 0; i < args->n; i++)
+		if (strcmp(args->v[i], "@") && !id_prefix_valid(args->v[i])) {
+			error("invalid job id '%s'", args->v[i]);
+			return EXIT_USAGE;
+		}
+	if ((ret = cmd_open(sp, 0, &missing)))
+		return ret;
+	if (missing) {
+		spool_release(sp);
+		error("no job '%s'", args->v[0]);
+		return EXIT_NOJOB;
+	}
+	for (int i = 0; i < args->n && !ret; i++)
+		ret = cmd_find(sp, args->v[i], &(*refs)[i]);
+	if (ret)
+		spool_release(sp);
+	return ret;
 }
 
 int op_status(int r)
@@ -190,46 +234,86 @@ int op_status(int r)
 	}
 }
 
-int print_log(struct spool *sp, const char *id, const char *ext, int follow)
+struct logs {
+	struct spool *sp;
+	const struct jobref *refs;
+	int n, shown;
+	const char *ext;
+	off_t *off;
+	struct buf b;
+};
+
+/* Print what job k's file holds past where we were: -1 error, else bytes. */
+static long drain(struct logs *l, int k)
 {
-	struct buf b = BUF_INIT;
-	off_t off = 0;
-	int ret = EXIT_OK, last = 0;
+	long total = 0;
 
-	for (;;) {
-		struct jobref ref;
-		int r;
+	do {
+		buf_reset(&l->b);
+		if (op_read(l->sp, l->refs[k].id, l->ext, &l->off[k], &l->b, 1 << 20))
+			return -1;
+		if (l->b.len && l->n > 1 && l->shown != k) {
+			printf("%s==> %s <==\n", l->shown >= 0 ? "\n" : "", l->refs[k].id);
+			l->shown = k;
+		}
+		if (l->b.len && fwrite(l->b.s, 1, l->b.len, stdout) != l->b.len)
+			return -1;
+		total += l->b.len;
+	} while (l->b.len == 1 << 20);
+	return total;
+}
 
-		buf_reset(&b);
-		if (op_read(sp, id, ext, &off, &b, 1 << 20)) {
-			ret = EXIT_RUNTIME;
-			break;
+int print_logs(struct spool *sp, const struct jobref *refs, int n, const char *ext, int follow)
+{
+	struct logs l = { sp, refs, n, -1, ext, xcalloc(n, sizeof(off_t)), BUF_INIT };
+	char *done = xcalloc(n, 1);
+	int ret = EXIT_OK, left = n;
+
+	/*
+	 * Each job's file from where we were, in turn.  Following: until every
+	 * job is final or gone (removed by gc), with one more read after that
+	 * for what came with the end.  Several jobs: a "==> ID <==" line when
+	 * the output switches to another, as tail does.
+	 */
+	while (left) {
+		long got = 0;
+
+		for (int k = 0; k < n; k++) {
+			long r;
+			struct jobref ref;
+			int where = SP_OK, ended = 0;
+
+			if (done[k])
+				continue;
+			if (follow) {
+				where = spool_locate(sp, refs[k].id, &ref);
+				if (where == SP_ERR) {
+					ret = EXIT_RUNTIME;
+					goto out;
+				}
+				ended = where == SP_NOJOB || state_final(ref.state);
+			}
+			r = drain(&l, k);
+			if (r < 0) {
+				ret = EXIT_RUNTIME;
+				goto out;
+			}
+			got += r;
+			if (!follow || ended) {
+				done[k] = 1;
+				left--;
+			}
 		}
-		if (b.len && fwrite(b.s, 1, b.len, stdout) != b.len) {
-			ret = EXIT_RUNTIME;
-			break;
-		}
-		if (b.len == 1 << 20)
-			continue; /* more to come at once */
-		if (!follow || last)
-			break;
-		fflush(stdout);
-		r = spool_locate(sp, id, &ref);
-		if (r == SP_ERR) {
-			ret = EXIT_RUNTIME;
-			break;
-		}
-		/* Final, or gone (removed by gc): one more read for what came with the end. */
-		if (r == SP_NOJOB || state_final(ref.state)) {
-			last = 1;
-			continue;
-		}
-		{
+		if (left && !got) {
 			struct timespec ts = { 0, 100 * 1000000 };
 
+			fflush(stdout);
 			nanosleep(&ts, NULL);
 		}
 	}
-	buf_release(&b);
+out:
+	free(l.off);
+	free(done);
+	buf_release(&l.b);
 	return ret;
 }

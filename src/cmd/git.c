@@ -44,7 +44,7 @@ static int has(const char *dir, const char *name, int want_dir)
 	int r;
 
 	buf_addf(&p, "%s/%s", dir, name);
-	r = !lstat(p.s, &st) && (want_dir < 0 || !!S_ISDIR(st.st_mode) == want_dir);
+	r = !lstat(p.s, &st) && (want_dir < 0 || (S_ISDIR(st.st_mode) ? 1 : 0) == want_dir);
 	buf_release(&p);
 	return r;
 }
@@ -365,6 +365,11 @@ int cmd_git(int argc, char **argv)
 	if (ops.n < sub->min || (sub->max >= 0 && ops.n > sub->max)) {
 		ret = usage_error("git", "git %s takes %s operands", sub->name,
 				  ops.n < sub->min ? "more" : "fewer");
+		goto out;
+	}
+	if (o.batch || o.job.queue) {
+		ret = usage_error("git", "%s", o.batch ? "--batch is for q add"
+						       : "git jobs queue by repository: no --queue");
 		goto out;
 	}
 	if (branch && strcmp(sub->op, "clone")) {

@@ -2,6 +2,7 @@
 #include "cmd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -51,7 +52,7 @@ static void show_human(struct buf *b, const struct view *v)
 	buf_addf(b, "%-10s %d\n", "priority", v->job.priority);
 	line_time(b, "created", v->job.created_at, now);
 	if (v->ref.state == ST_DEFERRED)
-		line_time(b, "due", st->deferred_until >= 0 ? st->deferred_until : v->job.run_at, now);
+		line_time(b, "due", v->due >= 0 ? v->due : v->job.run_at, now);
 	if (a)
 		line_time(b, "started", a->started_at, now);
 	if (state_final(v->ref.state))
@@ -140,6 +141,58 @@ int cmd_show(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ID STATUS [exit N|signal N] [error E]: one line, as q result and q wait print it. */
+void result_line(struct buf *b, const struct view *v)
+{
+	const struct attempt *a = jobstate_last(&v->st);
+
+	buf_addf(b, "%s %s", v->job.id, state_status(v->ref.state));
+	if (a && a->finished_at >= 0) {
+		if (a->signal)
+			buf_addf(b, " signal %d", a->signal);
+		else if (a->exit_code >= 0)
+			buf_addf(b, " exit %d", a->exit_code);
+	}
+	if (state_final(v->ref.state) && view_error(v))
+		buf_addf(b, " error %s", view_error(v));
+	buf_addc(b, '\n');
+}
+
+int print_results(struct spool *sp, struct jobref *refs, int n, int json)
+{
+	struct buf b = BUF_INIT;
+	struct jw w;
+	int ret = EXIT_OK;
+
+	jw_init(&w, &b);
+	if (json && n > 1)
+		jw_arr(&w);
+	for (int k = 0; k < n; k++) {
+		struct view v;
+		int r = view_load(sp, &refs[k], &v);
+
+		if (r) {
+			if (r == SP_NOJOB)
+				error("job '%s' vanished", refs[k].id);
+			ret = exit_worse(ret, r == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME);
+			continue;
+		}
+		if (json)
+			view_json(&w, &v);
+		else
+			result_line(&b, &v);
+		ret = exit_worse(ret, job_exit_status(v.ref.state));
+		view_release(&v);
+	}
+	if (json && n > 1)
+		jw_arr_end(&w);
+	if (json)
+		buf_addc(&b, '\n');
+	out_buf(&b);
+	buf_release(&b);
+	return ret;
+}
+
 int cmd_result(int argc, char **argv)
 {
 	static const struct opt opts[] = {
@@ -148,100 +201,83 @@ int cmd_result(int argc, char **argv)
 		{ "timeout", 0, 1, O_TIMEOUT },
 		{ NULL, 0, 0, 0 },
 	};
+	struct strv ids = { NULL, 0 };
+	struct jobref *refs = NULL;
 	struct spool sp;
-	struct jobref ref;
-	struct view v;
-	struct buf b = BUF_INIT;
-	int i = 1, id, json = 0, wait = 0, ret, n = 0;
-	int64_t timeout = -1;
-	const char *arg, *job = NULL;
+	int i = 1, id, json = 0, wait = 0, ret, timedout = 0;
+	int64_t timeout = -1, end;
+	const char *arg;
 
 	while ((id = opt_mixed(argc, argv, &i, opts, &arg, "result")) > 0) {
 		if (id == OPT_OPERAND)
-			job = arg, n++;
+			strv_push(&ids, arg);
 		else if (id == O_JSON)
 			json = 1;
 		else if (id == O_WAIT)
 			wait = 1;
-		else if (duration_parse(arg, &timeout))
+		else if (duration_parse(arg, &timeout)) {
+			strv_clear(&ids);
 			return usage_error("result", "bad duration '%s'", arg);
-	}
-	if (id < 0)
-		return EXIT_USAGE;
-	if (timeout >= 0 && !wait)
-		return usage_error("result", "--timeout needs --wait");
-	if (n != 1)
-		return usage_error("result", n ? "too many arguments" : "no job id given");
-	if ((ret = cmd_open_job(&sp, job, &ref)))
-		return ret;
-	if (wait && op_wait(&sp, &ref, timeout, NULL, NULL) < 0) {
-		spool_release(&sp);
-		error("job '%s' vanished", ref.id);
-		return EXIT_NOJOB;
-	}
-	if ((ret = view_load(&sp, &ref, &v))) {
-		spool_release(&sp);
-		return ret == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME;
-	}
-	if (json) {
-		struct jw w;
-
-		jw_init(&w, &b);
-		view_json(&w, &v);
-		buf_addc(&b, '\n');
-	} else {
-		const struct attempt *a = jobstate_last(&v.st);
-
-		buf_addf(&b, "%s %s", v.job.id, state_status(v.ref.state));
-		if (a && a->finished_at >= 0) {
-			if (a->signal)
-				buf_addf(&b, " signal %d", a->signal);
-			else if (a->exit_code >= 0)
-				buf_addf(&b, " exit %d", a->exit_code);
 		}
-		if (state_final(v.ref.state) && view_error(&v))
-			buf_addf(&b, " error %s", view_error(&v));
-		buf_addc(&b, '\n');
 	}
-	out_buf(&b);
-	buf_release(&b);
-	ret = job_exit_status(v.ref.state);
-	view_release(&v);
+	ret = id < 0 ? EXIT_USAGE
+	      : timeout >= 0 && !wait ? usage_error("result", "--timeout needs --wait")
+	      : !ids.n ? usage_error("result", "no job id given") : EXIT_OK;
+	if (ret || (ret = cmd_open_jobs(&sp, &ids, &refs)))
+		goto out;
+	end = timeout >= 0 ? mono_ms() + timeout : -1;
+	for (int k = 0; wait && k < ids.n; k++) {
+		int64_t left = end < 0 ? -1 : end - mono_ms();
+		int r = op_wait(&sp, &refs[k], left < 0 && end >= 0 ? 0 : left, NULL, NULL);
+
+		if (r < 0) {
+			error("job '%s' vanished", refs[k].id);
+			ret = exit_worse(ret, EXIT_NOJOB);
+		}
+		timedout |= r > 0;
+	}
+	ret = exit_worse(ret, print_results(&sp, refs, ids.n, json));
 	spool_release(&sp);
+out:
+	free(refs);
+	strv_clear(&ids);
 	return ret;
 }
 
-static int cat_file(int argc, char **argv, const char *cmd, const char *ext)
+static int cat_file(int argc, char **argv, const char *cmd, const char *ext, int several)
 {
 	static const struct opt opts[] = { { "follow", 'f', 0, O_FOLLOW }, { NULL, 0, 0, 0 } };
+	struct strv ids = { NULL, 0 };
+	struct jobref *refs = NULL;
 	struct spool sp;
-	struct jobref ref;
-	int i = 1, id, follow = 0, ret, n = 0;
-	const char *arg, *job = NULL;
+	int i = 1, id, follow = 0, ret;
+	const char *arg;
 
 	while ((id = opt_mixed(argc, argv, &i, opts, &arg, cmd)) > 0) {
 		if (id == OPT_OPERAND)
-			job = arg, n++;
+			strv_push(&ids, arg);
 		else
 			follow = 1;
 	}
-	if (id < 0)
-		return EXIT_USAGE;
-	if (n != 1)
-		return usage_error(cmd, n ? "too many arguments" : "no job id given");
-	if ((ret = cmd_open_job(&sp, job, &ref)))
-		return ret;
-	ret = print_log(&sp, ref.id, ext, follow);
+	ret = id < 0 ? EXIT_USAGE
+	      : !ids.n ? usage_error(cmd, "no job id given")
+	      : ids.n > 1 && !several ? usage_error(cmd, "too many arguments") : EXIT_OK;
+	if (ret || (ret = cmd_open_jobs(&sp, &ids, &refs)))
+		goto out;
+	ret = print_logs(&sp, refs, ids.n, ext, follow);
 	spool_release(&sp);
+out:
+	free(refs);
+	strv_clear(&ids);
 	return ret;
 }
 
 int cmd_log(int argc, char **argv)
 {
-	return cat_file(argc, argv, "log", "out");
+	return cat_file(argc, argv, "log", "out", 1);
 }
 
 int cmd_events(int argc, char **argv)
 {
-	return cat_file(argc, argv, "events", "events");
+	return cat_file(argc, argv, "events", "events", 0);
 }

@@ -4,19 +4,34 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Counts by status: pending covers deferred, waiting and held. */
-static int counts(struct spool *sp, long c[6])
-{
+struct count {
+	const char *label;
 	long n[ST_NSTATES];
+	int64_t next_due;       /* the earliest deferred job's due time, -1 none */
+};
 
-	if (spool_count(sp, n))
-		return -1;
-	c[0] = n[ST_PENDING] + n[ST_DEFERRED] + n[ST_WAITING] + n[ST_HELD];
-	c[1] = n[ST_RUNNING];
-	c[2] = n[ST_DONE];
-	c[3] = n[ST_FAILED];
-	c[4] = n[ST_CANCELLED];
-	c[5] = n[ST_EXPIRED];
+static int count_one(struct spool *sp, const struct jobref *ref, void *data)
+{
+	struct count *c = data;
+
+	if (c->label) {
+		struct job job;
+		int has;
+
+		if (spool_load(sp, ref, &job, NULL))
+			return 0;
+		has = job_has_label(&job, c->label);
+		job_release(&job);
+		if (!has)
+			return 0;
+	}
+	c->n[ref->state]++;
+	if (ref->state == ST_DEFERRED) {
+		int64_t due = spool_due(sp, ref);
+
+		if (due >= 0 && (c->next_due < 0 || due < c->next_due))
+			c->next_due = due;
+	}
 	return 0;
 }
 
@@ -25,33 +40,93 @@ static const char *const names[6] = { "pending", "running", "completed", "failed
 
 int cmd_status(int argc, char **argv)
 {
+	static const struct opt opts[] = {
+		{ "json", 0, 0, 1 },
+		{ "label", 'l', 1, 2 },
+		{ NULL, 0, 0, 0 },
+	};
+	struct count c = { NULL, { 0 }, -1 };
 	struct spool sp;
-	long c[6] = { 0 };
-	int ret, missing, json = 0, paused = 0;
+	long v[6];
+	int i = 1, id, ret, missing, json = 0, paused = 0;
+	long waiter = 0;
+	const char *arg;
 
-	if (argc == 2 && !strcmp(argv[1], "--json"))
-		json = 1;
-	else if (argc > 1)
-		return usage_error("status", argv[1][0] == '-' ? "unknown option '%s'"
-							       : "unexpected argument '%s'", argv[1]);
+	while ((id = opt_next(argc, argv, &i, opts, &arg, "status")) > 0) {
+		if (id == 1)
+			json = 1;
+		else
+			c.label = arg;
+	}
+	if (id < 0)
+		return EXIT_USAGE;
+	if (i < argc)
+		return usage_error("status", "unexpected argument '%s'", argv[i]);
 	if ((ret = cmd_open(&sp, 0, &missing)))
 		return ret;
 	if (!missing) {
-		if (counts(&sp, c)) {
-			spool_release(&sp);
-			return EXIT_RUNTIME;
-		}
+		for (int s = 0; s < ST_NSTATES; s++)
+			if (spool_each(&sp, s, 0, count_one, &c)) {
+				spool_release(&sp);
+				return EXIT_RUNTIME;
+			}
 		paused = spool_paused(&sp);
+		waiter = spool_waiter(&sp);
 	}
+	/* The six statuses: pending covers deferred, waiting and held. */
+	v[0] = c.n[ST_PENDING] + c.n[ST_DEFERRED] + c.n[ST_WAITING] + c.n[ST_HELD];
+	v[1] = c.n[ST_RUNNING];
+	v[2] = c.n[ST_DONE];
+	v[3] = c.n[ST_FAILED];
+	v[4] = c.n[ST_CANCELLED];
+	v[5] = c.n[ST_EXPIRED];
 	if (json) {
-		printf("{");
-		for (int i = 0; i < 6; i++)
-			printf("\"%s\":%ld,", names[i], c[i]);
-		printf("\"paused\":%s}\n", paused ? "true" : "false");
+		struct buf b = BUF_INIT;
+		struct jw w;
+
+		jw_init(&w, &b);
+		jw_obj(&w);
+		for (int k = 0; k < 6; k++) {
+			jw_key(&w, names[k]);
+			jw_int(&w, v[k]);
+		}
+		jw_key(&w, "paused");
+		jw_bool(&w, paused);
+		jw_key(&w, "states");
+		jw_obj(&w);
+		for (int s = 0; s < ST_NSTATES; s++) {
+			jw_key(&w, state_name(s));
+			jw_int(&w, c.n[s]);
+		}
+		jw_obj_end(&w);
+		jw_key(&w, "next_due");
+		jw_time(&w, c.next_due);
+		jw_key(&w, "waiter");
+		if (waiter > 1)
+			jw_int(&w, waiter);
+		else
+			jw_bool(&w, waiter != 0);
+		jw_obj_end(&w);
+		buf_addc(&b, '\n');
+		out_buf(&b);
+		buf_release(&b);
 	} else {
-		for (int i = 0; i < 6; i++)
-			printf("%s%ld %s", i ? ", " : "", c[i], names[i]);
+		for (int k = 0; k < 6; k++)
+			printf("%s%ld %s", k ? ", " : "", v[k], names[k]);
 		printf("%s\n", paused ? " (paused)" : "");
+		if (c.n[ST_DEFERRED] || c.n[ST_WAITING] || c.n[ST_HELD])
+			printf("pending: %ld runnable, %ld deferred, %ld waiting, %ld held\n",
+			       c.n[ST_PENDING], c.n[ST_DEFERRED], c.n[ST_WAITING], c.n[ST_HELD]);
+		if (c.next_due >= 0) {
+			char d[32], t[TIME_LEN];
+			int64_t now = now_ms();
+
+			duration_format(c.next_due > now ? c.next_due - now : 0, d, sizeof(d));
+			time_format(c.next_due, t);
+			printf("next due in %s (%s); %s\n", d, t,
+			       waiter ? "a worker is waiting for it"
+				      : "no worker is waiting: the next q add, q worker or timer starts one");
+		}
 	}
 	spool_release(&sp);
 	return EXIT_OK;

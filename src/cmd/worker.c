@@ -2,6 +2,7 @@
 #include "cmd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "worker.h"
@@ -17,7 +18,8 @@ static const struct opt opts[] = {
 
 int cmd_worker(int argc, char **argv)
 {
-	struct worker_opts o = { 0 };
+	struct worker_opts o = { .slot = -1 };
+	const char *fd = getenv("Q_SLOT_FD");
 	struct worker_stats stats;
 	struct spool sp;
 	int i = 1, id, ret, missing;
@@ -45,6 +47,14 @@ int cmd_worker(int argc, char **argv)
 		return EXIT_OK; /* nothing was ever queued */
 	}
 	o.jobs = n ? (int)n : (int)sp.cfg.worker_jobs;
+	/* The slot a q add took for us, if it really is one of this spool's. */
+	if (fd) {
+		long long v;
+
+		if (!parse_int(fd, 3, 1 << 20, &v))
+			o.slot = spool_slot_adopt(&sp, (int)v, (int)sp.cfg.worker_max);
+		unsetenv("Q_SLOT_FD");
+	}
 	if (spool_paused(&sp) && !o.watch)
 		fprintf(stderr, "q: spool is paused; not running jobs (q resume)\n");
 	ret = worker_run(&sp, &o, &stats) ? EXIT_RUNTIME : EXIT_OK;
@@ -82,7 +92,7 @@ static void print_done(const struct worker_done *d, void *arg)
 int cmd_push(int argc, char **argv)
 {
 	/* Not --once: retries that come due within worker.linger run too. */
-	struct worker_opts o = { .jobs = 1, .push = 1, .done = print_done };
+	struct worker_opts o = { .jobs = 1, .push = 1, .done = print_done, .slot = -1 };
 	struct worker_stats stats;
 	struct spool sp;
 	int ret, missing;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -91,7 +92,7 @@ int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1])
  * where O_TMPFILE is unsupported: *tmpname is then set).
  */
 static int stage(struct spool *sp, const struct job *job, const struct buf *text, char *tmpname,
-		 size_t n)
+		 size_t n, int sync)
 {
 	int tdir = TMP_FD(sp), fd;
 
@@ -107,13 +108,14 @@ static int stage(struct spool *sp, const struct job *job, const struct buf *text
 	}
 	if (fd < 0)
 		return error_errno("cannot create a file in '%s/tmp'", sp->path);
-	if (f_write_all(fd, text->s, text->len) || f_fsync(fd)) {
+	if (f_write_all(fd, text->s, text->len)) {
 		error_errno("cannot write job '%s' to '%s/tmp'", job->id, sp->path);
 		goto fail;
 	}
 	if (job->run_at >= 0) {
+		/* mtime: when it is due; atime: when that was decided (see promote.c). */
 		struct timespec ts[2] = {
-			{ job->run_at / 1000, job->run_at % 1000 * 1000000 },
+			{ job->created_at / 1000, job->created_at % 1000 * 1000000 },
 			{ job->run_at / 1000, job->run_at % 1000 * 1000000 },
 		};
 
@@ -121,6 +123,11 @@ static int stage(struct spool *sp, const struct job *job, const struct buf *text
 			error_errno("cannot set the time of job '%s'", job->id);
 			goto fail;
 		}
+	}
+	/* A batch syncs all its files at once (spool_batch_commit). */
+	if (sync && f_fsync(fd)) {
+		error_errno("cannot write job '%s' to '%s/tmp'", job->id, sp->path);
+		goto fail;
 	}
 	return fd;
 fail:
@@ -141,33 +148,39 @@ static int publish(struct spool *sp, int fd, const char *tmpname, int dirfd, con
 int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID_LEN + 1])
 {
 	struct buf text = BUF_INIT;
-	char tmpname[64], name[NAME_LEN + 8], kname[KEY_NAME_MAX + 8];
-	int fd = -1, lockfd = -1, ret = SP_ERR, linked = 0, keyed = 0;
+	char tmpname[64] = "", name[NAME_LEN + 8], kname[KEY_NAME_MAX + 8];
+	int fd = -1, lockfd = -1, capfd = -1, ret = SP_ERR, linked = 0, keyed = 0;
 	int d = state_fd(sp, initial);
 	struct jobref ref;
 
 	if (d < 0)
 		return SP_ERR;
 	if (sp->cfg.max_pending > 0) {
-		long n = count_pending(sp, sp->cfg.max_pending);
+		/* Count and publish under one lock, or concurrent adds overshoot the cap. */
+		long n;
 
-		if (n < 0)
-			return error_errno("cannot count pending jobs");
-		if (n >= sp->cfg.max_pending)
-			return error("queue full: %ld pending jobs (queue.max_pending)", n), SP_FULL;
+		capfd = lock_file(sp->fd, "add.lock", "add.lock", ADD_LOCK_WAIT_MS);
+		if (capfd < 0)
+			return SP_ERR;
+		n = count_pending(sp, sp->cfg.max_pending);
+		if (n < 0) {
+			error_errno("cannot count pending jobs");
+			goto out;
+		}
+		if (n >= sp->cfg.max_pending) {
+			error("queue full: %ld pending jobs (queue.max_pending)", n);
+			ret = SP_FULL;
+			goto out;
+		}
 	}
 	if (job->key) {
 		int kd = KEYS_FD(sp), kfd;
 
 		if (kd < 0)
-			return SP_ERR;
-		lockfd = f_openat(kd, ".lock", O_RDWR | O_CREAT, 0600);
-		if (lockfd < 0)
-			return error_errno("cannot open 'keys/.lock'");
-		if (flock(lockfd, LOCK_EX)) {
-			error_errno("cannot lock 'keys/.lock'");
 			goto out;
-		}
+		lockfd = lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
+		if (lockfd < 0)
+			goto out;
 		key_name(job->key, kname, sizeof(kname));
 		kfd = f_openat(kd, kname, O_RDONLY, 0);
 		if (kfd >= 0) {
@@ -193,7 +206,7 @@ int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID
 			error("job too large: %zu bytes (limit %d)", text.len, JOB_MAX_SIZE);
 			goto out;
 		}
-		fd = stage(sp, job, &text, tmpname, sizeof(tmpname));
+		fd = stage(sp, job, &text, tmpname, sizeof(tmpname), 1);
 		if (fd < 0)
 			goto out;
 		if (job->key) {
@@ -249,6 +262,246 @@ out:
 		unlinkat(TMP_FD(sp), tmpname, 0);
 	if (lockfd >= 0)
 		close(lockfd);
+	if (capfd >= 0)
+		close(capfd);
 	buf_release(&text);
 	return ret;
+}
+
+int spool_key_take(struct spool *sp, const struct job *job, int fd, char dup[ID_LEN + 1])
+{
+	char kname[KEY_NAME_MAX + 8];
+	int kd = KEYS_FD(sp), lockfd, kfd, ret = -1;
+	struct stat a, b;
+
+	if (kd < 0)
+		return -1;
+	lockfd = lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
+	if (lockfd < 0)
+		return -1;
+	key_name(job->key, kname, sizeof(kname));
+	kfd = f_openat(kd, kname, O_RDONLY, 0);
+	if (kfd >= 0) {
+		int live = 0;
+
+		/* Our own file (the key was never released): nothing to do. */
+		if (!fstat(kfd, &a) && !fstat(fd, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			close(kfd);
+			ret = 0;
+			goto out;
+		}
+		live = key_live(sp, kfd, dup);
+		close(kfd);
+		if (live < 0)
+			goto out;
+		if (live && strcmp(dup, job->id)) {
+			ret = 1;
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		error_errno("cannot open 'keys/%s'", kname);
+		goto out;
+	}
+	if (f_unlinkat(kd, kname, 0) && errno != ENOENT) {
+		error_errno("cannot remove stale key 'keys/%s'", kname);
+		goto out;
+	}
+	if (f_link_fd(fd, kd, kname) || f_fsync(kd)) {
+		error_errno("cannot link 'keys/%s'", kname);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(lockfd);
+	return ret;
+}
+
+int spool_withdraw(struct spool *sp, const struct job *job, enum state initial)
+{
+	struct jobref ref;
+	char name[NAME_LEN + 8], kname[KEY_NAME_MAX + 8];
+	int fd, ret = 0;
+
+	memcpy(ref.id, job->id, ID_LEN + 1);
+	ref.state = initial;
+	ref.prio = job->priority;
+	fd = spool_lock(sp, &ref);
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
+	jobref_name(&ref, name, sizeof(name));
+	if (job->key) {
+		int kd = KEYS_FD(sp);
+		struct stat a, b;
+
+		key_name(job->key, kname, sizeof(kname));
+		/* The key file is ours only if it is this very file. */
+		if (kd >= 0 && !fstatat(kd, kname, &a, AT_SYMLINK_NOFOLLOW) && !fstat(fd, &b) &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			f_unlinkat(kd, kname, 0);
+	}
+	if (f_unlinkat(state_fd(sp, initial), name, 0) || f_fsync(state_fd(sp, initial)))
+		ret = error_errno("cannot remove '%s/%s'", states[initial].dir, name);
+	close(fd);
+	return ret;
+}
+
+/* ------------------------------------------------------------- batch */
+
+void spool_batch_init(struct spool_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->capfd = -1;
+	b->room = -1;
+}
+
+void spool_batch_release(struct spool *sp, struct spool_batch *b)
+{
+	for (int i = 0; i < b->n; i++) {
+		if (b->v[i].fd >= 0)
+			close(b->v[i].fd);
+		if (b->v[i].tmpname[0])
+			unlinkat(TMP_FD(sp), b->v[i].tmpname, 0);
+		buf_release(&b->v[i].text);
+	}
+	free(b->v);
+	if (b->capfd >= 0)
+		close(b->capfd);
+	spool_batch_init(b);
+}
+
+/* Is id taken by an earlier job of the batch? */
+static int batch_has(const struct spool_batch *b, const char *id)
+{
+	for (int i = 0; i < b->n; i++)
+		if (!strcmp(b->v[i].ref.id, id))
+			return 1;
+	return 0;
+}
+
+int spool_batch_add(struct spool *sp, struct spool_batch *b, struct job *job, enum state initial)
+{
+	struct staged *s;
+
+	if (job->key)
+		return error("a batch cannot hold jobs with keys");
+	if (sp->cfg.max_pending > 0 && b->room < 0) {
+		long n;
+
+		b->capfd = lock_file(sp->fd, "add.lock", "add.lock", ADD_LOCK_WAIT_MS);
+		if (b->capfd < 0)
+			return SP_ERR;
+		n = count_pending(sp, sp->cfg.max_pending);
+		if (n < 0)
+			return error_errno("cannot count pending jobs");
+		b->room = sp->cfg.max_pending - n;
+	}
+	if (b->room >= 0 && b->n >= b->room)
+		return error("queue full: %ld pending jobs (queue.max_pending)",
+			     (long)sp->cfg.max_pending), SP_FULL;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 64;
+		b->v = xrealloc(b->v, b->cap * sizeof(*b->v));
+	}
+	s = &b->v[b->n];
+	memset(s, 0, sizeof(*s));
+	s->text = (struct buf)BUF_INIT;
+	/* Jobs of one batch share a millisecond: their random parts must differ. */
+	do
+		id_new(job->id, job->created_at);
+	while (batch_has(b, job->id));
+	job_format(job, &s->text);
+	if (s->text.len > JOB_MAX_SIZE) {
+		buf_release(&s->text);
+		return error("job too large: %zu bytes (limit %d)", s->text.len, JOB_MAX_SIZE);
+	}
+	s->fd = stage(sp, job, &s->text, s->tmpname, sizeof(s->tmpname), 0);
+	if (s->fd < 0) {
+		buf_release(&s->text);
+		return SP_ERR;
+	}
+	memcpy(s->ref.id, job->id, ID_LEN + 1);
+	s->ref.state = initial;
+	s->ref.prio = job->priority;
+	s->run_at = job->run_at;
+	s->created_at = job->created_at;
+	b->initial = initial;
+	b->n++;
+	return SP_OK;
+}
+
+int spool_batch_commit(struct spool *sp, struct spool_batch *b)
+{
+	int d = state_fd(sp, b->initial), done = 0;
+
+	if (!b->n)
+		return 0;
+	if (d < 0)
+		return -1;
+	/*
+	 * One sync for the data of every file, then the names, then one sync
+	 * of the directory: nothing is named before its bytes are on disk,
+	 * and nothing is said before its name is.
+	 */
+	if (f_syncfs(d))
+		return error_errno("cannot sync the spool's file system");
+	for (int i = 0; i < b->n; i++) {
+		struct staged *s = &b->v[i];
+		char name[NAME_LEN + 8];
+
+		jobref_name(&s->ref, name, sizeof(name));
+		if (publish(sp, s->fd, s->tmpname, d, name)) {
+			if (errno != EEXIST) {
+				error_errno("cannot link '%s/%s'", states[b->initial].dir, name);
+				break;
+			}
+			/*
+			 * Another q drew the same id in the same millisecond: this
+			 * one gets a new id, written and synced on its own.
+			 */
+			char *at = strstr(s->text.s, "\"id\":\"");
+			int fd;
+
+			if (!at)
+				break;
+			do
+				id_new(s->ref.id, s->created_at);
+			while (batch_has(b, s->ref.id) && strcmp(s->ref.id, b->v[i].ref.id));
+			memcpy(at + 6, s->ref.id, ID_LEN);
+			close(s->fd);
+			if (s->tmpname[0])
+				unlinkat(TMP_FD(sp), s->tmpname, 0);
+			{
+				struct job tmp;
+
+				memset(&tmp, 0, sizeof(tmp));
+				memcpy(tmp.id, s->ref.id, ID_LEN + 1);
+				tmp.run_at = s->run_at;
+				tmp.created_at = s->created_at;
+				fd = stage(sp, &tmp, &s->text, s->tmpname, sizeof(s->tmpname), 1);
+			}
+			s->fd = fd;
+			if (fd < 0)
+				break;
+			jobref_name(&s->ref, name, sizeof(name));
+			if (publish(sp, fd, s->tmpname, d, name)) {
+				error_errno("cannot link '%s/%s'", states[b->initial].dir, name);
+				break;
+			}
+		}
+		done++;
+	}
+	if (done && f_fsync(d))
+		return error_errno("cannot sync '%s'", states[b->initial].dir);
+	return done;
+}
+
+int spool_sync_state(struct spool *sp, enum state s)
+{
+	int d = state_fd(sp, s);
+
+	if (d < 0)
+		return -1;
+	if (f_fsync(d))
+		return error_errno("cannot sync '%s'", states[s].dir);
+	return 0;
 }

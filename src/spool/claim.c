@@ -49,7 +49,7 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c,
 	jobstate_init(&c->st);
 	if (pd < 0 || rd < 0)
 		return -1;
-	c->fd = f_openat(pd, name, O_RDONLY, 0);
+	c->fd = open_job_file(pd, name);
 	if (c->fd < 0) {
 		if (errno == ENOENT)
 			return CLAIM_NONE;
@@ -87,6 +87,8 @@ int spool_claim(struct spool *sp, const char *name, struct claim *c,
 		return drop(c, r == 0 ? CLAIM_SKIP : CLAIM_BUSY);
 	}
 	c->evfd = spool_open_log(sp, c->ref.id, "events", O_RDWR | O_APPEND);
+	if (c->evfd < 0 && (errno == EPERM || errno == ELOOP))
+		return set_aside(sp, c, pd, name, "its event log is not a regular file of ours");
 	if (c->evfd < 0 && errno != ENOENT)
 		return drop(c, -1);
 	if (c->evfd >= 0 && spool_fold_events_fd(c->evfd, c->ref.id, &c->st, &size)) {

@@ -7,9 +7,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Open (creating if needed) a directory of the spool. */
+int dir_trusted(int fd, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return error_errno("cannot stat '%s'", what);
+	if (!S_ISDIR(st.st_mode))
+		return error("'%s' is not a directory", what);
+	if (st.st_uid != geteuid())
+		return error("refusing '%s': owned by uid %u, not %u", what, (unsigned)st.st_uid,
+			     (unsigned)geteuid());
+	if (st.st_mode & 077)
+		return error("refusing '%s': mode %03o, want 700 (a spool checked out from a "
+			     "repository, or changed by hand?)", what, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
+/* Open (creating if needed) a directory of the spool, if it is ours alone. */
 static int open_subdir(int parent, const char *name, const char *what)
 {
 	int fd = f_openat(parent, name, O_RDONLY | O_DIRECTORY, 0);
@@ -21,6 +40,11 @@ static int open_subdir(int parent, const char *name, const char *what)
 	}
 	if (fd < 0)
 		return error_errno("cannot open '%s'", what);
+	if (dir_trusted(fd, what)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	return fd;
 }
 
@@ -53,7 +77,8 @@ int ref_dir(struct spool *sp, const struct jobref *ref, int create, int *owned, 
 		memcpy(b, ref->id, BUCKET_LEN);
 		b[BUCKET_LEN] = '\0';
 		fd = f_openat(d, b, O_RDONLY | O_DIRECTORY, 0);
-		if (fd < 0 && errno == ENOENT && create) {
+		/* gc removes empty buckets: one made for us may go before we open it. */
+		for (int tries = 0; fd < 0 && errno == ENOENT && create && tries < 50; tries++) {
 			if (f_mkdirat(d, b, 0700) && errno != EEXIST)
 				return error_errno("cannot create '%s/%s'", states[ref->state].dir, b);
 			if (f_fsync(d))
@@ -61,8 +86,13 @@ int ref_dir(struct spool *sp, const struct jobref *ref, int create, int *owned, 
 			fd = f_openat(d, b, O_RDONLY | O_DIRECTORY, 0);
 		}
 		if (fd < 0) {
-			if (errno != ENOENT)
+			if (errno != ENOENT || create)
 				error_errno("cannot open '%s/%s'", states[ref->state].dir, b);
+			return -1;
+		}
+		if (dir_trusted(fd, b)) {
+			close(fd);
+			errno = EPERM;
 			return -1;
 		}
 		*owned = fd;
@@ -90,6 +120,11 @@ int logs_bucket(struct spool *sp, const char *id, int create)
 	}
 	if (fd < 0 && (create || errno != ENOENT))
 		error_errno("cannot open 'logs/%s'", b);
+	if (fd >= 0 && dir_trusted(fd, "logs/ bucket")) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	return fd;
 }
 
@@ -112,6 +147,37 @@ int parse_name(enum state s, const char *name, struct jobref *ref)
 	memcpy(ref->id, name, ID_LEN + 1);
 	ref->prio = PRIO_NORMAL;
 	return 0;
+}
+
+int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
+{
+	int fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+	int64_t end = mono_ms() + wait_ms;
+
+	if (fd < 0)
+		return error_errno("cannot open '%s'", what);
+	/*
+	 * Never block: a q stopped (^Z, SIGSTOP) while holding the lock
+	 * would hold up everyone.  Wait a bounded time, then say so.
+	 */
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		struct timespec ts = { 0, 5 * 1000000 };
+
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			error_errno("cannot lock '%s'", what);
+			break;
+		}
+		if (mono_ms() >= end) {
+			if (wait_ms > 0)
+				error("'%s' is held by another process (a stopped q?): try again", what);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	close(fd);
+	return -2;
 }
 
 int jobref_cmp(const void *a, const void *b)
@@ -197,8 +263,9 @@ static int each_bucket(const char *name, void *arg)
 		return 0;
 	b = f_openat(parent, name, O_RDONLY | O_DIRECTORY, 0);
 	if (b < 0) {
-		if (errno == ENOENT)
-			return 0; /* removed by gc meanwhile */
+		/* Removed by gc meanwhile, or not a bucket at all (fsck says so). */
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			return 0;
 		return error_errno("cannot open '%s/%s'", states[e->s].dir, name);
 	}
 	e->d = b;

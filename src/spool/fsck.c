@@ -110,7 +110,7 @@ static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 	if (st.st_uid != geteuid() || (st.st_mode & 0777) != 0600)
 		problem(f, "'%s/%s' has owner %u mode %03o, want %u 600", dir, name,
 			(unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
-	fd = f_openat(d, name, O_RDONLY, 0);
+	fd = open_job_file(d, name);
 	if (fd < 0) {
 		if (errno != ENOENT)
 			problem(f, "cannot open '%s/%s': %s", dir, name, strerror(errno));
@@ -139,6 +139,15 @@ static int fsck_fn(struct spool *sp, const struct jobref *r, void *data)
 	if (spool_load_events(sp, ref.id, &js)) {
 		problem(f, "cannot read the event log of '%s/%s'", dir, name);
 	} else {
+		if (js.bad_lines) {
+			/* Torn by a failed write: rewritten without them, under the job's lock. */
+			problem(f, "'logs/%.*s/%s.events': %d %s (torn write%s)", BUCKET_LEN, ref.id,
+				ref.id, js.bad_lines,
+				js.bad_lines == 1 ? "line that is not an event" : "lines that are not events",
+				js.bad_lines == 1 ? "" : "s");
+			if (f->repair && !flock(fd, LOCK_EX | LOCK_NB))
+				spool_events_rewrite(sp, ref.id);
+		}
 		if (js.verdict != V_NONE && verdict_state(js.verdict) != ref.state) {
 			problem(f, "'%s/%s': event log says %s", dir, name, verdict_status(js.verdict));
 			if (f->repair && !flock(fd, LOCK_EX | LOCK_NB) && reconcile(sp, &ref, fd, &js) > 0)
@@ -162,9 +171,17 @@ static int fsck_name(const char *name, void *arg)
 
 	if (state_final(s) && ok) {
 		char what[64];
+		struct stat st;
 
 		snprintf(what, sizeof(what), "%s/%s", f->what, name);
-		fsck_dirmode(f, f->d, name, what);
+		if (!fstatat(f->d, name, &st, AT_SYMLINK_NOFOLLOW) && !S_ISDIR(st.st_mode)) {
+			/* Named like a bucket, but not one: readers skip it; set it aside. */
+			problem(f, "'%s' is not a directory", what);
+			if (f->repair)
+				spool_quarantine(f->sp, f->d, f->what, name, "not a bucket directory");
+		} else {
+			fsck_dirmode(f, f->d, name, what);
+		}
 	} else if (!ok) {
 		problem(f, "'%s/%s' is not a job file name", f->what, name);
 		if (f->repair)
@@ -208,9 +225,13 @@ static int fsck_logfile(const char *name, void *arg)
 {
 	struct fsck_ctx *f = arg;
 	char what[300];
+	struct stat st;
 
 	snprintf(what, sizeof(what), "%s/%s", f->what, name);
 	fsck_filemode(f, f->d, name, what);
+	/* A symbolic link or a FIFO where a log belongs: readers refuse it; set it aside. */
+	if (f->repair && !fstatat(f->d, name, &st, AT_SYMLINK_NOFOLLOW) && !S_ISREG(st.st_mode))
+		spool_quarantine(f->sp, f->d, f->what, name, "not a regular file");
 	return 0;
 }
 
@@ -257,7 +278,8 @@ static int fsck_staged(const char *name, void *arg)
 int spool_fsck(struct spool *sp, int repair, void (*report)(const char *msg, void *arg), void *arg)
 {
 	struct fsck_ctx f = { sp, 0, repair, NULL, 0, -1, NULL, 0, report, arg };
-	static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots", "locks" };
+	static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots", "locks",
+					     "last", "notify" };
 
 	if (spool_check_dir(sp->fd, sp->path))
 		f.problems++;

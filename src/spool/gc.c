@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------- slots */
@@ -51,6 +53,84 @@ int spool_queue_slot(struct spool *sp, const char *queue, int max)
 		close(fd);
 	}
 	return -2;
+}
+
+int spool_slot_adopt(struct spool *sp, int fd, int max)
+{
+	int d = SLOTS_FD(sp);
+	struct stat a, b;
+
+	if (d >= 0 && !fstat(fd, &a) && S_ISREG(a.st_mode))
+		for (int i = 0; i < max; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%d", i);
+			if (!fstatat(d, name, &b, AT_SYMLINK_NOFOLLOW) && a.st_ino == b.st_ino &&
+			    a.st_dev == b.st_dev && !flock(fd, LOCK_EX | LOCK_NB)) {
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+				return fd;
+			}
+		}
+	close(fd);
+	return -1;
+}
+
+int spool_waiter_lock(struct spool *sp)
+{
+	int fd = lock_file(sp->fd, "waiter.lock", "waiter.lock", 0);
+
+	if (fd >= 0) {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		/* Who waits, for q status; only a hint: the lock is what counts. */
+		if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, n, 0) != n)
+			ftruncate(fd, 0);
+	}
+	return fd;
+}
+
+long spool_waiter(struct spool *sp)
+{
+	int fd = f_openat(sp->fd, "waiter.lock", O_RDONLY, 0);
+	char buf[32];
+	long pid = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd); /* nobody holds it */
+		return 0;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		pid = strtol(buf, NULL, 10);
+	}
+	close(fd);
+	return pid > 0 ? pid : 1;
+}
+
+int spool_watch_schedule(struct spool *sp)
+{
+	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	struct buf p = BUF_INIT;
+	static const enum state watched[] = { ST_DEFERRED, ST_WAITING };
+
+	if (ino < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(watched) / sizeof(*watched); i++) {
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", sp->path, states[watched[i]].dir);
+		if (inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_ONLYDIR) < 0) {
+			close(ino);
+			ino = -1;
+			break;
+		}
+	}
+	buf_release(&p);
+	return ino;
 }
 
 int spool_paused(struct spool *sp)
@@ -174,8 +254,14 @@ struct gc_dir {
 static int gc_bucket(const char *name, void *arg)
 {
 	struct gc_dir *g = arg;
+	char recent[ID_LEN + 1];
 
-	if (strlen(name) == BUCKET_LEN)
+	/*
+	 * Not the buckets of the last day, where jobs finish all the time: a
+	 * job moving into one just removed would have to make it again.
+	 */
+	id_new(recent, g->now - 86400000);
+	if (strlen(name) == BUCKET_LEN && strncmp(name, recent, BUCKET_LEN) < 0)
 		unlinkat(g->d, name, AT_REMOVEDIR); /* fails while not empty */
 	return 0;
 }
@@ -183,7 +269,7 @@ static int gc_bucket(const char *name, void *arg)
 /* Remove empty buckets of directory d: ext4 directories never shrink. */
 static void gc_buckets(int d, const char *what)
 {
-	struct gc_dir g = { NULL, d, 0, 0 };
+	struct gc_dir g = { NULL, d, 0, now_ms() };
 
 	if (d >= 0)
 		dir_each(d, what, 1, gc_bucket, &g);
@@ -217,13 +303,12 @@ static int gc_keys(struct spool *sp)
 
 	if (g.d < 0)
 		return -1;
-	lockfd = f_openat(g.d, ".lock", O_RDWR | O_CREAT, 0600);
+	/* Busy: an add holds it (or a stopped one); the keys wait for the next gc. */
+	lockfd = lock_file(g.d, ".lock", "keys/.lock", 0);
+	if (lockfd == -2)
+		return 0;
 	if (lockfd < 0)
-		return error_errno("cannot open 'keys/.lock'");
-	if (flock(lockfd, LOCK_EX)) {
-		close(lockfd);
-		return error_errno("cannot lock 'keys/.lock'");
-	}
+		return -1;
 	if (dir_each(g.d, "keys", 1, gc_key, &g) < 0)
 		g.ret = -1;
 	close(lockfd);
@@ -285,7 +370,7 @@ int spool_gc(struct spool *sp, int64_t older_ms,
 	}
 	if (gc_keys(sp) || gc_tmp(sp, g.now) || spool_each(sp, ST_HELD, 0, expire_fn, &g.now))
 		g.errors++;
-	if (spool_promote(sp, &next) < 0) /* expires deferred and waiting jobs */
+	if (spool_promote(sp, &next, NULL) < 0) /* expires deferred and waiting jobs */
 		g.errors++;
 	{
 		int fd = f_openat(sp->fd, "gc.stamp", O_WRONLY | O_CREAT, 0600);
@@ -316,4 +401,154 @@ int spool_gc_maybe(struct spool *sp)
 	}
 	close(fd);
 	return ret;
+}
+
+/* ------------------------------------------------------------- session */
+
+/* The name of this session's file: Q_SESSION, else the session id. */
+static void session_name(char *out, size_t n)
+{
+	const char *s = getenv("Q_SESSION");
+	char clean[KEY_NAME_MAX + 8];
+
+	if (s && *s && utf8_valid(s, strlen(s)) && strlen(s) <= KEY_MAX) {
+		key_name(s, clean, sizeof(clean));
+		snprintf(out, n, "s-%s", clean);
+	} else {
+		snprintf(out, n, "%ld", (long)getsid(0));
+	}
+}
+
+int spool_last_set(struct spool *sp, const char *id)
+{
+	char name[KEY_NAME_MAX + 16], tmp[sizeof(name) + 24];
+	int d = sp->lastfd, fd, e;
+	struct stat st;
+
+	/* A hint for "@", not a job: quiet on failure, written and renamed, never synced. */
+	if (d < 0) {
+		if (f_mkdirat(sp->fd, "last", 0700) && errno != EEXIST)
+			return -1;
+		d = f_openat(sp->fd, "last", O_RDONLY | O_DIRECTORY, 0);
+		if (d < 0)
+			return -1;
+		if (fstat(d, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+			close(d);
+			errno = EPERM;
+			return -1;
+		}
+		sp->lastfd = d;
+	}
+	session_name(name, sizeof(name));
+	snprintf(tmp, sizeof(tmp), ".%s.%ld", name, (long)getpid());
+	fd = f_openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	if (f_write_all(fd, id, ID_LEN) || f_rename(d, tmp, d, name, 0)) {
+		e = errno;
+		close(fd);
+		f_unlinkat(d, tmp, 0);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int spool_last_get(struct spool *sp, char id[ID_LEN + 1])
+{
+	int d = named_fd(sp, &sp->lastfd, "last"), fd;
+	char name[KEY_NAME_MAX + 16];
+	ssize_t n;
+
+	if (d < 0)
+		return SP_ERR;
+	session_name(name, sizeof(name));
+	fd = f_openat(d, name, O_RDONLY, 0);
+	if (fd < 0)
+		return errno == ENOENT ? SP_NOJOB : error_errno("cannot open 'last/%s'", name);
+	n = read(fd, id, ID_LEN);
+	close(fd);
+	id[n == ID_LEN ? ID_LEN : 0] = '\0';
+	return id_valid(id) ? SP_OK : SP_NOJOB;
+}
+
+/* -------------------------------------------------------------- notify */
+
+int notify_mark(struct spool *sp, const char *id, int set)
+{
+	int d = NOTIFY_FD(sp), fd;
+
+	if (d < 0)
+		return -1;
+	if (!set) {
+		if (f_unlinkat(d, id, 0) && errno != ENOENT)
+			return error_errno("cannot remove 'notify/%s'", id);
+		return 0;
+	}
+	fd = f_openat(d, id, O_WRONLY | O_CREAT, 0600);
+	if (fd < 0)
+		return error_errno("cannot create 'notify/%s'", id);
+	close(fd);
+	if (f_fsync(d))
+		return error_errno("cannot sync 'notify'");
+	return 0;
+}
+
+struct next_note {
+	struct spool *sp;
+	int d, fd;
+	char *id;
+};
+
+static int take_note(const char *name, void *arg)
+{
+	struct next_note *n = arg;
+	int fd;
+
+	if (!id_valid(name))
+		return 0;
+	fd = f_openat(n->d, name, O_RDONLY, 0);
+	if (fd < 0)
+		return 0; /* taken and done meanwhile */
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return 0; /* someone is calling for it */
+	}
+	n->fd = fd;
+	memcpy(n->id, name, ID_LEN + 1);
+	return 1;
+}
+
+int spool_notify_next(struct spool *sp, char id[ID_LEN + 1])
+{
+	struct next_note n = { sp, NOTIFY_FD(sp), -2, id };
+
+	if (n.d < 0 || dir_each(n.d, "notify", 1, take_note, &n) < 0)
+		return -1;
+	return n.fd;
+}
+
+int spool_notify_done(struct spool *sp, const char *id, int fd)
+{
+	int r = notify_mark(sp, id, 0);
+
+	close(fd);
+	return r;
+}
+
+static int any(const char *name, void *arg)
+{
+	return 1;
+}
+
+int spool_notify_pending(struct spool *sp)
+{
+	int d = f_openat(sp->fd, "notify", O_RDONLY | O_DIRECTORY, 0), r;
+
+	if (d < 0)
+		return 0;
+	r = dir_each(d, "notify", 0, any, NULL) > 0;
+	close(d);
+	return r;
 }

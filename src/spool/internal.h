@@ -26,6 +26,12 @@
 
 /* Is fd a directory of ours that nobody else can write?  0, or -1 after a message. */
 int spool_check_dir(int fd, const char *what);
+/*
+ * Is fd a directory of ours that nobody else can enter (mode & 077 is
+ * 0, as q creates them)?  A git checkout (0755) is not.  0, or -1 after
+ * a message.
+ */
+int dir_trusted(int fd, const char *what);
 
 /* The descriptor of state s's directory (opened on first use), or -1. */
 int state_fd(struct spool *sp, enum state s);
@@ -37,6 +43,7 @@ int named_fd(struct spool *sp, int *cache, const char *name);
 #define QUAR_FD(sp) named_fd(sp, &(sp)->quarfd, "quarantine")
 #define SLOTS_FD(sp) named_fd(sp, &(sp)->slotsfd, "slots")
 #define LOCKS_FD(sp) named_fd(sp, &(sp)->locksfd, "locks")
+#define NOTIFY_FD(sp) named_fd(sp, &(sp)->notifyfd, "notify")
 
 /*
  * The directory holding ref's file and the name in it.  For final
@@ -52,6 +59,15 @@ int logs_bucket(struct spool *sp, const char *id, int create);
 int parse_prio_name(const char *name, struct jobref *ref);
 /* Parse a name of state s's directory into ref; -1 if not a job's name. */
 int parse_name(enum state s, const char *name, struct jobref *ref);
+
+/*
+ * Lock d/name (created 0600), waiting at most wait_ms while another
+ * process holds it: the fd; -2 busy (said, unless wait_ms is 0); -1 on
+ * error (said).
+ */
+int lock_file(int d, const char *name, const char *what, int64_t wait_ms);
+/* How long adds wait for keys/.lock or add.lock before giving up. */
+#define ADD_LOCK_WAIT_MS 5000
 
 /* Order jobrefs by id (for qsort). */
 int jobref_cmp(const void *a, const void *b);
@@ -80,6 +96,11 @@ int spool_each_prefix(struct spool *sp, enum state s, int sorted, const char *pr
  */
 const char *job_file_untrusted(const struct stat *st, char *buf, size_t n);
 /*
+ * Open a job file for reading without touching its atime, which holds
+ * the time a deferral was decided (promote.c).
+ */
+int open_job_file(int d, const char *name);
+/*
  * Read and parse the job file open at fd: 0, JOB_FOREIGN (job.h), or
  * -1 with why.  It need not be trusted: only claim decides to run it.
  */
@@ -95,6 +116,9 @@ int read_job(int fd, struct job *job, char *why, size_t whylen);
 void key_name(const char *key, char *out, size_t n);
 /* Is the job named in key file keyfd still live?  1 yes, 0 no, -1 error. */
 int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1]);
+
+/* Note (set) or drop the job.on_finish call a job owes (notify/ID). */
+int notify_mark(struct spool *sp, const char *id, int set);
 
 /* A locked job whose log has a verdict its place disagrees with: move it. */
 int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st);

@@ -156,6 +156,58 @@ int spool_load_events(struct spool *sp, const char *id, struct jobstate *st)
 	return r;
 }
 
+int spool_events_rewrite(struct spool *sp, const char *id)
+{
+	int d = bucket(sp, id, 0), in = spool_open_log(sp, id, "events", O_RDONLY), out = -1, ret = -1;
+	char name[ID_LEN + 16], tmp[ID_LEN + 32];
+	struct buf b = BUF_INIT, keep = BUF_INIT;
+	const char *p, *e;
+
+	if (d < 0 || in < 0)
+		return -1;
+	if (f_read_all(in, EVENTS_MAX_SIZE, &b)) {
+		error_errno("cannot read 'logs/%.*s/%s.events'", BUCKET_LEN, id, id);
+		goto out;
+	}
+	/* Keep every line that is a JSON object; a last line without its newline is torn too. */
+	for (p = b.s ? b.s : "", e = p + b.len; p < e;) {
+		const char *nl = memchr(p, '\n', e - p);
+		struct json j;
+		const char *why;
+
+		if (!nl)
+			break;
+		if (nl > p && !json_parse(&j, p, nl - p, &why)) {
+			if (j.tok[0].type == JSON_OBJECT)
+				buf_add(&keep, p, nl - p + 1);
+			json_release(&j);
+		}
+		p = nl + 1;
+	}
+	snprintf(name, sizeof(name), "%s.events", id);
+	snprintf(tmp, sizeof(tmp), "%s.events.%ld", id, (long)getpid());
+	out = f_openat(d, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (out < 0) {
+		error_errno("cannot create 'logs/%.*s/%s'", BUCKET_LEN, id, tmp);
+		goto out;
+	}
+	if (f_write_all(out, keep.s ? keep.s : "", keep.len) || f_fsync(out) ||
+	    f_rename(d, tmp, d, name, 0) || f_fsync(d)) {
+		error_errno("cannot rewrite 'logs/%.*s/%s'", BUCKET_LEN, id, name);
+		f_unlinkat(d, tmp, 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	buf_release(&b);
+	buf_release(&keep);
+	return ret;
+}
+
 /* ---------------------------------------------------------- progress */
 
 /* The last complete line of at most the last max bytes of fd, or NULL. */

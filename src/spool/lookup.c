@@ -137,6 +137,30 @@ const char *job_file_untrusted(const struct stat *st, char *buf, size_t n)
 	return buf;
 }
 
+int64_t spool_due(struct spool *sp, const struct jobref *ref)
+{
+	char name[NAME_LEN + 8];
+	int owned, d = ref_dir(sp, ref, 0, &owned, name, sizeof(name));
+	struct stat st;
+	int64_t due = -1;
+
+	if (d >= 0 && !fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW))
+		due = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	if (owned >= 0)
+		close(owned);
+	return due;
+}
+
+int open_job_file(int d, const char *name)
+{
+	int fd = f_openat(d, name, O_RDONLY | O_NOATIME, 0);
+
+	/* O_NOATIME is for files we own; another's is opened to be refused. */
+	if (fd < 0 && errno == EPERM)
+		fd = f_openat(d, name, O_RDONLY, 0);
+	return fd;
+}
+
 int read_job(int fd, struct job *job, char *why, size_t whylen)
 {
 	struct buf b = BUF_INIT;
@@ -172,7 +196,7 @@ int spool_load(struct spool *sp, const struct jobref *ref, struct job *job, stru
 		d = ref_dir(sp, ref, 0, &owned, name, sizeof(name));
 		if (d < 0)
 			return errno == ENOENT ? SP_NOJOB : SP_ERR;
-		fd = f_openat(d, name, O_RDONLY, 0);
+		fd = open_job_file(d, name);
 		if (owned >= 0)
 			close(owned);
 		if (fd < 0) {

@@ -8,13 +8,24 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms)
+static int move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms,
+		int sync)
 {
 	struct jobref dst = *ref;
 	char from[NAME_LEN + 8], toname[NAME_LEN + 8];
-	int sown = -1, down = -1, sd, dd, ret = -1;
+	int sown = -1, down = -1, sd, dd, ret = -1, notified = 0;
+	enum state was = ref->state;
 
 	dst.state = to;
+	/*
+	 * A job becoming final owes its job.on_finish a call: noted before the
+	 * move, so a crash right after it cannot lose the call (spool_notify).
+	 */
+	if (sp->cfg.on_finish[0] && state_final(to) && !state_final(ref->state)) {
+		if (notify_mark(sp, ref->id, 1))
+			return -1;
+		notified = 1;
+	}
 	sd = ref_dir(sp, ref, 0, &sown, from, sizeof(from));
 	if (sd < 0)
 		return -1;
@@ -22,8 +33,10 @@ int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int6
 	if (dd < 0)
 		goto out;
 	if (to == ST_DEFERRED) {
+		/* mtime: when it is due; atime: when that was decided (see promote.c). */
+		int64_t now = now_ms();
 		struct timespec ts[2] = {
-			{ until_ms / 1000, until_ms % 1000 * 1000000 },
+			{ now / 1000, now % 1000 * 1000000 },
 			{ until_ms / 1000, until_ms % 1000 * 1000000 },
 		};
 
@@ -32,26 +45,61 @@ int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int6
 			goto out;
 		}
 	}
-	if (f_rename(sd, from, dd, toname, RENAME_NOREPLACE)) {
+	for (int tries = 0;; tries++) {
+		struct stat st;
+
+		if (!f_rename(sd, from, dd, toname, RENAME_NOREPLACE))
+			break;
+		/*
+		 * gc removes an empty bucket: if it did so just before our
+		 * rename into it, make the bucket again.  Gone from the
+		 * source is another matter (someone else moved it): quiet.
+		 */
+		if (errno == ENOENT && state_final(to) && tries < 5 &&
+		    !fstatat(sd, from, &st, AT_SYMLINK_NOFOLLOW)) {
+			close(down);
+			dd = ref_dir(sp, &dst, 1, &down, toname, sizeof(toname));
+			if (dd < 0)
+				goto out;
+			continue;
+		}
 		if (errno != ENOENT)
 			error_errno("cannot rename '%s/%s' to '%s/%s'", states[ref->state].dir, from,
 				    states[to].dir, toname);
 		goto out;
 	}
 	/* A claim need not be durable: after a power loss the job is pending again. */
-	if (to != ST_RUNNING && f_fsync(dd)) {
+	if (sync && to != ST_RUNNING && f_fsync(dd)) {
 		error_errno("cannot sync '%s'", states[to].dir);
 		*ref = dst;
 		goto out;
 	}
 	*ref = dst;
 	ret = 0;
+	if (notified)
+		sp->notified = 1;
+	/* Out of a final state again (retry, or an undone transition): no call owed. */
+	if (sp->cfg.on_finish[0] && state_final(was) && !state_final(to))
+		notify_mark(sp, ref->id, 0);
 out:
+	if (ret && notified)
+		notify_mark(sp, ref->id, 0);
 	if (sown >= 0)
 		close(sown);
 	if (down >= 0)
 		close(down);
 	return ret;
+}
+
+int spool_move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms)
+{
+	return move(sp, ref, to, fd, until_ms, 1);
+}
+
+int spool_move_nosync(struct spool *sp, struct jobref *ref, enum state to, int fd,
+		      int64_t until_ms)
+{
+	return move(sp, ref, to, fd, until_ms, 0);
 }
 
 int spool_lock(struct spool *sp, const struct jobref *ref)
@@ -62,7 +110,7 @@ int spool_lock(struct spool *sp, const struct jobref *ref)
 
 	if (d < 0)
 		return errno == ENOENT ? -2 : -1;
-	fd = f_openat(d, name, O_RDONLY, 0);
+	fd = open_job_file(d, name);
 	if (fd < 0) {
 		int e = errno;
 
@@ -96,17 +144,21 @@ int spool_quarantine(struct spool *sp, int dirfd, const char *label, const char 
 		     const char *reason)
 {
 	int q = QUAR_FD(sp), fd;
-	char qname[NAME_LEN * 2 + 64], rname[sizeof(qname) + 8];
+	char qname[NAME_LEN * 2 + 160], rname[sizeof(qname) + 8];
 	struct buf b = BUF_INIT;
-	char clean[NAME_LEN * 2];
+	char clean[NAME_LEN * 2], where[64];
 	size_t i;
 
 	if (q < 0)
 		return -1;
-	/* Make the name safe to show and to use as one path component. */
+	/* Make the names safe to show and to use as one path component. */
 	for (i = 0; name[i] && i < sizeof(clean) - 1; i++)
 		clean[i] = (name[i] == '/' || (unsigned char)name[i] < 0x20) ? '_' : name[i];
 	clean[i] = '\0';
+	for (i = 0; label[i] && i < sizeof(where) - 1; i++)
+		where[i] = label[i] == '/' ? '.' : label[i];
+	where[i] = '\0';
+	label = where;
 	for (int n = 0;; n++) {
 		if (n)
 			snprintf(qname, sizeof(qname), "%s.%s.%d", label, clean, n);

@@ -35,7 +35,7 @@ struct promote {
 	struct spool *sp;
 	int d;
 	int64_t now, *next_due;
-	int moved, errors;
+	int moved, errors, waiting;
 };
 
 static void due_at(struct promote *p, int64_t t)
@@ -44,12 +44,15 @@ static void due_at(struct promote *p, int64_t t)
 		*p->next_due = t;
 }
 
+/* A deferral dated more than this ahead of the clock means the clock went back. */
+#define CLOCK_JUMP_MS 60000
+
 static int promote_deferred(const char *name, void *arg)
 {
 	struct promote *p = arg;
 	struct stat st;
 	struct jobref ref;
-	int64_t due;
+	int64_t due, decided;
 	int fd;
 
 	if (parse_prio_name(name, &ref))
@@ -57,11 +60,33 @@ static int promote_deferred(const char *name, void *arg)
 	if (fstatat(p->d, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 		return 0;
 	due = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	/* When the deferral was decided: its atime (q reads job files O_NOATIME). */
+	decided = (int64_t)st.st_atim.tv_sec * 1000 + st.st_atim.tv_nsec / 1000000;
+	ref.state = ST_DEFERRED;
+	if (decided > p->now + CLOCK_JUMP_MS && due > p->now) {
+		/*
+		 * Deferred "in the future": the clock has gone back since (it
+		 * was wrong, then corrected).  Keep the wait it was given, from
+		 * now, rather than wait out the clock's error as well.
+		 */
+		int64_t wait = due > decided ? due - decided : 0;
+
+		fd = spool_lock(p->sp, &ref);
+		if (fd >= 0) {
+			struct timespec ts[2] = {
+				{ p->now / 1000, p->now % 1000 * 1000000 },
+				{ (p->now + wait) / 1000, (p->now + wait) % 1000 * 1000000 },
+			};
+
+			if (!futimens(fd, ts))
+				due = p->now + wait;
+			close(fd);
+		}
+	}
 	if (due > p->now) {
 		due_at(p, due);
 		return 0;
 	}
-	ref.state = ST_DEFERRED;
 	fd = spool_lock(p->sp, &ref);
 	if (fd < 0) {
 		p->errors += fd == -1;
@@ -93,6 +118,7 @@ static int promote_waiting(const char *name, void *arg)
 	fd = spool_lock(p->sp, &ref);
 	if (fd < 0) {
 		p->errors += fd == -1;
+		p->waiting += fd == -2;
 		return 0;
 	}
 	r = read_job(fd, &job, why, sizeof(why));
@@ -105,6 +131,7 @@ static int promote_waiting(const char *name, void *arg)
 		/* A newer q's job: leave it to that q. */
 		job_release(&job);
 		close(fd);
+		p->waiting++;
 		return 0;
 	}
 	ref.prio = job.priority;
@@ -127,15 +154,20 @@ static int promote_waiting(const char *name, void *arg)
 			p->errors++;
 	} else if (r == -2) {
 		p->errors++;
+	} else {
+		/* Still waiting: for its dependencies, and maybe for its deadline. */
+		p->waiting++;
+		if (job.deadline >= 0)
+			due_at(p, job.deadline);
 	}
 	job_release(&job);
 	close(fd);
 	return 0;
 }
 
-int spool_promote(struct spool *sp, int64_t *next_due)
+int spool_promote(struct spool *sp, int64_t *next_due, int *waiting)
 {
-	struct promote p = { sp, -1, now_ms(), next_due, 0, 0 };
+	struct promote p = { sp, -1, now_ms(), next_due, 0, 0, 0 };
 
 	*next_due = -1;
 	/* Directory order: memory stays flat however many jobs wait. */
@@ -145,5 +177,20 @@ int spool_promote(struct spool *sp, int64_t *next_due)
 	if ((p.d = state_fd(sp, ST_WAITING)) < 0 ||
 	    dir_each(p.d, "waiting", 0, promote_waiting, &p) < 0)
 		return -1;
+	if (waiting)
+		*waiting = p.waiting;
 	return p.errors ? -1 : p.moved;
+}
+
+int spool_dir_mtime(struct spool *sp, enum state s, int64_t *ms)
+{
+	int d = state_fd(sp, s);
+	struct stat st;
+
+	if (d < 0)
+		return -1;
+	if (fstat(d, &st))
+		return error_errno("cannot stat '%s'", states[s].dir);
+	*ms = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
 }

@@ -182,9 +182,9 @@ int spool_check_dir(int fd, const char *what)
 	if (st.st_uid != geteuid())
 		return error("refusing spool '%s': owned by uid %u, not %u", what,
 			     (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 022)
-		return error("refusing spool '%s': writable by group or others (mode %03o)", what,
-			     (unsigned)(st.st_mode & 0777));
+	if (st.st_mode & 077)
+		return error("refusing spool '%s': mode %03o, want 700 (checked out from a "
+			     "repository, or changed by hand?)", what, (unsigned)(st.st_mode & 0777));
 	return 0;
 }
 
@@ -243,7 +243,7 @@ static int spool_create(struct spool *sp)
 		}
 	{
 		static const char *const extra[] = { "tmp", "logs", "keys", "quarantine", "slots",
-						     "locks" };
+						     "locks", "last", "notify" };
 
 		for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++)
 			if (f_mkdirat(fd, extra[i], 0700) && errno != EEXIST) {
@@ -268,7 +268,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 	char *conf, *parent;
 
 	memset(sp, 0, sizeof(*sp));
-	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lbfd = -1;
+	sp->fd = sp->tmpfd = sp->logsfd = sp->keysfd = sp->quarfd = sp->slotsfd = sp->locksfd = sp->lastfd = sp->notifyfd = sp->lbfd = -1;
 	for (int s = 0; s < ST_NSTATES; s++)
 		sp->dfd[s] = -1;
 	if (missing)
@@ -311,10 +311,15 @@ int spool_open(struct spool *sp, int create, int *missing)
 	return SP_OK;
 }
 
+void (*spool_notify_hook)(struct spool *sp);
+
 void spool_release(struct spool *sp)
 {
+	if (sp->notified && spool_notify_hook && sp->fd >= 0)
+		spool_notify_hook(sp);
+	sp->notified = 0;
 	int *fds[] = { &sp->fd, &sp->tmpfd, &sp->logsfd, &sp->keysfd, &sp->quarfd, &sp->slotsfd, &sp->locksfd,
-		       &sp->lbfd };
+		       &sp->lastfd, &sp->notifyfd, &sp->lbfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
 		if (*fds[i] >= 0) {

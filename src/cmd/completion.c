@@ -1,0 +1,177 @@
+/*
+ * q completion: a completion script for bash, zsh or fish, made from the
+ * command table (q.c): the commands, each one's options, and job ids
+ * (from q list) where a command takes an ID.
+ */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Append the options of c ("-p --priority ..."), space-separated, to b. */
+static void options_of(const struct cmd *c, struct buf *b, int longs_only)
+{
+	for (const char *p = c->options; p && *p;) {
+		const char *nl = strchr(p, '\n'), *e = nl ? nl : p + strlen(p);
+
+		/* An option line starts with "-x, --name" or "    --name". */
+		while (p < e && *p == ' ')
+			p++;
+		while (p < e && *p == '-') {
+			const char *w = p;
+
+			while (p < e && *p != ' ' && *p != ',')
+				p++;
+			if (!longs_only || (p - w > 2 && w[1] == '-')) {
+				if (b->len)
+					buf_addc(b, ' ');
+				buf_add(b, w, p - w);
+			}
+			while (p < e && (*p == ',' || *p == ' '))
+				p++;
+		}
+		p = nl ? nl + 1 : e;
+	}
+}
+
+/* Does the command take job ids? */
+static int takes_ids(const struct cmd *c)
+{
+	const char *u = strstr(c->usage, " ID");
+
+	return u && (u[3] == ' ' || u[3] == '.' || u[3] == ']' || u[3] == '\0');
+}
+
+static void bash(struct buf *b)
+{
+	buf_adds(b, "# q completion for bash: eval \"$(q completion bash)\" in ~/.bashrc\n"
+		    "_q() {\n"
+		    "\tlocal cur=${COMP_WORDS[COMP_CWORD]} i=1 cmd opts\n"
+		    "\t# Skip the global option -C DIR.\n"
+		    "\twhile [ \"${COMP_WORDS[i]}\" = -C ] && [ $i -lt $COMP_CWORD ]; do i=$((i + 2)); done\n"
+		    "\tif [ $COMP_CWORD -le $i ]; then\n"
+		    "\t\tCOMPREPLY=($(compgen -W \"");
+	for (const struct cmd *c = commands; c->name; c++)
+		buf_addf(b, "%s%s", c == commands ? "" : " ", c->name);
+	buf_adds(b, "\" -- \"$cur\"))\n\t\treturn\n\tfi\n\tcmd=${COMP_WORDS[i]}\n\tcase $cmd in\n");
+	for (const struct cmd *c = commands; c->name; c++) {
+		struct buf o = BUF_INIT;
+
+		options_of(c, &o, 0);
+		if (o.len)
+			buf_addf(b, "\t%s) opts=\"%s\" ;;\n", c->name, o.s);
+		buf_release(&o);
+	}
+	buf_adds(b, "\tesac\n"
+		    "\tif [[ $cur == -* ]]; then\n"
+		    "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+		    "\t\treturn\n"
+		    "\tfi\n"
+		    "\tcase $cmd in\n\t");
+	for (const struct cmd *c = commands, *first = NULL; c->name; c++)
+		if (takes_ids(c)) {
+			buf_addf(b, "%s%s", first ? "|" : "", c->name);
+			first = c;
+		}
+	buf_adds(b, ")\n"
+		    "\t\tCOMPREPLY=($(compgen -W \"@ $(q list 2>/dev/null | cut -d' ' -f1)\" -- \"$cur\")) ;;\n"
+		    "\thelp | completion)\n"
+		    "\t\tCOMPREPLY=($(compgen -W \"");
+	for (const struct cmd *c = commands; c->name; c++)
+		buf_addf(b, "%s%s", c == commands ? "" : " ", c->name);
+	buf_adds(b, " bash zsh fish\" -- \"$cur\")) ;;\n"
+		    "\t*) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
+		    "\tesac\n"
+		    "}\n"
+		    "complete -F _q q\n");
+}
+
+static void zsh(struct buf *b)
+{
+	buf_adds(b, "#compdef q\n"
+		    "# q completion for zsh: q completion zsh > ~/.zfunc/_q (with ~/.zfunc in fpath)\n"
+		    "_q() {\n"
+		    "\tlocal -a cmds\n"
+		    "\tcmds=(\n");
+	for (const struct cmd *c = commands; c->name; c++)
+		buf_addf(b, "\t\t'%s:%s'\n", c->name, c->help);
+	buf_adds(b, "\t)\n"
+		    "\tif (( CURRENT == 2 )); then\n"
+		    "\t\t_describe 'command' cmds\n"
+		    "\t\treturn\n"
+		    "\tfi\n"
+		    "\tif [[ $words[CURRENT] == -* ]]; then\n"
+		    "\t\tcase $words[2] in\n");
+	for (const struct cmd *c = commands; c->name; c++) {
+		struct buf o = BUF_INIT;
+
+		options_of(c, &o, 0);
+		if (o.len)
+			buf_addf(b, "\t\t%s) compadd -- %s ;;\n", c->name, o.s);
+		buf_release(&o);
+	}
+	buf_adds(b, "\t\tesac\n"
+		    "\t\treturn\n"
+		    "\tfi\n"
+		    "\tcase $words[2] in\n\t");
+	for (const struct cmd *c = commands, *first = NULL; c->name; c++)
+		if (takes_ids(c)) {
+			buf_addf(b, "%s%s", first ? "|" : "", c->name);
+			first = c;
+		}
+	buf_adds(b, ")\n"
+		    "\t\tcompadd -- @ ${(f)\"$(q list 2>/dev/null | cut -d' ' -f1)\"} ;;\n"
+		    "\t*) _files ;;\n"
+		    "\tesac\n"
+		    "}\n"
+		    "compdef _q q\n");
+}
+
+static void fish(struct buf *b)
+{
+	buf_adds(b, "# q completion for fish: q completion fish > ~/.config/fish/completions/q.fish\n"
+		    "complete -c q -f\n");
+	for (const struct cmd *c = commands; c->name; c++) {
+		struct buf o = BUF_INIT;
+		const char *p;
+
+		buf_addf(b, "complete -c q -n __fish_use_subcommand -a %s -d '%s'\n", c->name, c->help);
+		options_of(c, &o, 0);
+		for (p = o.s; p && *p;) {
+			const char *e = strchr(p, ' ');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+
+			if (n > 2 && p[1] == '-')
+				buf_addf(b, "complete -c q -n '__fish_seen_subcommand_from %s' -l %.*s\n",
+					 c->name, (int)n - 2, p + 2);
+			else if (n == 2)
+				buf_addf(b, "complete -c q -n '__fish_seen_subcommand_from %s' -s %c\n",
+					 c->name, p[1]);
+			p = e ? e + 1 : p + n;
+		}
+		buf_release(&o);
+		if (takes_ids(c))
+			buf_addf(b, "complete -c q -n '__fish_seen_subcommand_from %s' "
+				    "-a '@ (q list 2>/dev/null | string split -f1 \" \")'\n", c->name);
+	}
+}
+
+int cmd_completion(int argc, char **argv)
+{
+	struct buf b = BUF_INIT;
+
+	if (argc != 2)
+		return usage_error("completion", argc < 2 ? "no shell given (bash, zsh or fish)"
+							  : "too many arguments");
+	if (!strcmp(argv[1], "bash"))
+		bash(&b);
+	else if (!strcmp(argv[1], "zsh"))
+		zsh(&b);
+	else if (!strcmp(argv[1], "fish"))
+		fish(&b);
+	else
+		return usage_error("completion", "unknown shell '%s': want bash, zsh or fish", argv[1]);
+	out_buf(&b);
+	buf_release(&b);
+	return EXIT_OK;
+}

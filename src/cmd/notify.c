@@ -1,0 +1,118 @@
+/*
+ * q notify: make the job.on_finish calls jobs owe (notify/ID), one at a
+ * time, then exit.  Started detached by whatever made a job final (and
+ * by workers, for calls a crash left owing); not for people to run.
+ */
+#include "cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+
+/* Run job.on_finish for job id in its final state; its exit status, or -1. */
+static int call(struct spool *sp, const char *id, const char *status)
+{
+	int64_t end = mono_ms() + sp->cfg.on_finish_timeout_ms;
+	int st = 0, log;
+	pid_t pid, r;
+
+	log = f_openat(sp->fd, "spool.log", O_WRONLY | O_APPEND | O_CREAT, 0600);
+	pid = fork();
+	if (pid < 0) {
+		if (log >= 0)
+			close(log);
+		return error_errno("cannot start job.on_finish");
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		setsid();
+		dup2(null, 0);
+		/* Its output goes to spool.log, where people look for notes. */
+		if (log >= 0) {
+			dup2(log, 1);
+			dup2(log, 2);
+		}
+		if (chdir(sp->top))
+			_exit(126);
+		setenv("Q_JOB_ID", id, 1);
+		setenv("Q_JOB_STATUS", status, 1);
+		setenv("Q_SPOOL", sp->path, 1);
+		execl("/bin/sh", "sh", "-c", sp->cfg.on_finish, "q-on-finish", id, status, (char *)NULL);
+		_exit(127);
+	}
+	if (log >= 0)
+		close(log);
+	for (long delay = 2;;) {
+		struct timespec ts = { 0, delay * 1000000 };
+
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			break;
+		if (mono_ms() >= end) {
+			/* Never for ever: the next job's call must come too. */
+			kill(-pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			spool_note(sp, "job.on_finish for job %s was killed after %lld ms", id,
+				   (long long)sp->cfg.on_finish_timeout_ms);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+		if (delay < 100)
+			delay *= 2;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	spool_note(sp, "job.on_finish for job %s (%s) exited %d", id, status,
+		   WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int cmd_notify(int argc, char **argv)
+{
+	struct spool sp;
+	int ret, missing, lock;
+	char id[ID_LEN + 1];
+
+	if (argc > 1)
+		return usage_error("notify", "unexpected argument '%s'", argv[1]);
+	if ((ret = cmd_open(&sp, 0, &missing)))
+		return ret;
+	if (missing) {
+		spool_release(&sp);
+		return EXIT_OK;
+	}
+	/* One caller at a time; another one here will look at notify/ before it ends. */
+	for (;;) {
+		lock = f_openat(sp.fd, "notify.lock", O_RDWR | O_CREAT, 0600);
+		if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB)) {
+			if (lock >= 0)
+				close(lock);
+			break;
+		}
+		for (int fd; (fd = spool_notify_next(&sp, id)) >= 0;) {
+			struct jobref ref;
+			int r = spool_locate(&sp, id, &ref);
+
+			/* Retried since (it is live again) or removed: nothing to say now. */
+			if (r == SP_OK && state_final(ref.state) && sp.cfg.on_finish[0])
+				call(&sp, id, state_status(ref.state));
+			if (spool_notify_done(&sp, id, fd))
+				ret = EXIT_RUNTIME;
+		}
+		close(lock);
+		if (!spool_notify_pending(&sp))
+			break;
+	}
+	spool_release(&sp);
+	return ret;
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Async adds start a worker only when a slot is free, never strand a job,
+# and never run more workers than worker.max; q add --batch queues many
+# jobs with one group commit, durable before their ids are printed.
+. "$(dirname "$0")/lib.sh"
+
+export PATH="$TOP/bin:$PATH"
+
+# --- many concurrent async adds -----------------------------------------------
+
+# Each job notes its worker (its supervisor's parent) as it starts and ends.
+job='read -r l </proc/$PPID/stat; set -- ${l##*) }; w=$2
+echo "$(date +%s%N) $w +" >>trace; echo "$Q_JOB_ID" >>ran; sleep 0.01
+echo "$(date +%s%N) $w -" >>trace'
+export Q_SYNC_MODE=async Q_WORKER_MAX=2
+for k in 1 2 3 4; do
+	( for i in $(seq 40); do q add -- sh -c "$job" >>ids 2>>add.err; done ) &
+done
+wait
+is "$(wc -l <ids)" 160 "160 concurrent async adds printed 160 ids"
+is "$(cat add.err)" "" "with nothing on stderr"
+check "every job completes without a timer or another worker" \
+	wait_for 'test "$(sort -u ran 2>/dev/null | wc -l)" = 160' 60
+is "$(sort ran | uniq -d | head -3)" "" "each ran once"
+# The most workers running jobs at one time, from the trace.
+max=$(sort -n trace | awk '{ n[$2] += ($3 == "+") ? 1 : -1; busy = 0
+	for (w in n) if (n[w] > 0) busy++; if (busy > max) max = busy } END { print max + 0 }')
+workers=$(awk '{ print $2 }' trace | sort -u | wc -l)
+note "$workers workers ran the 160 jobs, at most $max at once"
+[ "$max" -ge 1 ] && [ "$max" -le 2 ]
+ok $? "never more workers running jobs than worker.max (2): $max"
+[ "$workers" -lt 40 ]
+ok $? "a worker is started only when needed ($workers workers for 160 adds)"
+
+# A job added while the last worker leaves is not stranded: adds racing
+# worker exits, many times.
+for i in $(seq 30); do
+	q add -- true >/dev/null
+done
+run_q status --json
+check "racing adds and exits strand nothing" \
+	wait_for 'q status --json | grep -q "\"pending\":0,\"running\":0,"' 30
+unset Q_SYNC_MODE Q_WORKER_MAX
+export Q_SYNC_MODE=manual
+
+# --- q add --batch -------------------------------------------------------------
+
+printf '["echo","one"]\n\n["echo","two words"]\n["sh","-c","echo three"]\n' >in.txt
+RUN_Q_STDIN=in.txt run_q add --batch -p high --attempts 2
+is "$rc" 0 "--batch exits 0"
+mapfile -t b <<<"$out"
+is "${#b[@]}" 3 "three ids, blank lines skipped"
+for k in 0 1 2; do
+	f=$(job_file "${b[$k]}")
+	check "job ${b[$k]} exists" test -f "$f"
+done
+is "$(q show --json "${b[0]}" | jpy '[j["argv"], j["priority"], j["max_attempts"]]')" \
+	'[["echo", "one"], 2, 2]' "the first id is the first line's, with the options"
+is "$(q show --json "${b[1]}" | jpy 'j["argv"]')" '["echo", "two words"]' "the second, the second"
+is "$(q show --json "${b[2]}" | jpy 'j["argv"]')" '["sh", "-c", "echo three"]' "the third, the third"
+
+before=$(find "$Q_SPOOL/pending" -type f | wc -l)
+printf '["echo","ok"]\n["a",1]\n' >bad.txt
+RUN_Q_STDIN=bad.txt run_q add --batch
+is "$rc" 2 "a malformed line is a usage error"
+is "$err" "q: standard input, line 2: not a non-empty JSON array of strings; nothing was queued" \
+	"naming the line"
+is "$(find "$Q_SPOOL/pending" -type f | wc -l)" "$before" "and nothing was queued"
+printf '["x"' >bad.txt
+RUN_Q_STDIN=bad.txt run_q add --batch
+like "$err" "line 1: " "a truncated line is named too"
+run_q add --batch -- echo hi </dev/null
+is "$rc" 2 "--batch with a command is a usage error"
+run_q add --batch --key k </dev/null
+is "$rc" 2 "--batch with --key is a usage error"
+run_q add --batch </dev/null
+is "$rc" 2 "an empty batch is a usage error"
+
+# 2,500 jobs: several group commits, all ids distinct and in order.
+seq 2500 | sed 's/.*/["echo","&"]/' >big.txt
+RUN_Q_STDIN=big.txt run_q add --batch
+is "$(wc -l <<<"$out")" 2500 "2,500 ids"
+is "$(sort -u <<<"$out" | wc -l)" 2500 "all distinct"
+last=$(tail -1 <<<"$out")
+is "$(q show --json "$last" | jpy 'j["argv"][1]')" 2500 "the last id is the last line's"
+run_q fsck
+is "$rc" 0 "fsck is clean after a batch"
+
+# SIGKILL during a big batch: every id printed exists.
+for round in 1 2 3; do
+	seq 4000 | sed 's/.*/["true"]/' >kill.txt
+	"$Q" add --batch <kill.txt >printed.txt 2>/dev/null &
+	p=$!
+	sleep 0.0$((RANDOM % 9 + 1))
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	missing=0
+	while read -r id; do
+		[ -n "$(job_file "$id")" ] || missing=$((missing + 1))
+	done <printed.txt
+	is "$missing" 0 "round $round: killed after $(wc -l <printed.txt) ids printed, none is missing"
+done
+run_q fsck
+is "$rc" 0 "fsck is clean after killed batches"
+[ "$rc" = 0 ] || diag "$out"
+
+done_testing
