@@ -144,20 +144,22 @@ stress: all
 	tests/stress.sh
 .PHONY: stress
 
+# git jobs against q add and git clone (bench/git --quick for a short run).
+bench-git: all
+	bench/git
+.PHONY: bench-git
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 bin/q $(DESTDIR)$(BINDIR)/
-ifneq ($(HELPERS),)
-	install -d $(DESTDIR)$(LIBEXECDIR)/q
-	install -m 755 $(HELPERS) $(DESTDIR)$(LIBEXECDIR)/q/
-endif
+	$(if $(HELPERS),install -d $(DESTDIR)$(LIBEXECDIR)/q && install -m 755 $(HELPERS) $(DESTDIR)$(LIBEXECDIR)/q/)
 	install -m 644 q.1 $(DESTDIR)$(MANDIR)/man1/q.1
 
 format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
 
 clean:
-	rm -f bin/q bin/q-git src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
+	rm -f bin/q bin/q-git $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
 .PHONY: all check ci valgrind bench crash chaos install format clean fuzz fuzz-replay
