@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,18 @@ struct gitjob {
 	struct buf rejections;  /* "ref (status), " for each refused ref */
 	git_indexer_progress stats;  /* of the last fetch */
 };
+
+/*
+ * SIGTERM (the time limit, q cancel) interrupts a transfer that hangs in
+ * recv(2): the next callback stops the operation, the op cleans up what
+ * it made (a clone's staging directory), and main dies of the signal.
+ */
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+	stopping = 1;
+}
 
 /* ------------------------------------------------------------ output */
 
@@ -288,6 +301,11 @@ static int classify(struct gitjob *g, int rc, const char *what)
 	const char *why = NULL;
 	struct buf b = BUF_INIT;
 
+	if (stopping) {
+		/* Whatever libgit2 says (a recv(2) cut short by the signal), this is why. */
+		buf_release(&g->reason);
+		fail_with(g, rc, 0, "stopped (time limit or cancel)");
+	}
 	if (g->reason.len) {
 		buf_addf(&b, "cannot %s: ", what);
 		buf_add(&b, g->reason.s, g->reason.len);
@@ -536,6 +554,9 @@ static int sideband(const char *str, int len, void *payload)
 {
 	struct gitjob *g = payload;
 
+	if (stopping)
+		return fail_with(g, GIT_EUSER, 0, "stopped (time limit or cancel)");
+
 	for (int i = 0; i < len; i++) {
 		char c = str[i];
 
@@ -567,6 +588,8 @@ static int transfer_progress(const git_indexer_progress *s, void *payload)
 	struct gitjob *g = payload;
 	char size[32];
 
+	if (stopping)
+		return fail_with(g, GIT_EUSER, 0, "stopped (time limit or cancel)");
 	g->stats = *s;
 	mib(size, sizeof(size), s->received_bytes);
 	if (s->total_objects && s->received_objects < s->total_objects)
@@ -587,6 +610,8 @@ static void checkout_progress(const char *path, size_t done, size_t total, void 
 
 static int pack_progress(int stage, uint32_t current, uint32_t total, void *payload)
 {
+	if (stopping)
+		return fail_with(payload, GIT_EUSER, 0, "stopped (time limit or cancel)");
 	progress(payload, 5, 0, "%s objects %u%s%.0u",
 		 stage == GIT_PACKBUILDER_ADDING_OBJECTS ? "counting" : "deltifying", current,
 		 total ? "/" : "", total);
@@ -597,6 +622,8 @@ static int push_progress(unsigned int current, unsigned int total, size_t bytes,
 {
 	char size[32];
 
+	if (stopping)
+		return fail_with(payload, GIT_EUSER, 0, "stopped (time limit or cancel)");
 	mib(size, sizeof(size), bytes);
 	progress(payload, 6, total ? (int)(100.0 * current / total) : 0, "writing objects %u/%u, %s",
 		 current, total, size);
@@ -820,7 +847,9 @@ static int failed(struct gitjob *g, int temporary)
 	}
 	if (g->nrefs || g->remote_text.len)
 		put_transfer(&w, g, 0);
-	write_result(b.s);
+	/* Stopped: the worker decides (a time limit may be retried); no verdict of ours. */
+	if (!stopping)
+		write_result(b.s);
 	buf_release(&b);
 	return temporary ? EX_TEMPFAIL : 1;
 }
@@ -851,17 +880,65 @@ static int done(struct gitjob *g, struct buf *body)
 
 /* -------------------------------------------------------------- clone */
 
+/*
+ * A clone's .git/q-job holds the id of the job that made it: an attempt
+ * stopped between the rename and its exit (the time limit) leaves the
+ * work done, and the next attempt of the same job finds it so.
+ */
+#define CLONE_MARK ".git/q-job"
+
+static int made_by_job(const char *dir, const char *id)
+{
+	struct buf p = BUF_INIT, text = BUF_INIT;
+	int fd, same = 0;
+
+	buf_addf(&p, "%s/" CLONE_MARK, dir);
+	fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && !f_read_all(fd, 64, &text) && text.s)
+		same = !strcmp(text.s, id);
+	if (fd >= 0)
+		close(fd);
+	buf_release(&p);
+	buf_release(&text);
+	return same;
+}
+
+/* The result of a clone: its directory, branch, HEAD and what was fetched. */
+static void clone_result(struct gitjob *g, git_repository *repo, struct buf *body)
+{
+	git_reference *head = NULL;
+	struct jw w;
+
+	jw_init(&w, body);
+	put_str(&w, "dir", g->dir);
+	if (!git_repository_head(&head, repo)) {
+		put_str(&w, "branch", git_reference_is_branch(head) ? git_reference_shorthand(head)
+								     : NULL);
+		put_oid(&w, "head", git_reference_target(head));
+	} else {
+		put_str(&w, "branch", NULL);
+		put_oid(&w, "head", NULL);
+	}
+	put_transfer(&w, g, 1);
+	git_reference_free(head);
+}
+
 static int op_clone(struct gitjob *g)
 {
 	git_clone_options opts;
 	git_repository *repo = NULL;
-	git_reference *head = NULL;
-	struct buf stage = BUF_INIT, body = BUF_INIT;
+	struct buf stage = BUF_INIT, body = BUF_INIT, mark = BUF_INIT;
 	const char *slash = strrchr(g->dir, '/');
 	char *parent = xstrndup(g->dir, slash > g->dir ? (size_t)(slash - g->dir) : 1);
-	int rc;
-	struct jw w;
+	int rc, fd;
 
+	if (made_by_job(g->dir, g->id) && !git_repository_open(&repo, g->dir)) {
+		free(parent);
+		say("%s was cloned by an earlier attempt of this job", g->dir);
+		clone_result(g, repo, &body);
+		git_repository_free(repo);
+		return done(g, &body);
+	}
 	if (empty_or_absent(g->dir) < 0) {
 		free(parent);
 		fail_with(g, 0, 0, "cannot clone into '%s': it exists and is not an empty directory",
@@ -884,7 +961,6 @@ static int op_clone(struct gitjob *g)
 	/* libgit2 takes a path that is not there for an unknown protocol. */
 	if (local_path(g->url) && access(local_path(g->url), F_OK)) {
 		fail_with(g, 0, 0, "cannot clone '%s': %s", g->where, strerror(errno));
-		remove_tree(stage.s);
 		buf_release(&stage);
 		return failed(g, 0);
 	}
@@ -896,25 +972,20 @@ static int op_clone(struct gitjob *g)
 	say("cloning %s into %s", g->where, g->dir);
 	git_error_clear();
 	rc = git_clone(&repo, g->url, stage.s, &opts);
-	if (rc < 0) {
+	if (rc < 0 || stopping) {
+		git_repository_free(repo);
 		remove_tree(stage.s);
 		buf_release(&stage);
 		if (rc == GIT_ENOTFOUND && g->branch && g->connected)
 			fail_with(g, rc, 0, "it has no branch '%s'", g->branch);
-		return git_failed(g, rc, "clone '%s'", g->where);
+		return git_failed(g, rc < 0 ? rc : GIT_EUSER, "clone '%s'", g->where);
 	}
-	jw_init(&w, &body);
-	put_str(&w, "dir", g->dir);
-	if (!git_repository_head(&head, repo)) {
-		put_str(&w, "branch", git_reference_is_branch(head) ? git_reference_shorthand(head)
-								     : NULL);
-		put_oid(&w, "head", git_reference_target(head));
-	} else {
-		put_str(&w, "branch", NULL);
-		put_oid(&w, "head", NULL);
-	}
-	put_transfer(&w, g, 1);
-	git_reference_free(head);
+	buf_addf(&mark, "%s/" CLONE_MARK, stage.s);
+	fd = open(mark.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || f_write_all(fd, g->id, strlen(g->id)) || close(fd))
+		warning("cannot write '%s': %s", mark.s, strerror(errno));
+	buf_release(&mark);
+	clone_result(g, repo, &body);
 	git_repository_free(repo);
 	if (rename(stage.s, g->dir)) {
 		fail_with(g, 0, 0, "cannot rename '%s' to '%s': %s", stage.s, g->dir, strerror(errno));
@@ -1638,6 +1709,15 @@ int main(int argc, char **argv)
 	}
 	if (g.url)
 		g.where = redact(g.url);
+	{
+		/* No SA_RESTART: a recv(2) that hangs returns EINTR. */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_term;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	git_libgit2_init();
 	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++)
 		if (!strcmp(ops[i].op, g.op))
@@ -1647,5 +1727,9 @@ out:
 	gitjob_release(&g);
 	if (fflush(stderr))
 		ret = ret ? ret : 1;
+	if (stopping) {
+		signal(SIGTERM, SIG_DFL);
+		raise(SIGTERM);
+	}
 	return ret;
 }

@@ -86,6 +86,18 @@ run_q git clone --sync "$scratch/nothing-here.git" c3
 is "$rc" 1 "clone of a path that does not exist fails"
 check "at once, without a directory" test ! -e c3
 
+# An attempt stopped just after the rename left the clone done: the next
+# attempt of the same job finds it (the clone names its job in .git/q-job).
+run_q git clone origin.git c4 --manual
+id=$out
+git_id clone -q origin.git c4 2>/dev/null
+printf %s "$id" >c4/.git/q-job
+run_q worker --once
+is "$(result "$id" 'j["status"]')" completed "a clone its own job made before counts as done"
+like "$(q log "$id")" "cloned by an earlier attempt of this job" "and the log says so"
+run_q git clone --sync origin.git c4
+is "$rc" 1 "another job's clone into it fails"
+
 # --- fetch and pull -------------------------------------------------------------------
 
 seed_commit two

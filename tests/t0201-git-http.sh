@@ -120,6 +120,16 @@ is "$(result "$ids" 'j["history"][0]["error"]')" timeout "its first attempt time
 is "$(git -C s1 rev-parse HEAD)" "$(git -C origin.git rev-parse main)" "the clone is whole"
 check "no staging directory is left" test -z "$(ls -A | grep q-clone)"
 
+touch ctl/stall
+run_q git clone --sync --timeout 1s --attempts 1 "$url/origin.git" s2
+is "$rc" 1 "with one attempt, a clone that times out fails"
+id=$(first)
+is "$(result "$id" 'j["error"]')" timeout "with error timeout"
+like "$(q log "$id")" "stopped \\(time limit or cancel\\)" "q-git said it was stopped"
+check "and removed its staging directory on the way out" test -z "$(ls -A | grep q-clone)"
+check "no directory was made" test ! -e s2
+rm ctl/stall
+
 # --- one git job at a time per repository --------------------------------------------------
 
 seed_commit six
