@@ -9,6 +9,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
 DESTDIR ?=
 
 CC ?= cc
@@ -28,7 +29,7 @@ ALL_CFLAGS = $(Q_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(Q_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
-	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c
+	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c
 CMD_SRC = $(wildcard src/cmd/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 CMD_OBJ = $(CMD_SRC:.c=.o)
@@ -44,7 +45,22 @@ ifneq ($(GIT2_LIBS),)
 HELPERS += bin/q-git
 endif
 
+# q-github: GitHub jobs over libcurl (src/github/; http.c alone includes curl.h).
+CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
+ifneq ($(CURL_LIBS),)
+CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+HELPERS += bin/q-github
+endif
+GITHUB_OBJ = src/github/main.o src/github/http.o
+
 all: bin/q $(HELPERS)
+
+bin/q-github: $(GITHUB_OBJ) $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CURL_LIBS)
+
+src/github/http.o: src/github/http.c
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -c -o $@ $<
 
 bin/q: src/q.o $(CMD_OBJ) $(LIB_OBJ)
 	@mkdir -p bin
@@ -91,7 +107,7 @@ FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/c
 
 # With clang, check also replays the fuzz corpus under ASan and UBSan.
 check: all $(UNIT) tests/q-exec-only $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
-	prove -j2 $(UNIT) tests/t[0-9]*.sh
+	QTEST_PYTHON=$$(python3 -c 'import sys; print(sys.executable)') prove -j2 $(UNIT) tests/t[0-9]*.sh
 
 fuzz/out/obj/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -131,6 +147,10 @@ valgrind: all
 
 bench: all
 	bench/run
+	bench/peers
+
+bench-github: all
+	bench/github
 
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
@@ -154,12 +174,17 @@ install: all
 	install -m 755 bin/q $(DESTDIR)$(BINDIR)/
 	$(if $(HELPERS),install -d $(DESTDIR)$(LIBEXECDIR)/q && install -m 755 $(HELPERS) $(DESTDIR)$(LIBEXECDIR)/q/)
 	install -m 644 q.1 $(DESTDIR)$(MANDIR)/man1/q.1
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	bin/q completion bash >$(DESTDIR)$(DATADIR)/bash-completion/completions/q
+	bin/q completion zsh >$(DESTDIR)$(DATADIR)/zsh/site-functions/_q
+	bin/q completion fish >$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/q.fish
 
 format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
 
 clean:
-	rm -f bin/q bin/q-git $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
+	rm -f bin/q bin/q-git bin/q-github $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench crash chaos install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench bench-github crash chaos install format clean fuzz fuzz-replay

@@ -333,16 +333,19 @@ int spool_last_get(struct spool *sp, char id[ID_LEN + 1]);
 /*
  * job.on_finish: a job that becomes final (by any process: worker,
  * cancel, expiry, recovery) is noted in notify/ID before its move.
- * spool_notify_next returns the next noted job nobody is calling for,
- * locked (the fd; its id in id), or -2 when none is left; the caller
- * runs the command, then spool_notify_done removes the note and closes
- * the fd.  A note whose caller died is unlocked, and taken again: a
+ * spool_notify_next returns the next noted job nobody is calling for
+ * (and skip, when set, does not skip), locked (the fd; its id in id),
+ * or -2 when none is left; the caller runs the command, then
+ * spool_notify_done removes the note and closes the fd.  A note is
+ * made before the move: a job not final yet is on its way, and the
+ * process moving it starts a q notify once it is there.  A note whose caller died is unlocked, and taken again: a
  * call is made at least once, and once unless a crash cuts it short.
  */
-int spool_notify_next(struct spool *sp, char id[ID_LEN + 1]);
+int spool_notify_next(struct spool *sp, char id[ID_LEN + 1],
+		      int (*skip)(const char *id, void *arg), void *arg);
 int spool_notify_done(struct spool *sp, const char *id, int fd);
-/* Are calls owed?  (notify/ is not empty.) */
-int spool_notify_pending(struct spool *sp);
+/* Are calls owed (notify/ holds notes skip, when set, does not skip)? */
+int spool_notify_pending(struct spool *sp, int (*skip)(const char *id, void *arg), void *arg);
 /*
  * Set by a front end: called by spool_release when this process made
  * a job final and job.on_finish is set (q starts a q notify).

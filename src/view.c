@@ -114,6 +114,14 @@ void view_json(struct jw *w, const struct view *v)
 	jw_key(w, "key");
 	jw_str(w, v->job.key);
 	strv_json(w, "env_dropped", &v->job.env_dropped);
+	strv_json(w, "labels", &v->job.labels);
+	jw_key(w, "queue");
+	jw_str(w, v->job.queue);
+	jw_key(w, "queue_max");
+	if (v->job.queue)
+		jw_int(w, v->job.queue_max);
+	else
+		jw_null(w);
 	jw_key(w, "result");
 	jw_raw(w, v->result.len ? v->result.s : NULL, v->result.len);
 	int_or_null(w, "output_size", a ? a->output_size : 0, !a || a->finished_at < 0);

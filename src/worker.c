@@ -126,16 +126,18 @@ static int q_var(const char *kv)
  */
 static char **job_environ(struct worker *w, const struct job *job, int attempt)
 {
-	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN" };
-	int n = 0, cap = job->env.n + job->secret_env.n + 8;
+	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN",
+					     "GITHUB_ENTERPRISE_TOKEN" };
+	const size_t nknown = sizeof(known) / sizeof(*known);
+	int n = 0, cap = job->env.n + job->secret_env.n + 12;
 	char **env = xcalloc(cap, sizeof(*env));
 	struct buf b = BUF_INIT;
 
 	for (int i = 0; i < job->env.n; i++)
 		if (!q_var(job->env.v[i]))
 			env[n++] = xstrdup(job->env.v[i]);
-	for (size_t i = 0; i < 2 + (size_t)job->secret_env.n; i++) {
-		const char *name = i < 2 ? known[i] : job->secret_env.v[i - 2];
+	for (size_t i = 0; i < nknown + (size_t)job->secret_env.n; i++) {
+		const char *name = i < nknown ? known[i] : job->secret_env.v[i - nknown];
 		const char *v = getenv(name);
 
 		if (v && !env_has_name(env, n, name, strlen(name))) {
@@ -1355,7 +1357,7 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			break;
 		}
 		/* job.on_finish calls a crash left owing (or that recovery just made). */
-		if (sp->cfg.on_finish[0] && spool_notify_pending(sp))
+		if (sp->cfg.on_finish[0] && spool_notify_pending(sp, NULL, NULL))
 			sp->notified = 1;
 		if (!o->only && spool_gc_maybe(sp))
 			w.errors++;

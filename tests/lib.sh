@@ -77,6 +77,16 @@ export Q_SPOOL="$scratch/spool"
 export Q_SYNC_MODE=manual
 cd "$scratch" || exit 255
 
+# python3 may be a slow shim (pyenv): resolve the interpreter once (make
+# check does it for the whole suite, in QTEST_PYTHON) and call it directly.
+if [ -z "${QTEST_PYTHON:-}" ] || [ ! -x "$QTEST_PYTHON" ]; then
+	QTEST_PYTHON=$(command python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+fi
+export QTEST_PYTHON
+python3() {
+	"${QTEST_PYTHON:-$(command -v python3)}" "$@"
+}
+
 # --- TAP -----------------------------------------------------------------------
 
 _ntest=0

@@ -35,8 +35,8 @@ ok $? "first wait >= 100 ms (backoff) ($w1)"
 ok $? "second wait >= 200 ms (doubled) ($w2)"
 [ "${w2:-0}" -gt "${w1:-0}" ]
 ok $? "waits grow"
-[ "${w2:-9999}" -lt 2000 ]
-ok $? "second wait well under 2 s ($w2)"
+[ "${w2:-99999}" -lt 10000 ]
+ok $? "second wait bounded by the backoff's cap, not minutes ($w2)"
 run_q events "$id"
 is "$(grep -c '"start"' <<<"$out")" 3 "events: 3 start events"
 is "$(grep -c '"deferred"' <<<"$out")" 2 "events: 2 deferred events"

@@ -27,7 +27,7 @@ check "the deferred job did not run" test ! -e early
 t0=$(now_ms)
 run_q add -- touch prompt
 id=$out
-check "a job added meanwhile runs promptly" wait_for 'test -e prompt' 2
+check "a job added meanwhile runs promptly" wait_for 'test -e prompt' 10
 t1=$(now_ms)
 note "picked up after $((t1 - t0)) ms"
 check "and completes" wait_for "q result $id" 2

@@ -19,8 +19,8 @@ t0=$(now_ms)
 run_q result --wait --timeout 300ms "$id"
 t1=$(now_ms)
 is "$rc" 5 "result --wait --timeout on a pending job that does not finish: exit 5"
-[ $((t1 - t0)) -ge 290 ] && [ $((t1 - t0)) -lt 3000 ]
-ok $? "result --wait --timeout 300ms waited about 300 ms ($((t1 - t0)) ms)"
+[ $((t1 - t0)) -ge 290 ] && [ $((t1 - t0)) -lt 20000 ]
+ok $? "result --wait --timeout 300ms waited at least 300 ms, and stopped ($((t1 - t0)) ms)"
 
 q_bg w worker --once
 w=$bg_pid

@@ -8,7 +8,7 @@
 
 seed=${TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 args=(--jobs 2000 --workers 4 --enqueuers 2 --chains 20 --chain-len 5 --prio-jobs 100
-	--seed "$seed" --timeout 300)
+	--seed "$seed" --timeout 1500)
 note "seed $seed (replay: TEST_SEED=$seed prove $0, or tests/stress.sh ${args[*]})"
 
 TMPDIR=$scratch "$TEST_DIR/stress.sh" "${args[@]}" >stress.out 2>stress.err

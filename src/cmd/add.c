@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -191,7 +190,7 @@ int jobopts_set(struct jobopts *o, int id, const char *arg, const char *cmd)
 			return usage_error(cmd, "bad deadline '%s': want a TIME or a DUR", arg);
 		break;
 	case A_AFTER:
-		if (!id_prefix_valid(arg))
+		if (strcmp(arg, "@") && !id_prefix_valid(arg))
 			return usage_error(cmd, "invalid job id '%s'", arg);
 		strv_push(&o->after, arg);
 		break;
@@ -299,22 +298,8 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job->key);
 		goto close;
 	}
-	if (fflush(stdout) || ferror(stdout)) {
-		/* Nobody learnt the id: a job nobody knows of must not run. */
-		int e = errno, w = spool_withdraw(&sp, job, initial);
-
-		errno = e;
-		if (w == 0)
-			error_errno("cannot write the job id to standard output; job not queued");
-		else
-			error_errno("cannot write the job id to standard output; job %s was queued",
-				    job->id);
-		/* Said; main need not say it again. */
-		__fpurge(stdout);
-		clearerr(stdout);
-		ret = EXIT_RUNTIME;
+	if ((ret = cmd_id_printed(&sp, job, initial)))
 		goto close;
-	}
 	if (mode == MODE_SYNC)
 		ret = run_sync(&sp, job, initial);
 	else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp))

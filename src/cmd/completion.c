@@ -34,6 +34,21 @@ static void options_of(const struct cmd *c, struct buf *b, int longs_only)
 	}
 }
 
+/* Append s in single quotes: a quote inside as '\'' (POSIX shells) or \' (fish). */
+static void quoted(struct buf *b, const char *s, int fish)
+{
+	buf_addc(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_adds(b, fish ? "\\'" : "'\\''");
+		else if (*s == '\\' && fish)
+			buf_adds(b, "\\\\");
+		else
+			buf_addc(b, *s);
+	}
+	buf_addc(b, '\'');
+}
+
 /* Does the command take job ids? */
 static int takes_ids(const struct cmd *c)
 {
@@ -93,8 +108,15 @@ static void zsh(struct buf *b)
 		    "_q() {\n"
 		    "\tlocal -a cmds\n"
 		    "\tcmds=(\n");
-	for (const struct cmd *c = commands; c->name; c++)
-		buf_addf(b, "\t\t'%s:%s'\n", c->name, c->help);
+	for (const struct cmd *c = commands; c->name; c++) {
+		struct buf d = BUF_INIT;
+
+		buf_addf(&d, "%s:%s", c->name, c->help);
+		buf_adds(b, "\t\t");
+		quoted(b, d.s, 0);
+		buf_addc(b, '\n');
+		buf_release(&d);
+	}
 	buf_adds(b, "\t)\n"
 		    "\tif (( CURRENT == 2 )); then\n"
 		    "\t\t_describe 'command' cmds\n"
@@ -135,7 +157,9 @@ static void fish(struct buf *b)
 		struct buf o = BUF_INIT;
 		const char *p;
 
-		buf_addf(b, "complete -c q -n __fish_use_subcommand -a %s -d '%s'\n", c->name, c->help);
+		buf_addf(b, "complete -c q -n __fish_use_subcommand -a %s -d ", c->name);
+		quoted(b, c->help, 1);
+		buf_addc(b, '\n');
 		options_of(c, &o, 0);
 		for (p = o.s; p && *p;) {
 			const char *e = strchr(p, ' ');

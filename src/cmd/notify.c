@@ -77,9 +77,20 @@ static int call(struct spool *sp, const char *id, const char *status)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+static int skipped(const char *id, void *arg)
+{
+	const struct strv *s = arg;
+
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], id))
+			return 1;
+	return 0;
+}
+
 int cmd_notify(int argc, char **argv)
 {
 	struct spool sp;
+	struct strv later = { NULL, 0 };
 	int ret, missing, lock;
 	char id[ID_LEN + 1];
 
@@ -99,20 +110,29 @@ int cmd_notify(int argc, char **argv)
 				close(lock);
 			break;
 		}
-		for (int fd; (fd = spool_notify_next(&sp, id)) >= 0;) {
+		for (int fd; (fd = spool_notify_next(&sp, id, skipped, &later)) >= 0;) {
 			struct jobref ref;
 			int r = spool_locate(&sp, id, &ref);
 
-			/* Retried since (it is live again) or removed: nothing to say now. */
-			if (r == SP_OK && state_final(ref.state) && sp.cfg.on_finish[0])
+			/*
+			 * Noted but not moved yet: whoever moves it starts another
+			 * q notify once it is final; leave the note for that one.
+			 */
+			if (r == SP_OK && !state_final(ref.state)) {
+				strv_push(&later, id);
+				close(fd);
+				continue;
+			}
+			if (r == SP_OK && sp.cfg.on_finish[0])
 				call(&sp, id, state_status(ref.state));
 			if (spool_notify_done(&sp, id, fd))
 				ret = EXIT_RUNTIME;
 		}
 		close(lock);
-		if (!spool_notify_pending(&sp))
+		if (!spool_notify_pending(&sp, skipped, &later))
 			break;
 	}
+	strv_clear(&later);
 	spool_release(&sp);
 	return ret;
 }

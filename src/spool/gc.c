@@ -123,7 +123,9 @@ int spool_watch_schedule(struct spool *sp)
 	for (size_t i = 0; i < sizeof(watched) / sizeof(*watched); i++) {
 		buf_reset(&p);
 		buf_addf(&p, "%s/%s", sp->path, states[watched[i]].dir);
-		if (inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_ONLYDIR) < 0) {
+		/* Arrivals (an earlier due time), changed times, and departures (nothing left?). */
+		if (inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_MOVED_FROM |
+						  IN_DELETE | IN_ONLYDIR) < 0) {
 			close(ino);
 			ino = -1;
 			break;
@@ -499,6 +501,8 @@ struct next_note {
 	struct spool *sp;
 	int d, fd;
 	char *id;
+	int (*skip)(const char *id, void *arg);
+	void *arg;
 };
 
 static int take_note(const char *name, void *arg)
@@ -506,7 +510,7 @@ static int take_note(const char *name, void *arg)
 	struct next_note *n = arg;
 	int fd;
 
-	if (!id_valid(name))
+	if (!id_valid(name) || (n->skip && n->skip(name, n->arg)))
 		return 0;
 	fd = f_openat(n->d, name, O_RDONLY, 0);
 	if (fd < 0)
@@ -520,9 +524,10 @@ static int take_note(const char *name, void *arg)
 	return 1;
 }
 
-int spool_notify_next(struct spool *sp, char id[ID_LEN + 1])
+int spool_notify_next(struct spool *sp, char id[ID_LEN + 1],
+		      int (*skip)(const char *id, void *arg), void *arg)
 {
-	struct next_note n = { sp, NOTIFY_FD(sp), -2, id };
+	struct next_note n = { sp, NOTIFY_FD(sp), -2, id, skip, arg };
 
 	if (n.d < 0 || dir_each(n.d, "notify", 1, take_note, &n) < 0)
 		return -1;
@@ -537,18 +542,26 @@ int spool_notify_done(struct spool *sp, const char *id, int fd)
 	return r;
 }
 
+struct any_note {
+	int (*skip)(const char *id, void *arg);
+	void *arg;
+};
+
 static int any(const char *name, void *arg)
 {
-	return 1;
+	struct any_note *a = arg;
+
+	return id_valid(name) && !(a->skip && a->skip(name, a->arg));
 }
 
-int spool_notify_pending(struct spool *sp)
+int spool_notify_pending(struct spool *sp, int (*skip)(const char *id, void *arg), void *arg)
 {
 	int d = f_openat(sp->fd, "notify", O_RDONLY | O_DIRECTORY, 0), r;
+	struct any_note a = { skip, arg };
 
 	if (d < 0)
 		return 0;
-	r = dir_each(d, "notify", 0, any, NULL) > 0;
+	r = dir_each(d, "notify", 0, any, &a) > 0;
 	close(d);
 	return r;
 }
