@@ -98,6 +98,24 @@ static void on_term(int sig)
 
 /* ------------------------------------------------------------ output */
 
+/* A formatted string, malloc'd (never cut short). */
+static char *vformat(const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+	char *s;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
+	s = xmalloc(n < 0 ? 1 : (size_t)n + 1);
+	if (n < 0)
+		*s = '\0';
+	else
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
 /* A line for people in the job's log. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -156,18 +174,22 @@ static void progress(struct gitjob *g, int phase, int pct, const char *fmt, ...)
 static void progress(struct gitjob *g, int phase, int pct, const char *fmt, ...)
 {
 	int64_t now = mono_ms();
-	char msg[300];
+	struct buf msg = BUF_INIT;
 	va_list ap;
+	char *s;
 
 	if (!g->have_spool || (phase == g->progress_phase && now - g->progress_at < PROGRESS_EVERY_MS))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	s = vformat(fmt, ap);
 	va_end(ap);
+	add_text(&msg, s, strlen(s));
+	free(s);
 	g->progress_phase = phase;
 	g->progress_at = now;
-	if (spool_progress_write(&g->sp, g->id, pct < 0 ? 0 : pct > 100 ? 100 : pct, msg))
+	if (spool_progress_write(&g->sp, g->id, pct < 0 ? 0 : pct > 100 ? 100 : pct, msg.s))
 		g->have_spool = 0; /* said once; the job goes on without */
+	buf_release(&msg);
 }
 
 static void mib(char *out, size_t n, size_t bytes)
@@ -246,7 +268,8 @@ static int empty_or_absent(const char *path)
 
 	if (lstat(path, &st))
 		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode) || !(d = opendir(path)))
+	d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+	if (!d)
 		return -1;
 	while ((e = readdir(d)))
 		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
@@ -262,13 +285,14 @@ static int fail_with(struct gitjob *g, int code, int temporary, const char *fmt,
 static int fail_with(struct gitjob *g, int code, int temporary, const char *fmt, ...)
 {
 	va_list ap;
-	char msg[1024];
+	char *msg;
 
 	if (!g->reason.len) {
 		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
+		msg = vformat(fmt, ap);
 		va_end(ap);
 		add_text(&g->reason, msg, strlen(msg));
+		free(msg);
 		g->reason_temporary = temporary;
 	}
 	return code;
@@ -278,8 +302,9 @@ static int fail_with(struct gitjob *g, int code, int temporary, const char *fmt,
 static int http_status(const char *msg)
 {
 	const char *p = msg ? strstr(msg, "status code: ") : NULL;
+	long n = p ? strtol(p + 13, NULL, 10) : 0;
 
-	return p ? atoi(p + 13) : 0;
+	return n >= 100 && n <= 999 ? (int)n : 0;
 }
 
 /*
@@ -859,13 +884,16 @@ static int git_failed(struct gitjob *g, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int git_failed(struct gitjob *g, int rc, const char *fmt, ...)
 {
-	char what[PATH_MAX + 64];
 	va_list ap;
+	char *what;
+	int temporary;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	what = vformat(fmt, ap);
 	va_end(ap);
-	return failed(g, classify(g, rc, what));
+	temporary = classify(g, rc, what);
+	free(what);
+	return failed(g, temporary);
 }
 
 /* The job is done: progress at 100%, the result written; the exit status. */
@@ -1260,12 +1288,21 @@ static int op_push(struct gitjob *g)
 		goto out;
 	}
 	if (g->rejected) {
+		/* An error is one line: the remote's lines joined by "; ". */
+		struct buf said = BUF_INIT;
+
+		for (size_t k = 0; k < g->remote_text.len; k++) {
+			if (g->remote_text.s[k] != '\n')
+				buf_addc(&said, g->remote_text.s[k]);
+			else if (k + 1 < g->remote_text.len)
+				buf_adds(&said, "; ");
+		}
 		/* "a (b), c (d), " less its last separator */
 		g->rejections.len -= 2;
 		g->rejections.s[g->rejections.len] = '\0';
 		fail_with(g, 0, 0, "cannot push to '%s': the remote refused %s%s%s", g->where,
-			  g->rejections.s, g->remote_text.len ? "; it said: " : "",
-			  g->remote_text.len ? g->remote_text.s : "");
+			  g->rejections.s, said.len ? "; it said: " : "", said.len ? said.s : "");
+		buf_release(&said);
 		ret = failed(g, 0);
 		goto out;
 	}

@@ -40,6 +40,22 @@ like "$out" "command +git clone $scratch/origin.git $scratch/origin" "show descr
 q cancel "$c" >/dev/null
 q cancel "$(q list --state pending | cut -d' ' -f1)" >/dev/null
 
+run_q git clone origin.git newdir/ --manual
+is "$(result "$out" 'j["args"]["dir"]')" "$scratch/newdir" "a directory given as DIR/ is DIR"
+q cancel "$out" >/dev/null
+
+# A repository deep enough that "git:PATH" passes the 200 bytes of a queue
+# name: the name keeps the path's end and a hash of all of it.
+deep=$scratch/$(printf 'd%.0s' {1..120})/$(printf 'e%.0s' {1..120})
+mkdir -p "$deep" && git_id init -q "$deep"
+run_q -C "$deep" git fetch --manual
+is "$rc" 0 "a job on a repository with a long path is queued"
+queue=$(jpy 'j["queue"]' <"$(job_file "$out")")
+[ "${#queue}" -le 200 ]
+ok $? "its queue name has at most 200 bytes (${#queue})"
+like "$queue" "^git:.*eeeeeeee~[0-9a-f]{16}$" "and ends with the path's end and a hash"
+q cancel "$out" >/dev/null
+
 run_q git clone https://x-access-token:ghp_secret@github.com/o/r.git --manual
 is "$rc" 2 "a URL with a password is refused (exit 2)"
 like "$err" "password" "and says why"

@@ -54,13 +54,20 @@ static int has(const char *dir, const char *name, int want_dir)
  * parent, for a path that does not exist yet), else joined to the
  * current directory.  NULL (said) when the current directory is gone.
  */
-static char *absolute(const char *p)
+static char *absolute(const char *path)
 {
-	char cwd[PATH_MAX], *real = realpath(p, NULL), *slash, *parent;
+	char cwd[PATH_MAX], *p = xstrdup(path), *real, *slash, *parent;
+	size_t n = strlen(p);
 	struct buf b = BUF_INIT;
 
-	if (real)
+	/* "dir/" names dir. */
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	real = realpath(p, NULL);
+	if (real) {
+		free(p);
 		return real;
+	}
 	slash = strrchr(p, '/');
 	parent = slash ? xstrndup(p, slash == p ? 1 : (size_t)(slash - p)) : xstrdup(".");
 	real = slash && !slash[1] ? NULL : realpath(parent, NULL);
@@ -69,16 +76,15 @@ static char *absolute(const char *p)
 		buf_addf(&b, "%s%s%s", real, strcmp(real, "/") ? "/" : "",
 			 slash ? slash + 1 : p);
 		free(real);
-		return buf_detach(&b);
-	}
-	if (p[0] == '/')
-		return xstrdup(p);
-	if (!getcwd(cwd, sizeof(cwd))) {
+	} else if (p[0] == '/') {
+		buf_adds(&b, p);
+	} else if (getcwd(cwd, sizeof(cwd))) {
+		buf_addf(&b, "%s/%s", cwd, p);
+	} else {
 		error_errno("cannot get the current directory");
-		return NULL;
 	}
-	buf_addf(&b, "%s/%s", cwd, p);
-	return buf_detach(&b);
+	free(p);
+	return b.len ? buf_detach(&b) : NULL;
 }
 
 /*
