@@ -1189,8 +1189,26 @@ static int run_loop(struct worker *w, int ino)
 			}
 			return -1;
 		}
-		if (w->o->only && w->only_done && !w->nrun)
-			return 0;
+		if (w->o->only && !w->nrun) {
+			/*
+			 * Our job went back to deferred/ for another attempt (a
+			 * retry's backoff, or exit 75): wait for it here, as
+			 * q add --sync promises, and claim it again.
+			 */
+			struct jobref ref;
+			int64_t d;
+
+			if (spool_locate(w->sp, w->o->only, &ref) == SP_OK && ref.state == ST_DEFERRED) {
+				if (promote(w) < 0)
+					return -1;
+				d = w->next_due < 0 ? 1000 : w->next_due - now_ms();
+				sleep_ms(d > 1000 ? 1000 : d);
+				w->only_done = 0;
+				continue;
+			}
+			if (w->only_done)
+				return 0;
+		}
 		now = mono_ms();
 		if (w->nrun) {
 			wait = orphans_pending(w) ? 50 : -1;
@@ -1234,14 +1252,7 @@ static int run_loop(struct worker *w, int ino)
 		}
 		/* q push stays (with its slot-less foreground) for retries due soon. */
 		if (w->o->push && w->next_due >= 0 && w->next_due - now <= w->sp->cfg.linger_ms) {
-			struct timespec ts;
-			int64_t d = w->next_due - now;
-
-			if (d > 0) {
-				ts.tv_sec = d / 1000;
-				ts.tv_nsec = d % 1000 * 1000000;
-				nanosleep(&ts, NULL);
-			}
+			sleep_ms(w->next_due - now);
 			continue;
 		}
 		return 0;

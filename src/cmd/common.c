@@ -306,10 +306,8 @@ int print_logs(struct spool *sp, const struct jobref *refs, int n, const char *e
 			}
 		}
 		if (left && !got) {
-			struct timespec ts = { 0, 100 * 1000000 };
-
 			fflush(stdout);
-			nanosleep(&ts, NULL);
+			sleep_ms(100);
 		}
 	}
 out:

@@ -176,14 +176,6 @@ static int same_origin(const struct gh *g, const char *url)
 	return !strncasecmp(url, g->origin, n) && (url[n] == '/' || !url[n]);
 }
 
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
-
-	while (ms > 0 && nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* -------------------------------------------------- the host's state */
 
 /*
