@@ -109,10 +109,4 @@ like "$out" "ran" "add --sync: and prints the output of its second run"
 run_q fsck
 is "$rc" 0 "fsck clean"
 
-# --sync runs every attempt in the foreground, waiting out the backoff
-# (it used to wait for a worker that nobody started).
-run_q add --sync --attempts 3 --backoff 100ms -- sh -c 'n=$(cat n 2>/dev/null || echo 0); echo $((n + 1)) >n; [ "$n" -ge 2 ]'
-is "$rc" 0 "add --sync retries until the third attempt succeeds"
-is "$(cat n)" 3 "add --sync: three attempts ran"
-
 done_testing

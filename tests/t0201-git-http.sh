@@ -147,6 +147,10 @@ check "meanwhile a job on another repository runs and completes" \
 	wait_for 'q result '"$b" 10
 is "$(q show --json "$a2" | jpy 'j["status"]')" pending \
 	"while the second fetch of h1 waits for the first, with a worker slot free"
+GH_TOKEN=$TOKEN q_bg s3 -C h1 git fetch --sync
+s3=$bg_pid
+check "a --sync fetch of h1 queues and waits too" wait_for "test -s s3.out" 10
+is "$(q show --json "$(head -1 s3.out)" | jpy 'j["status"]')" pending "without running"
 rm ctl/stall
 check "then the first fetch completes" wait_for "q result $a1" 10
 check "and the second runs after it" wait_for "q result $a2" 10
@@ -154,6 +158,27 @@ a1_end=$(q show --json "$a1" | jpy 'j["finished_at"]')
 a2_start=$(q show --json "$a2" | jpy 'j["started_at"]')
 [[ ! "$a2_start" < "$a1_end" ]]
 ok $? "the second started ($a2_start) after the first finished ($a1_end)"
+wait "$s3"
+is "$?" 0 "the --sync fetch ran once the queue had room, and completed"
+
+# No worker but the --sync ones: the second waits for the first's queue
+# slot, then runs itself (the first's worker runs only its own job).
+seed_commit seven
+touch ctl/stall
+GH_TOKEN=$TOKEN q_bg y1 -C h1 git fetch --sync
+y1=$bg_pid
+check "a --sync fetch runs (and stalls)" \
+	wait_for 'test -s y1.out && [ "$(q show --json "$(head -1 y1.out)" | jpy "j[\"status\"]")" = running ]' 10
+GH_TOKEN=$TOKEN q_bg y2 -C h1 git fetch --sync
+y2=$bg_pid
+check "a second --sync fetch of h1 queues" wait_for "test -s y2.out" 10
+rm ctl/stall
+wait "$y1"
+is "$?" 0 "the first completes"
+RUN_Q_TIMEOUT=20 run_q result --wait --timeout 15s "$(head -1 y2.out)"
+is "$rc" 0 "the second completes after it, run by its own q git --sync"
+check "and its q git --sync exits" wait_gone 5 "$y2"
+kill "$y2" 2>/dev/null
 
 stop_http
 run_q fsck

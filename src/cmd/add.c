@@ -45,9 +45,10 @@ struct sync_wait {
 };
 
 /*
- * op_wait's stop: the job is pending (promoted here once due, as a
- * worker would: an only-worker promotes nothing) and its queue, if it
- * has one, has a free slot.
+ * op_wait's stop: the job is pending (a job added --at, --in or --after
+ * is promoted here once due, as a worker would) and its queue, if it
+ * has one, has a free slot: a worker that found it full (another job of
+ * the queue ran) left it pending, and nobody else may come for it.
  */
 static int runnable_here(void *arg)
 {
@@ -72,9 +73,9 @@ static int runnable_here(void *arg)
 
 /*
  * Run the job now, in the foreground; print its output; exit like
- * `q result`.  Each attempt runs here as soon as the job is runnable:
- * after a retry's backoff, or once its queue has room.  A job that
- * cannot run yet (--at, --in, --after) is also left to a detached
+ * `q result`.  The job runs here as soon as it is runnable: at once, or
+ * once its queue has room (the worker stays for its retries).  A job
+ * that cannot run yet (--at, --in, --after) is also left to a detached
  * worker, and we wait for it.
  */
 static int run_sync(struct spool *sp, const struct job *job, enum state initial)
