@@ -1233,8 +1233,18 @@ static int full_refspec(struct gitjob *g, git_repository *repo, const char *spec
 			rc = git_reference_resolve(&resolved, ref);
 			git_reference_free(ref);
 			ref = resolved;
-			if (rc < 0)
+			if (rc < 0) {
+				fail_with(g, rc, 0, "cannot push '%s': '%s' names no commit", spec,
+					  name);
 				goto out;
+			}
+		}
+		if (strncmp(git_reference_name(ref), "refs/", 5) && (!colon || !colon[1])) {
+			/* A detached HEAD: which branch should it go to? */
+			rc = fail_with(g, GIT_EINVALIDSPEC, 0,
+				       "cannot push '%s': it is not on a branch; name one (HEAD:BRANCH)",
+				       spec);
+			goto out;
 		}
 		buf_adds(out, git_reference_name(ref));
 	}

@@ -175,6 +175,15 @@ run_q -C p1 git push --sync origin topic main:pushed-main
 is "$rc" 0 "push of named refspecs"
 is "$(git -C origin.git rev-parse topic pushed-main | sort -u | wc -l)" 1 "both refs arrived"
 
+git -C p1 checkout -q --detach
+run_q -C p1 git push --sync
+is "$rc" 1 "a push from a detached HEAD without a refspec fails"
+like "$(result "$(first)" 'j["result"]["error"]')" "not on a branch" "and says so"
+run_q -C p1 git push --sync origin HEAD:from-detached
+is "$rc" 0 "HEAD:BRANCH from a detached HEAD pushes"
+is "$(git -C origin.git rev-parse from-detached)" "$(git -C p1 rev-parse HEAD)" "to that branch"
+git -C p1 checkout -q main
+
 run_q -C c1 git push --sync origin main
 is "$rc" 1 "a push that is not a fast-forward fails"
 id=${out%%$'
