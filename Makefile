@@ -30,8 +30,10 @@ ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
 	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c
 CMD_SRC = $(wildcard src/cmd/*.c)
+# The MCP server (q mcp): a front end, linked into bin/q only.
+MCP_SRC = $(wildcard src/mcp/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
-CMD_OBJ = $(CMD_SRC:.c=.o)
+CMD_OBJ = $(CMD_SRC:.c=.o) $(MCP_SRC:.c=.o)
 UNIT = $(patsubst tests/unit/%.c,tests/unit/%,$(wildcard tests/unit/*.c))
 
 # Helper executables for typed jobs live in $(LIBEXECDIR)/q/.  Each links

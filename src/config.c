@@ -40,6 +40,7 @@ static const struct key {
 	{ "gc.completed", K_DUR, offsetof(struct config, gc_completed_ms) },
 	{ "gc.failed", K_DUR, offsetof(struct config, gc_failed_ms) },
 	{ "gc.interval", K_DUR, offsetof(struct config, gc_interval_ms) },
+	{ "mcp.exec", K_STR, offsetof(struct config, mcp_exec) },
 };
 
 void config_defaults(struct config *c)
@@ -61,6 +62,7 @@ void config_defaults(struct config *c)
 	c->gc_completed_ms = 86400000;
 	c->gc_failed_ms = 7 * 86400000LL;
 	c->gc_interval_ms = 3600000;
+	snprintf(c->mcp_exec, sizeof(c->mcp_exec), "none");
 }
 
 int mode_parse(const char *s)
@@ -119,10 +121,10 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 				return error("%s: bad duration '%s' for '%s'", where, value, k->name);
 			return 0;
 		case K_STR:
-			if (strlen(value) >= sizeof(c->on_finish) || !utf8_valid(value, strlen(value)))
-				return error("%s: value for '%s' is longer than %zu bytes or not UTF-8",
-					     where, k->name, sizeof(c->on_finish) - 1);
-			snprintf((char *)p, sizeof(c->on_finish), "%s", value);
+			if (strlen(value) >= CONFIG_STR_MAX || !utf8_valid(value, strlen(value)))
+				return error("%s: value for '%s' is longer than %d bytes or not UTF-8",
+					     where, k->name, CONFIG_STR_MAX - 1);
+			snprintf((char *)p, CONFIG_STR_MAX, "%s", value);
 			return 0;
 		case K_BACKOFF:
 			if (backoff_parse(value, &c->backoff_ms, &c->backoff_max_ms))

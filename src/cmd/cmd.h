@@ -17,6 +17,8 @@ struct cmd {
 };
 
 extern const struct cmd commands[];
+/* q's version (q.c). */
+extern const char q_version[];
 
 /*
  * Options: a table of {long name, short letter, has argument, id}.
@@ -117,5 +119,6 @@ int cmd_help(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 
 #endif
