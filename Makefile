@@ -122,6 +122,10 @@ bench: all
 	bench/run
 	bench/peers
 
+# q mcp's start_job and poll_job round trips against q add (bench/mcp).
+bench-mcp: all
+	bench/mcp
+
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
 
@@ -146,4 +150,4 @@ clean:
 	rm -f bin/q $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench crash chaos install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench bench-mcp crash chaos install format clean fuzz fuzz-replay
