@@ -9,6 +9,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
 DESTDIR ?=
 
 CC ?= cc
@@ -28,7 +29,7 @@ ALL_CFLAGS = $(Q_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(Q_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
-	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c
+	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c
 CMD_SRC = $(wildcard src/cmd/*.c)
 # The MCP server (q mcp): a front end, linked into bin/q only.
 MCP_SRC = $(wildcard src/mcp/*.c)
@@ -41,7 +42,22 @@ UNIT = $(patsubst tests/unit/%.c,tests/unit/%,$(wildcard tests/unit/*.c))
 # so bin/q builds (and starts in a millisecond) without any of them.
 HELPERS =
 
+# q-github: GitHub jobs over libcurl (src/github/; http.c alone includes curl.h).
+CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
+ifneq ($(CURL_LIBS),)
+CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+HELPERS += bin/q-github
+endif
+GITHUB_OBJ = src/github/main.o src/github/http.o
+
 all: bin/q $(HELPERS)
+
+bin/q-github: $(GITHUB_OBJ) $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CURL_LIBS)
+
+src/github/http.o: src/github/http.c
+	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -c -o $@ $<
 
 bin/q: src/q.o $(CMD_OBJ) $(LIB_OBJ)
 	@mkdir -p bin
@@ -122,6 +138,9 @@ bench: all
 	bench/run
 	bench/peers
 
+bench-github: all
+	bench/github
+
 # q mcp's start_job and poll_job round trips against q add (bench/mcp).
 bench-mcp: all
 	bench/mcp
@@ -140,14 +159,20 @@ stress: all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 755 bin/q $(HELPERS) $(DESTDIR)$(BINDIR)/
+	install -m 755 bin/q $(DESTDIR)$(BINDIR)/
+	$(if $(HELPERS),install -d $(DESTDIR)$(LIBEXECDIR)/q && install -m 755 $(HELPERS) $(DESTDIR)$(LIBEXECDIR)/q/)
 	install -m 644 q.1 $(DESTDIR)$(MANDIR)/man1/q.1
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	bin/q completion bash >$(DESTDIR)$(DATADIR)/bash-completion/completions/q
+	bin/q completion zsh >$(DESTDIR)$(DATADIR)/zsh/site-functions/_q
+	bin/q completion fish >$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/q.fish
 
 format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
 
 clean:
-	rm -f bin/q $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
+	rm -f bin/q bin/q-github $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench bench-mcp crash chaos install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench bench-github bench-mcp crash chaos install format clean fuzz fuzz-replay

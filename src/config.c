@@ -17,7 +17,7 @@
 
 #define CONFIG_MAX_SIZE (64 << 10)
 
-enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF, K_STR };
+enum ktype { K_MODE, K_INT, K_POS, K_DUR, K_BACKOFF, K_STR, K_BOOL, K_URL, K_VERSION };
 
 static const struct key {
 	const char *name;
@@ -40,6 +40,14 @@ static const struct key {
 	{ "gc.completed", K_DUR, offsetof(struct config, gc_completed_ms) },
 	{ "gc.failed", K_DUR, offsetof(struct config, gc_failed_ms) },
 	{ "gc.interval", K_DUR, offsetof(struct config, gc_interval_ms) },
+	{ "sync.max_retries", K_INT, offsetof(struct config, sync_max_retries) },
+	{ "sync.batch_size", K_POS, offsetof(struct config, sync_batch_size) },
+	{ "sync.auto_retry", K_BOOL, offsetof(struct config, sync_auto_retry) },
+	{ "github.api_url", K_URL, offsetof(struct config, github_api_url) },
+	{ "github.api_version", K_VERSION, offsetof(struct config, github_api_version) },
+	{ "github.timeout", K_DUR, offsetof(struct config, github_timeout_ms) },
+	{ "github.connect_timeout", K_DUR, offsetof(struct config, github_connect_timeout_ms) },
+	{ "github.write_interval", K_DUR, offsetof(struct config, github_write_interval_ms) },
 	{ "mcp.exec", K_STR, offsetof(struct config, mcp_exec) },
 };
 
@@ -62,7 +70,55 @@ void config_defaults(struct config *c)
 	c->gc_completed_ms = 86400000;
 	c->gc_failed_ms = 7 * 86400000LL;
 	c->gc_interval_ms = 3600000;
+	c->sync_max_retries = 3;
+	c->sync_batch_size = 10;
+	c->sync_auto_retry = 1;
+	snprintf(c->github_api_url, sizeof(c->github_api_url), "https://api.github.com");
+	snprintf(c->github_api_version, sizeof(c->github_api_version), "2022-11-28");
+	c->github_timeout_ms = 30000;
+	c->github_connect_timeout_ms = 10000;
+	c->github_write_interval_ms = 1000;
 	snprintf(c->mcp_exec, sizeof(c->mcp_exec), "none");
+}
+
+/* git-config booleans: 1, 0, or -1 when value is not one. */
+static int bool_parse(const char *v)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no",
+									       "off", "0", "" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		if (!strcasecmp(v, yes[i]))
+			return 1;
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+		if (!strcasecmp(v, no[i]))
+			return 0;
+	return -1;
+}
+
+/*
+ * An API base URL: http or https, a host, an optional path (GitHub
+ * Enterprise Server: /api/v3), printable ASCII without blanks, no
+ * query, fragment or user name (a URL never carries a credential).
+ */
+static int url_ok(const char *v, size_t size)
+{
+	const char *host;
+
+	if (strlen(v) >= size)
+		return 0;
+	if (!strncmp(v, "https://", 8))
+		host = v + 8;
+	else if (!strncmp(v, "http://", 7))
+		host = v + 7;
+	else
+		return 0;
+	if (!*host || *host == '/')
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("?#@\\\"<>", *p))
+			return 0;
+	return 1;
 }
 
 int mode_parse(const char *s)
@@ -130,6 +186,33 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			if (backoff_parse(value, &c->backoff_ms, &c->backoff_max_ms))
 				return error("%s: bad value '%s' for '%s': want BASE[:MAX]", where,
 					     value, k->name);
+			return 0;
+		case K_BOOL:
+			if ((m = bool_parse(value)) < 0)
+				return error("%s: bad value '%s' for '%s': want true or false", where,
+					     value, k->name);
+			*p = m;
+			return 0;
+		case K_URL: {
+			char *dst = (char *)c + k->off;
+			size_t n;
+
+			if (!url_ok(value, sizeof(c->github_api_url)))
+				return error("%s: bad value '%s' for '%s': want http(s)://HOST[/PATH]",
+					     where, value, k->name);
+			n = strlen(value);
+			while (n > 8 && value[n - 1] == '/')
+				n--;
+			memcpy(dst, value, n);
+			dst[n] = '\0';
+			return 0;
+		}
+		case K_VERSION:
+			if (!*value || strlen(value) >= sizeof(c->github_api_version) ||
+			    strspn(value, "0123456789-") != strlen(value))
+				return error("%s: bad value '%s' for '%s': want a date like 2022-11-28",
+					     where, value, k->name);
+			memcpy((char *)c + k->off, value, strlen(value) + 1);
 			return 0;
 		}
 	}
@@ -236,7 +319,9 @@ static int parse_value(const char **pp, const char *e, struct buf *out, const ch
 	return 0;
 }
 
-int config_parse(struct config *c, const char *text, size_t len, const char *name)
+int config_parse_each(const char *text, size_t len, const char *name,
+		      int (*fn)(const char *key, const char *value, const char *where, void *arg),
+		      void *arg)
 {
 	const char *p = text, *e = text + len;
 	char section[64] = "";
@@ -362,7 +447,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 				char where[300];
 
 				snprintf(where, sizeof(where), "%s:%d", name, start_line);
-				if (config_set(c, key, val.s ? val.s : "", where))
+				if (fn(key, val.s ? val.s : "", where, arg))
 					ret = -1;
 			}
 			if (ret)
@@ -376,6 +461,16 @@ bad:
 	}
 	buf_release(&val);
 	return ret;
+}
+
+static int set_fn(const char *key, const char *value, const char *where, void *arg)
+{
+	return config_set(arg, key, value, where);
+}
+
+int config_parse(struct config *c, const char *text, size_t len, const char *name)
+{
+	return config_parse_each(text, len, name, set_fn, c);
 }
 
 static int config_env(struct config *c)

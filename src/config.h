@@ -41,6 +41,15 @@ struct config {
 		int max;
 	} queues[CONFIG_MAX_QUEUES]; /* [queues] NAME = N */
 	int nqueues;
+	/* GitHub jobs (q gh, the helper q-github) */
+	int64_t sync_max_retries; /* sync.max_retries: attempts after the first */
+	int64_t sync_batch_size;  /* sync.batch_size: GitHub jobs per q push progress line */
+	int64_t sync_auto_retry;  /* sync.auto_retry: retry failed sends (boolean) */
+	char github_api_url[256]; /* github.api_url, without a trailing '/' */
+	char github_api_version[32];     /* github.api_version */
+	int64_t github_timeout_ms;       /* github.timeout: one request, all of it */
+	int64_t github_connect_timeout_ms; /* github.connect_timeout */
+	int64_t github_write_interval_ms;  /* github.write_interval: between writes to one host */
 	char mcp_exec[CONFIG_STR_MAX];   /* mcp.exec: none, all, or command names */
 };
 
@@ -52,6 +61,16 @@ void config_defaults(struct config *c);
 int config_parse(struct config *c, const char *text, size_t len, const char *name);
 /* Read file path (a missing file is fine), then the environment. */
 int config_load(struct config *c, const char *path);
+/*
+ * Parse git-config text, calling fn for each setting with its name as
+ * "section.key" or "section.subsection.key" (section and key in lower
+ * case, the subsection as written) and its value; fn returns 0 or -1
+ * to stop.  Returns 0, or -1 after printing the first error.  (q gh
+ * reads the remotes of .git/config with it.)
+ */
+int config_parse_each(const char *text, size_t len, const char *name,
+		      int (*fn)(const char *key, const char *value, const char *where, void *arg),
+		      void *arg);
 /* Set one "section.key"; where names the source for messages. */
 int config_set(struct config *c, const char *key, const char *value, const char *where);
 /* The concurrency of queue NAME ([queues] NAME = N), 1 by default. */

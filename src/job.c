@@ -127,7 +127,8 @@ int priority_parse(const char *s)
 
 int env_is_secret(const struct job *job, const char *name, size_t len)
 {
-	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN" };
+	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN",
+					     "GITHUB_ENTERPRISE_TOKEN" };
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
 		if (strlen(known[i]) == len && !memcmp(known[i], name, len))

@@ -535,7 +535,25 @@ void jw_raw(struct jw *w, const char *text, size_t n)
 		return;
 	}
 	jw_value(w);
-	buf_add(w->b, text, n);
+	/* Valid JSON, so whitespace outside strings is insignificant: drop
+	 * it, and the output stays one line whatever the text looked like. */
+	for (size_t i = 0, in_str = 0; i < n; i++) {
+		char c = text[i];
+
+		if (in_str) {
+			if (c == '\\' && i + 1 < n) {
+				buf_add(w->b, &c, 1);
+				c = text[++i];
+			} else if (c == '"') {
+				in_str = 0;
+			}
+		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			continue;
+		} else if (c == '"') {
+			in_str = 1;
+		}
+		buf_add(w->b, &c, 1);
+	}
 }
 
 void jw_time(struct jw *w, int64_t ms)

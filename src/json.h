@@ -68,7 +68,8 @@ void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
 /* A time in RFC 3339, or null when ms < 0. */
 void jw_time(struct jw *w, int64_t ms);
-/* A value already in JSON (checked by the caller), or null when text is NULL. */
+/* A value already in JSON (checked by the caller), without its insignificant
+ * whitespace; null when text is NULL. */
 void jw_raw(struct jw *w, const char *text, size_t n);
 
 /* Append s as a quoted JSON string to b. */

@@ -18,13 +18,6 @@
 
 extern char **environ;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* ------------------------------------------------------------------ add */
 
 int op_secret_name(const char *name, size_t len)

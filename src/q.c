@@ -99,6 +99,39 @@ const struct cmd commands[] = {
 	  "Exec jobs are refused unless mcp.exec allows them (Q_MCP_EXEC=all)." },
 	{ "completion", cmd_completion, "q completion {bash | zsh | fish}",
 	  "print a shell completion script", "" },
+	{ "gh", cmd_gh,
+	  "q gh api METHOD PATH [-f KEY=VALUE]... [--input FILE] [GH-OPTIONS]\n"
+	  "   or: q gh issue create --title TITLE [--body BODY] [--label NAME]... "
+	  "[--assignee LOGIN]... [GH-OPTIONS]\n"
+	  "   or: q gh issue edit REF [--title TITLE] [--body BODY] [--add-label NAME]... "
+	  "[--remove-label NAME]... [--add-assignee LOGIN]... [--remove-assignee LOGIN]... "
+	  "[GH-OPTIONS]\n"
+	  "   or: q gh issue close REF [--reason completed|not_planned] [GH-OPTIONS]\n"
+	  "   or: q gh issue comment REF --body BODY [GH-OPTIONS]\n"
+	  "   or: q gh label add|remove REF NAME [GH-OPTIONS]\n"
+	  "GH-OPTIONS: [--repo [HOST/]OWNER/REPO] [--sync | --async | --manual] [--json]\n"
+	  "REF: an issue number, or the id of the job that creates the issue",
+	  "queue a GitHub API call (issues, comments, labels); print its id",
+	  "-R, --repo [HOST/]OWNER/REPO  the repository (default: the remote origin's)\n"
+	  "-t, --title TITLE       issue create, issue edit: the title\n"
+	  "-b, --body BODY         issue create, edit, comment: the text\n"
+	  "-l, --label NAME        issue create: a label (again for more)\n"
+	  "-a, --assignee LOGIN    issue create: an assignee (again for more)\n"
+	  "    --add-label NAME    issue edit: add a label\n"
+	  "    --remove-label NAME issue edit: take a label off\n"
+	  "    --add-assignee LOGIN     issue edit: add an assignee\n"
+	  "    --remove-assignee LOGIN  issue edit: take an assignee off\n"
+	  "    --reason completed|not_planned  issue close: why\n"
+	  "-f, --field KEY=VALUE   api: a field (a GET's query, else the JSON body)\n"
+	  "    --input FILE        api: the body, as it is (- reads standard input)\n"
+	  "    --sync              send it now; print what GitHub said\n"
+	  "    --async             send it in the background (sync.mode's default)\n"
+	  "    --manual            only queue it: q push sends it\n"
+	  "    --json              print {\"id\":\"ID\"}" },
+	{ "sync", cmd_sync, "q sync status [--json]\n   or: q sync retry ID|--all",
+	  "GitHub jobs: what is pending, sent, failed; send failed ones again",
+	  "    --json              status: the counts, jobs and hosts as JSON\n"
+	  "    --all               retry: every failed or deferred GitHub job" },
 	{ "help", cmd_help, "q help [COMMAND]", "show this help", "" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
@@ -126,7 +159,7 @@ int cmd_help(int argc, char **argv)
 	       "q queues commands in .idlergear/spool and runs them later in a\n"
 	       "short-lived worker.  Commands:\n\n");
 	for (const struct cmd *c = commands; c->name; c++)
-		printf("  %-9s %s\n", c->name, c->help);
+		printf("  %-10s %s\n", c->name, c->help);
 	printf("\n'q help COMMAND' shows a command's options; 'man q' has the rest.\n");
 	return EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gh.h"
 #include "job.h"
 #include "json.h"
 
@@ -157,6 +158,8 @@ const struct job_type job_types[] = {
 	{ "exec", RUN_EXEC, NULL, NULL, exec_describe },
 #ifndef Q_EXEC_ONLY
 	{ "git", RUN_HELPER, "q-git", git_check, git_describe },
+	/* GitHub API calls (src/gh.c has the args schema) */
+	{ "github", RUN_HELPER, "q-github", gh_args_check, gh_describe },
 #endif
 	{ NULL, RUN_EXEC, NULL, NULL, NULL },
 };

@@ -75,6 +75,8 @@ int xsnprintf(char *dst, size_t n, const char *fmt, ...)
 /* Times are int64 milliseconds since the Unix epoch. */
 int64_t now_ms(void);
 int64_t mono_ms(void);
+/* Sleep ms milliseconds (nothing when ms <= 0), through signals. */
+void sleep_ms(int64_t ms);
 /* Times q stores lie in [0, TIME_MAX_MS]: 1970 to the end of 9999. */
 #define TIME_MAX_MS 253402300799999LL
 /* Durations are at most a century. */

@@ -126,16 +126,18 @@ static int q_var(const char *kv)
  */
 static char **job_environ(struct worker *w, const struct job *job, int attempt)
 {
-	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN" };
-	int n = 0, cap = job->env.n + job->secret_env.n + 8;
+	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN",
+					     "GITHUB_ENTERPRISE_TOKEN" };
+	const size_t nknown = sizeof(known) / sizeof(*known);
+	int n = 0, cap = job->env.n + job->secret_env.n + 12;
 	char **env = xcalloc(cap, sizeof(*env));
 	struct buf b = BUF_INIT;
 
 	for (int i = 0; i < job->env.n; i++)
 		if (!q_var(job->env.v[i]))
 			env[n++] = xstrdup(job->env.v[i]);
-	for (size_t i = 0; i < 2 + (size_t)job->secret_env.n; i++) {
-		const char *name = i < 2 ? known[i] : job->secret_env.v[i - 2];
+	for (size_t i = 0; i < nknown + (size_t)job->secret_env.n; i++) {
+		const char *name = i < nknown ? known[i] : job->secret_env.v[i - nknown];
 		const char *v = getenv(name);
 
 		if (v && !env_has_name(env, n, name, strlen(name))) {
@@ -740,6 +742,26 @@ static int64_t retry_after(const struct buf *res, int64_t now)
 	return at < now ? now : at > now + RETRY_AFTER_MAX ? now + RETRY_AFTER_MAX : at;
 }
 
+/*
+ * Does a failure's result say "retry": false?  A helper that knows the
+ * failure is for good (GitHub's 404 or 422) fails the job at once,
+ * whatever attempts remain.
+ */
+static int no_retry(const struct buf *res)
+{
+	struct json j;
+	const char *why;
+	int t, v = 1;
+
+	if (!res->len || json_parse(&j, res->s, res->len, &why))
+		return 0;
+	if (j.tok[0].type == JSON_OBJECT && (t = json_get(&j, 0, "retry")) >= 0 &&
+	    json_bool(&j, t, &v))
+		v = 1;
+	json_release(&j);
+	return !v;
+}
+
 /* Read the supervisor's messages; 1 if its final report came. */
 static int read_report(struct running *r, struct sup_msg *done)
 {
@@ -819,7 +841,8 @@ static void finish_job(struct worker *w, struct running *r)
 	} else if (!strcmp(err, "tempfail")) {
 		if (until < 0)
 			until = now + backoff(job, c->st.tempfails + 1);
-	} else if (r->attempt < job->max_attempts && (!done.timed_out || job->retry_timeout)) {
+	} else if (r->attempt < job->max_attempts && (!done.timed_out || job->retry_timeout) &&
+		   !(stored && no_retry(&res))) {
 		until = now + backoff(job, r->attempt);
 	} else {
 		final = "failed";
@@ -1166,8 +1189,26 @@ static int run_loop(struct worker *w, int ino)
 			}
 			return -1;
 		}
-		if (w->o->only && w->only_done && !w->nrun)
-			return 0;
+		if (w->o->only && !w->nrun) {
+			/*
+			 * Our job went back to deferred/ for another attempt (a
+			 * retry's backoff, or exit 75): wait for it here, as
+			 * q add --sync promises, and claim it again.
+			 */
+			struct jobref ref;
+			int64_t d;
+
+			if (spool_locate(w->sp, w->o->only, &ref) == SP_OK && ref.state == ST_DEFERRED) {
+				if (promote(w) < 0)
+					return -1;
+				d = w->next_due < 0 ? 1000 : w->next_due - now_ms();
+				sleep_ms(d > 1000 ? 1000 : d);
+				w->only_done = 0;
+				continue;
+			}
+			if (w->only_done)
+				return 0;
+		}
 		now = mono_ms();
 		if (w->nrun) {
 			wait = orphans_pending(w) ? 50 : -1;
@@ -1211,14 +1252,7 @@ static int run_loop(struct worker *w, int ino)
 		}
 		/* q push stays (with its slot-less foreground) for retries due soon. */
 		if (w->o->push && w->next_due >= 0 && w->next_due - now <= w->sp->cfg.linger_ms) {
-			struct timespec ts;
-			int64_t d = w->next_due - now;
-
-			if (d > 0) {
-				ts.tv_sec = d / 1000;
-				ts.tv_nsec = d % 1000 * 1000000;
-				nanosleep(&ts, NULL);
-			}
+			sleep_ms(w->next_due - now);
 			continue;
 		}
 		return 0;

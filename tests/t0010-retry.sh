@@ -96,6 +96,16 @@ run_q retry "$id"
 isnt "$rc" 0 "q retry of a completed job fails"
 run_q retry zzzzzzzzzzzzzz
 is "$rc" 4 "q retry of an unknown job exits 4"
+
+# q add --sync stays for its job's retries (backoff, exit 75) and exits
+# with the verdict.
+run_q add --sync --attempts 2 --backoff 50ms -- sh -c 'echo try; exit 1'
+is "$rc" 1 "add --sync: a job that fails twice exits 1 after its retry"
+is "$(grep -c try <<<"$out")" 2 "add --sync: both attempts ran in the foreground"
+run_q add --sync --backoff 50ms -- sh -c 'test -e again || { touch again; exit 75; }; echo ran'
+is "$rc" 0 "add --sync: a job that exits 75 once completes"
+like "$out" "ran" "add --sync: and prints the output of its second run"
+
 run_q fsck
 is "$rc" 0 "fsck clean"
 

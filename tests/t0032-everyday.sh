@@ -92,6 +92,9 @@ is "$rc" 4 "another session (Q_SESSION) has no last job"
 Q_SESSION=other run_q add -- true
 Q_SESSION=other run_q result @
 like "$out" "pending" "and gets its own"
+run_q add --after @ -- true
+run_q show "$out" --json
+is "$(jpy 'j["after"]' <<<"$out")" "[\"$c\"]" "--after @ depends on the last job added"
 q_bg w worker
 wait "$bg_pid"
 run_q wait "$a" "$c"

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -163,7 +162,7 @@ int cmd_add(int argc, char **argv)
 			}
 			break;
 		case A_AFTER:
-			if (!id_prefix_valid(arg)) {
+			if (strcmp(arg, "@") && !id_prefix_valid(arg)) {
 				ret = usage_error("add", "invalid job id '%s'", arg);
 				goto out;
 			}
@@ -304,22 +303,8 @@ int cmd_add(int argc, char **argv)
 		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job.key);
 		goto close;
 	}
-	if (fflush(stdout) || ferror(stdout)) {
-		/* Nobody learnt the id: a job nobody knows of must not run. */
-		int e = errno, w = spool_withdraw(&sp, &job, initial);
-
-		errno = e;
-		if (w == 0)
-			error_errno("cannot write the job id to standard output; job not queued");
-		else
-			error_errno("cannot write the job id to standard output; job %s was queued",
-				    job.id);
-		/* Said; main need not say it again. */
-		__fpurge(stdout);
-		clearerr(stdout);
-		ret = EXIT_RUNTIME;
+	if ((ret = cmd_id_printed(&sp, &job, initial)))
 		goto close;
-	}
 	if (mode == MODE_SYNC) {
 		fflush(stdout);
 		ret = run_sync(&sp, job.id, initial);

@@ -72,6 +72,12 @@ int state_select(const char *s);
 int cmd_open_jobs(struct spool *sp, const struct strv *args, struct jobref **refs);
 /* The worse of two exit statuses, for commands on several jobs. */
 int exit_worse(int a, int b);
+/*
+ * After printing a new job's id: EXIT_OK if it reached standard output;
+ * else the job is withdrawn (or said to be queued when a worker has it
+ * already) and EXIT_RUNTIME.
+ */
+int cmd_id_printed(struct spool *sp, const struct job *job, enum state initial);
 /* The exit status of an operation's result (ops.h). */
 int op_status(int r);
 /*
@@ -119,6 +125,27 @@ int cmd_help(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_gh(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+
+/*
+ * GitHub jobs in q push and q status (sync.c).  Before a push: hosts
+ * waiting for a token we now have are unparked, and deferred GitHub
+ * jobs run now unless their host is rate limited; returns how many
+ * GitHub jobs are to be sent (-1 on an error).  During it: a progress
+ * line after every sync.batch_size GitHub jobs sent.  After it: one
+ * line per GitHub job not sent (and why); returns how many.  q status:
+ * a line for failures, blocks and wanted tokens (with w, JSON members).
+ */
+struct worker_done;
+struct sync_push {
+	long total;     /* GitHub jobs to send when the push began */
+	long sent, ended;
+};
+long sync_push_prepare(struct spool *sp);
+void sync_push_progress(struct spool *sp, const struct worker_done *d, struct sync_push *p);
+long sync_push_unsent(struct spool *sp);
+void sync_status_line(struct spool *sp, struct jw *w);
 
 #endif

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -305,10 +306,8 @@ int print_logs(struct spool *sp, const struct jobref *refs, int n, const char *e
 			}
 		}
 		if (left && !got) {
-			struct timespec ts = { 0, 100 * 1000000 };
-
 			fflush(stdout);
-			nanosleep(&ts, NULL);
+			sleep_ms(100);
 		}
 	}
 out:
@@ -316,4 +315,24 @@ out:
 	free(done);
 	buf_release(&l.b);
 	return ret;
+}
+
+int cmd_id_printed(struct spool *sp, const struct job *job, enum state initial)
+{
+	int e, w;
+
+	if (!fflush(stdout) && !ferror(stdout))
+		return EXIT_OK;
+	/* Nobody learnt the id: a job nobody knows of must not run. */
+	e = errno;
+	w = spool_withdraw(sp, job, initial);
+	errno = e;
+	if (w == 0)
+		error_errno("cannot write the job id to standard output; job not queued");
+	else
+		error_errno("cannot write the job id to standard output; job %s was queued", job->id);
+	/* Said; main need not say it again. */
+	__fpurge(stdout);
+	clearerr(stdout);
+	return EXIT_RUNTIME;
 }

@@ -53,8 +53,6 @@ static int call(struct spool *sp, const char *id, const char *status)
 	if (log >= 0)
 		close(log);
 	for (long delay = 2;;) {
-		struct timespec ts = { 0, delay * 1000000 };
-
 		r = waitpid(pid, &st, WNOHANG);
 		if (r == pid || (r < 0 && errno != EINTR))
 			break;
@@ -66,7 +64,7 @@ static int call(struct spool *sp, const char *id, const char *status)
 				   (long long)sp->cfg.on_finish_timeout_ms);
 			return -1;
 		}
-		nanosleep(&ts, NULL);
+		sleep_ms(delay);
 		if (delay < 100)
 			delay *= 2;
 	}

@@ -106,6 +106,8 @@ int cmd_status(int argc, char **argv)
 			jw_int(&w, waiter);
 		else
 			jw_bool(&w, waiter != 0);
+		if (!missing)
+			sync_status_line(&sp, &w);
 		jw_obj_end(&w);
 		buf_addc(&b, '\n');
 		out_buf(&b);
@@ -127,6 +129,8 @@ int cmd_status(int argc, char **argv)
 			       waiter ? "a worker is waiting for it"
 				      : "no worker is waiting: the next q add, q worker or timer starts one");
 		}
+		if (!missing)
+			sync_status_line(&sp, NULL);
 	}
 	spool_release(&sp);
 	return EXIT_OK;

@@ -116,8 +116,6 @@ int cmd_wait(int argc, char **argv)
 	if ((ret = cmd_open(&sp, 0, &missing)))
 		goto out;
 	for (long delay = 5; !missing;) {
-		struct timespec ts;
-
 		if (scan(&sp, &l)) {
 			ret = EXIT_RUNTIME;
 			break;
@@ -128,9 +126,7 @@ int cmd_wait(int argc, char **argv)
 			timedout = 1;
 			break;
 		}
-		ts.tv_sec = delay / 1000;
-		ts.tv_nsec = delay % 1000 * 1000000;
-		nanosleep(&ts, NULL);
+		sleep_ms(delay);
 		if (delay < 200)
 			delay *= 2;
 	}

@@ -62,9 +62,16 @@ int cmd_worker(int argc, char **argv)
 	return ret;
 }
 
+struct push {
+	struct spool *sp;
+	struct sync_push github;   /* the progress of GitHub jobs */
+};
+
 /* q push prints a line per attempt: ok, FAIL or wait, the id, the command, the time. */
 static void print_done(const struct worker_done *d, void *arg)
 {
+	struct push *p = arg;
+
 	struct buf b = BUF_INIT;
 	char dur[32];
 
@@ -85,6 +92,7 @@ static void print_done(const struct worker_done *d, void *arg)
 			buf_adds(&b, ", will retry");
 	}
 	printf("%s (%s)\n", b.s, dur);
+	sync_push_progress(p->sp, d, &p->github);
 	fflush(stdout);
 	buf_release(&b);
 }
@@ -95,8 +103,11 @@ int cmd_push(int argc, char **argv)
 	struct worker_opts o = { .jobs = 1, .push = 1, .done = print_done, .slot = -1 };
 	struct worker_stats stats;
 	struct spool sp;
+	struct push p = { &sp, { 0, 0, 0 } };
 	int ret, missing;
+	long unsent;
 
+	o.arg = &p;
 	if (argc > 1)
 		return usage_error("push", "unexpected argument '%s'", argv[1]);
 	if ((ret = cmd_open(&sp, 0, &missing)))
@@ -112,10 +123,16 @@ int cmd_push(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	o.jobs = (int)sp.cfg.worker_jobs;
-	ret = worker_run(&sp, &o, &stats) ? EXIT_RUNTIME : EXIT_OK;
-	printf("%ld completed, %ld failed\n", stats.completed, stats.failed);
+	p.github.total = sync_push_prepare(&sp);
+	ret = p.github.total < 0 ? EXIT_RUNTIME : EXIT_OK;
+	if (worker_run(&sp, &o, &stats))
+		ret = EXIT_RUNTIME;
+	/* GitHub jobs must all land: those still queued are named, and push says no. */
+	unsent = sync_push_unsent(&sp);
+	printf("%ld completed, %ld failed", stats.completed, stats.failed);
+	printf(unsent ? ", %ld unsent\n" : "\n", unsent);
 	spool_release(&sp);
 	if (ret)
 		return ret;
-	return stats.failed ? EXIT_NO : EXIT_OK;
+	return stats.failed || unsent ? EXIT_NO : EXIT_OK;
 }

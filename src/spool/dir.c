@@ -161,8 +161,6 @@ int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
 	 * would hold up everyone.  Wait a bounded time, then say so.
 	 */
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
-		struct timespec ts = { 0, 5 * 1000000 };
-
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			error_errno("cannot lock '%s'", what);
 			break;
@@ -172,7 +170,7 @@ int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
 				error("'%s' is held by another process (a stopped q?): try again", what);
 			break;
 		}
-		nanosleep(&ts, NULL);
+		sleep_ms(5);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return fd;

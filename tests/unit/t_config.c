@@ -259,11 +259,68 @@ static void test_helpers(void)
 	is_int(config_set(&c, "no.such", "x", "env"), 0, "config_set ignores unknown keys");
 }
 
+/* For each remote url of a git config: "name=url;". */
+static int remote_fn(const char *key, const char *value, const char *where, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s=%s;", key, value);
+	return 0;
+}
+
+static void test_github(void)
+{
+	struct config c;
+	char seen[256] = "";
+
+	config_defaults(&c);
+	is_int(c.sync_max_retries, 3, "sync.max_retries defaults to 3");
+	is_int(c.sync_batch_size, 10, "sync.batch_size defaults to 10");
+	is_int(c.sync_auto_retry, 1, "sync.auto_retry defaults to true");
+	is_str(c.github_api_url, "https://api.github.com", "github.api_url default");
+	is_str(c.github_api_version, "2022-11-28", "github.api_version default");
+	is_int(c.github_write_interval_ms, 1000, "github.write_interval defaults to 1s");
+	parses("[sync]\n\tauto_retry = off\n\tmax_retries = 0\n[github]\n"
+	       "\tapi_url = https://ghe.example.com/api/v3/\n\tapi_version = 2026-03-10\n"
+	       "\ttimeout = 5s\n\twrite_interval = 0\n",
+	       &c, "the GitHub keys");
+	is_int(c.sync_auto_retry, 0, "auto_retry = off");
+	is_int(c.sync_max_retries, 0, "max_retries = 0");
+	is_str(c.github_api_url, "https://ghe.example.com/api/v3", "api_url loses its trailing '/'");
+	is_str(c.github_api_version, "2026-03-10", "api_version");
+	is_int(c.github_timeout_ms, 5000, "github.timeout");
+	is_int(c.github_write_interval_ms, 0, "github.write_interval 0");
+	parses("[sync]\n\tauto_retry\n", &c, "a boolean key alone");
+	is_int(c.sync_auto_retry, 1, "a key alone is true");
+	fails("[sync]\nauto_retry = maybe\n",
+	      "t.conf:2: bad value 'maybe' for 'sync.auto_retry': want true or false", "bad boolean");
+	fails("[github]\napi_url = ftp://x\n",
+	      "t.conf:2: bad value 'ftp://x' for 'github.api_url': want http(s)://HOST[/PATH]",
+	      "api_url must be http(s)");
+	fails("[github]\napi_url = https://user:pw@x\n",
+	      "t.conf:2: bad value 'https://user:pw@x' for 'github.api_url': want http(s)://HOST[/PATH]",
+	      "no credentials in api_url");
+	fails("[github]\napi_version = latest\n",
+	      "t.conf:2: bad value 'latest' for 'github.api_version': want a date like 2022-11-28",
+	      "api_version is a date");
+	fails("[sync]\nbatch_size = 0\n",
+	      "t.conf:2: bad value '0' for 'sync.batch_size': want a positive integer",
+	      "batch_size is positive");
+
+	is_int(config_parse_each("[remote \"Origin\"]\n\turl = git@github.com:o/r.git\n[core]\n"
+				 "\tbare = false\n",
+				 69, "c", remote_fn, seen), 0, "config_parse_each parses");
+	is_str(seen, "remote.Origin.url=git@github.com:o/r.git;core.bare=false;",
+	       "config_parse_each: every key, subsections as written");
+}
+
 int main(void)
 {
 	error_hook = record_error;
 	test_values();
 	test_errors();
 	test_helpers();
+	test_github();
 	return done_testing();
 }

@@ -373,6 +373,15 @@ static void test_writer(void)
 	       "jw output");
 	buf_reset(&b);
 
+	jw_init(&w, &b);
+	jw_arr(&w);
+	jw_raw(&w, "{ \"a b\\\" c\\\\\" :\n\t[1, 2 ,\r\n3] }\n", 31);
+	jw_raw(&w, NULL, 0);
+	jw_arr_end(&w);
+	is_str(b.s, "[{\"a b\\\" c\\\\\":[1,2,3]},null]",
+	       "jw_raw drops whitespace outside strings only");
+	buf_reset(&b);
+
 	json_quote(&b, "\x01\x7f\"\\\n", 5);
 	is_str(b.s, "\"\\u0001\\u007f\\\"\\\\\\n\"", "json_quote escapes control characters");
 	buf_reset(&b);

@@ -1,4 +1,0 @@
-src/config.o: src/config.c src/config.h src/file.h src/util.h
-src/config.h:
-src/file.h:
-src/util.h:

@@ -1,3 +1,0 @@
-src/json.o: src/json.c src/json.h src/util.h
-src/json.h:
-src/util.h:
