@@ -157,6 +157,28 @@ like "$resp" 'outputSchema' "2025-06-18: outputSchema"
 unlike "$resp" 'taskSupport' "but no taskSupport"
 hangup
 
+# Typed jobs go through the types table with their args, and need no
+# mcp.exec; a GitHub job gets what q gh gives one.
+serve Q_SYNC_MODE=manual
+init 2025-11-25
+rpc '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"start_job","arguments":{"type":"git","args":{"op":"fetch","repo":"'"$scratch"'"}}}}'
+like "$resp" '"isError":false' "a git job is allowed by default"
+git_job=$(sed -n 's/.*"job_id":"\([0-9a-z]*\)".*/\1/p' <<<"$resp")
+run_q show --json "$git_job"
+is "$(jpy '[j["type"], j["args"]["op"], j["status"]]' <<<"$out")" '["git", "fetch", "pending"]' "q show: the git job and its args"
+rpc '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"start_job","arguments":{"type":"git","args":{"op":"nope"}}}}'
+like "$resp" '"code":-32602,"message":"invalid arguments.args: .op. is not clone' "bad args: -32602 with the type's reason"
+rpc '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"start_job","arguments":{"type":"git","argv":["x"]}}}'
+like "$resp" '"code":-32602,"message":"invalid arguments.argv: git jobs take args' "argv for a typed job: -32602"
+rpc '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"start_job","arguments":{"type":"github","args":{"op":"issue_create","api_url":"http://127.0.0.1:9","repo":"o/r","title":"from mcp"}}}}'
+like "$resp" '"isError":false' "a GitHub job is allowed by default"
+gh_job=$(sed -n 's/.*"job_id":"\([0-9a-z]*\)".*/\1/p' <<<"$resp")
+run_q show --json "$gh_job"
+is "$(jpy '[j["type"], j["queue"], j["max_attempts"]]' <<<"$out")" '["github", "github:127.0.0.1:9", 4]' \
+	"its writes are queued per host, with sync.max_retries, as q gh does"
+run_q cancel "$git_job" "$gh_job"
+hangup
+
 # A client that goes away in the middle of a wait: the server exits at
 # once, and the job goes on.
 serve Q_MCP_EXEC=all

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gh.h"
 #include "ops.h"
 
 /* ------------------------------------------------------------ schemas */
@@ -647,6 +648,9 @@ static int start_args(struct call *c, struct job *job)
 			goto out;
 		}
 		job->args = xstrndup(j->text + j->tok[t].start, j->tok[t].end - j->tok[t].start);
+		/* What q gh gives a GitHub job (the arguments below may change it). */
+		if (!strcmp(job->type->name, "github"))
+			gh_job_prepare(&c->m->sp->cfg, job, j, t);
 	}
 	if (arg_str(c, "cwd", 0, PATH_MAX - 1, &s))
 		goto out;
@@ -696,11 +700,17 @@ static int start_args(struct call *c, struct job *job)
 	s = NULL;
 	if (arg_strv(c, "labels", &job->labels, queue_valid))
 		goto out;
-	if (arg_str(c, "queue", 0, QUEUE_MAX_LEN, &job->queue))
+	if (arg_str(c, "queue", 0, QUEUE_MAX_LEN, &s))
 		goto out;
-	if (job->queue && !queue_valid(job->queue)) {
+	if (s && !queue_valid(s)) {
 		bad(c, "queue", "want one line of text");
 		goto out;
+	}
+	if (s) {
+		free(job->queue);
+		job->queue = s;
+		job->queue_max = -1;
+		s = NULL;
 	}
 	if (arg_strv(c, "after", &after, is_id_prefix))
 		goto out;
