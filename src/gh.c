@@ -96,6 +96,16 @@ int gh_repo_valid(const char *s)
 	       name_ok(slash + 1, strlen(slash + 1), 100, "-_.");
 }
 
+int gh_path_valid(const char *s)
+{
+	if (s[0] != '/' || strstr(s, "//") || strpbrk(s, " #"))
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* ----------------------------------------------------------- remotes */
 
 int gh_remote_parse(const char *remote, const char *default_url, struct gh_api *api,
@@ -367,7 +377,7 @@ static int str_field(const struct json *j, int t, const char *key, int required,
 		bad = strcmp(s, "GET") && strcmp(s, "POST") && strcmp(s, "PATCH") &&
 		      strcmp(s, "PUT") && strcmp(s, "DELETE");
 	if (!bad && !strcmp(key, "path"))
-		bad = s[0] != '/' || strstr(s, "//") || strchr(s, ' ') || strchr(s, '#');
+		bad = !gh_path_valid(s);
 	if (!bad && !strcmp(key, "state_reason"))
 		bad = strcmp(s, "completed") && strcmp(s, "not_planned");
 	free(s);
@@ -625,17 +635,14 @@ static int host_name(const char *host, const char *ext, char *out, size_t n)
 
 int gh_state_lock(struct spool *sp, const char *host)
 {
-	char name[GH_HOST_MAX + 8];
+	char name[GH_HOST_MAX + 8], what[GH_HOST_MAX + 16];
 	int d, fd;
 
 	if (host_name(host, ".lock", name, sizeof(name)) || (d = github_dir(sp, NULL)) < 0)
 		return -1;
-	fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+	snprintf(what, sizeof(what), "github/%s", name);
+	fd = spool_lock_file(d, name, what, GH_LOCK_WAIT_MS);
 	close(d);
-	if (fd < 0)
-		return error_errno("cannot open 'github/%s'", name);
-	while (flock(fd, LOCK_EX) && errno == EINTR)
-		;
 	return fd;
 }
 
@@ -848,7 +855,7 @@ static void order_name(const char *key, char *out, size_t n)
 
 int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 {
-	char name[220];
+	char name[220], what[240];
 	char buf[ID_LEN + 1];
 	ssize_t r;
 	int d = github_dir(sp, "order"), fd;
@@ -857,12 +864,11 @@ int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 	if (d < 0)
 		return -1;
 	order_name(key, name, sizeof(name));
-	fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+	snprintf(what, sizeof(what), "github/order/%s", name);
+	fd = spool_lock_file(d, name, what, GH_LOCK_WAIT_MS);
 	close(d);
 	if (fd < 0)
-		return error_errno("cannot open 'github/order/%s'", name);
-	while (flock(fd, LOCK_EX) && errno == EINTR)
-		;
+		return -1;
 	r = pread(fd, buf, ID_LEN, 0);
 	if (r == ID_LEN) {
 		buf[ID_LEN] = '\0';
@@ -879,7 +885,7 @@ int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 
 void gh_order_end(struct spool *sp, int fd, const char *key, const char *id)
 {
-	if (id && (pwrite(fd, id, ID_LEN, 0) != ID_LEN || ftruncate(fd, ID_LEN)))
+	if (id && (pwrite(fd, id, ID_LEN, 0) != ID_LEN || ftruncate(fd, ID_LEN) || f_fdatasync(fd)))
 		warning("cannot record job %s as the last on '%s': %s", id, key, strerror(errno));
 	close(fd);
 }

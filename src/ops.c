@@ -252,8 +252,13 @@ static int cancel_running(struct spool *sp, struct jobref *ref)
 	a = jobstate_last(&st);
 	fd = spool_lock(sp, ref);
 	if (fd >= 0) {
-		/* Nobody holds its lock: no process of the job is alive.  Settle it here. */
-		spool_move(sp, ref, ST_CANCELLED, fd, 0);
+		/*
+		 * Nobody holds its lock: no process of the job is alive.  Settle
+		 * it here; the verdict is durable already, so a move that fails
+		 * (said) is finished by the next recovery.
+		 */
+		if (spool_move(sp, ref, ST_CANCELLED, fd, 0))
+			warning("job %s is cancelled; the next recovery moves its file", ref->id);
 		close(fd);
 	} else if (fd == -2 && a && !a->exited && a->pid_start >= 0) {
 		/*

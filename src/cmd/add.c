@@ -44,7 +44,7 @@ const struct opt add_options[] = {
  */
 static int run_sync(struct spool *sp, const char *id, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .slot = -1 };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .only_retries = 1, .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
 

@@ -435,8 +435,8 @@ static int api_args(struct spool *sp, const struct gh_req *r, struct target *t, 
 		return error("bad github.api_url '%s'", sp->cfg.github_api_url), EXIT_RUNTIME;
 	}
 	fill_path(&path, p, t->repo[0] ? t->repo : "-/-");
-	if (strstr(path.s, "//") || path.s[path.len - 1] == '/') {
-		ret = usage_error("gh", "bad path '%s': an empty part or a trailing '/'", p);
+	if (!gh_path_valid(path.s) || path.s[path.len - 1] == '/') {
+		ret = usage_error("gh", "bad path '%s': an empty part, a trailing '/' or a '#'", p);
 		goto out;
 	}
 	put_str(w, "method", method);
@@ -588,7 +588,7 @@ static int enqueue(struct spool *sp, const struct gh_req *r, struct target *t, s
 	const struct config *cfg = &sp->cfg;
 	struct job job;
 	struct json j;
-	const char *why;
+	const char *why = NULL;
 	char cwd[PATH_MAX], prev[ID_LEN + 1] = "", dup[ID_LEN + 1], check[200];
 	enum state initial;
 	int order = -1, ret = EXIT_OK, mode = r->mode >= 0 ? r->mode : cfg->mode;
