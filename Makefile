@@ -31,8 +31,10 @@ ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
 	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c
 CMD_SRC = $(wildcard src/cmd/*.c)
+# The MCP server (q mcp): a front end, linked into bin/q only.
+MCP_SRC = $(wildcard src/mcp/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
-CMD_OBJ = $(CMD_SRC:.c=.o)
+CMD_OBJ = $(CMD_SRC:.c=.o) $(MCP_SRC:.c=.o)
 UNIT = $(patsubst tests/unit/%.c,tests/unit/%,$(wildcard tests/unit/*.c))
 
 # Helper executables for typed jobs live in $(LIBEXECDIR)/q/.  Each links
@@ -152,6 +154,10 @@ bench: all
 bench-github: all
 	bench/github
 
+# q mcp's start_job and poll_job round trips against q add (bench/mcp).
+bench-mcp: all
+	bench/mcp
+
 crash: all
 	tests/crash.sh --rounds $${ROUNDS:-1000}
 
@@ -187,4 +193,4 @@ clean:
 	rm -f bin/q bin/q-git bin/q-github $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench bench-github crash chaos install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench bench-github bench-mcp crash chaos install format clean fuzz fuzz-replay

@@ -96,6 +96,16 @@ int gh_repo_valid(const char *s)
 	       name_ok(slash + 1, strlen(slash + 1), 100, "-_.");
 }
 
+int gh_path_valid(const char *s)
+{
+	if (s[0] != '/' || strstr(s, "//") || strpbrk(s, " #"))
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* ----------------------------------------------------------- remotes */
 
 int gh_remote_parse(const char *remote, const char *default_url, struct gh_api *api,
@@ -367,7 +377,7 @@ static int str_field(const struct json *j, int t, const char *key, int required,
 		bad = strcmp(s, "GET") && strcmp(s, "POST") && strcmp(s, "PATCH") &&
 		      strcmp(s, "PUT") && strcmp(s, "DELETE");
 	if (!bad && !strcmp(key, "path"))
-		bad = s[0] != '/' || strstr(s, "//") || strchr(s, ' ') || strchr(s, '#');
+		bad = !gh_path_valid(s);
 	if (!bad && !strcmp(key, "state_reason"))
 		bad = strcmp(s, "completed") && strcmp(s, "not_planned");
 	free(s);
@@ -487,6 +497,41 @@ int gh_args_mutating(const struct json *j, int t)
 	return !json_eq(j, json_get(j, t, "method"), "GET");
 }
 
+void gh_job_prepare(const struct config *cfg, struct job *job, const struct json *j, int t)
+{
+	int64_t retries = cfg->sync_max_retries < 1000 ? cfg->sync_max_retries : 1000;
+	char *url = NULL, *creator = NULL;
+	int k;
+	struct gh_api api;
+
+	job->max_attempts = cfg->sync_auto_retry ? 1 + (int)retries : 1;
+	/* Every request of an attempt, then some; an attempt cut short is tried again. */
+	job->timeout_ms = 10 * (cfg->github_timeout_ms + cfg->github_connect_timeout_ms);
+	job->retry_timeout = 1;
+	k = json_get(j, t, "api_url");
+	if (gh_args_mutating(j, t) && k >= 0 && !json_string(j, k, &url) &&
+	    !gh_api_parse(url, &api)) {
+		/* Writes to one host go one at a time, whatever worker sends them. */
+		struct buf q = BUF_INIT;
+
+		buf_addf(&q, "github:%s", api.host);
+		free(job->queue);
+		job->queue = buf_detach(&q);
+		job->queue_max = 1;
+	}
+	free(url);
+	k = json_get(j, t, "issue_job");
+	if (k >= 0 && !json_string(j, k, &creator) && id_valid(creator)) {
+		int known = 0;
+
+		for (int i = 0; i < job->after.n; i++)
+			known |= !strcmp(job->after.v[i], creator);
+		if (!known)
+			strv_push(&job->after, creator);
+	}
+	free(creator);
+}
+
 /* ---------------------------------------------------------- describe */
 
 static char *arg_str(const struct json *j, const char *key)
@@ -590,17 +635,14 @@ static int host_name(const char *host, const char *ext, char *out, size_t n)
 
 int gh_state_lock(struct spool *sp, const char *host)
 {
-	char name[GH_HOST_MAX + 8];
+	char name[GH_HOST_MAX + 8], what[GH_HOST_MAX + 16];
 	int d, fd;
 
 	if (host_name(host, ".lock", name, sizeof(name)) || (d = github_dir(sp, NULL)) < 0)
 		return -1;
-	fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+	snprintf(what, sizeof(what), "github/%s", name);
+	fd = spool_lock_file(d, name, what, GH_LOCK_WAIT_MS);
 	close(d);
-	if (fd < 0)
-		return error_errno("cannot open 'github/%s'", name);
-	while (flock(fd, LOCK_EX) && errno == EINTR)
-		;
 	return fd;
 }
 
@@ -813,7 +855,7 @@ static void order_name(const char *key, char *out, size_t n)
 
 int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 {
-	char name[220];
+	char name[220], what[240];
 	char buf[ID_LEN + 1];
 	ssize_t r;
 	int d = github_dir(sp, "order"), fd;
@@ -822,12 +864,11 @@ int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 	if (d < 0)
 		return -1;
 	order_name(key, name, sizeof(name));
-	fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
+	snprintf(what, sizeof(what), "github/order/%s", name);
+	fd = spool_lock_file(d, name, what, GH_LOCK_WAIT_MS);
 	close(d);
 	if (fd < 0)
-		return error_errno("cannot open 'github/order/%s'", name);
-	while (flock(fd, LOCK_EX) && errno == EINTR)
-		;
+		return -1;
 	r = pread(fd, buf, ID_LEN, 0);
 	if (r == ID_LEN) {
 		buf[ID_LEN] = '\0';
@@ -844,7 +885,7 @@ int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1])
 
 void gh_order_end(struct spool *sp, int fd, const char *key, const char *id)
 {
-	if (id && (pwrite(fd, id, ID_LEN, 0) != ID_LEN || ftruncate(fd, ID_LEN)))
+	if (id && (pwrite(fd, id, ID_LEN, 0) != ID_LEN || ftruncate(fd, ID_LEN) || f_fdatasync(fd)))
 		warning("cannot record job %s as the last on '%s': %s", id, key, strerror(errno));
 	close(fd);
 }

@@ -48,6 +48,9 @@ const char *gh_token(const char *host, const char **names);
 /* Is s OWNER/REPO (GitHub's characters and lengths)? */
 int gh_repo_valid(const char *s);
 
+/* Is s an API path q sends: absolute, no empty part, space, '#' or control? */
+int gh_path_valid(const char *s);
+
 /*
  * The API and OWNER/REPO of a remote URL (https://HOST/O/R.git,
  * git@HOST:O/R.git, ssh://git@HOST/O/R): github.com's remotes use the
@@ -72,6 +75,14 @@ int gh_args_check(const struct json *j, int t, char *why, size_t whylen);
 void gh_describe(struct buf *b, const struct job *job);
 /* Does the operation in these args change something (a write)? */
 int gh_args_mutating(const struct json *j, int t);
+/*
+ * What every GitHub job gets, from whichever front end (q gh, q mcp),
+ * for args j (checked, token t): attempts from sync.max_retries and
+ * sync.auto_retry, a time limit for every request of an attempt, timed
+ * out attempts retried, writes in the queue github:HOST (one at a time),
+ * and after the job whose result has the issue (issue_job).
+ */
+void gh_job_prepare(const struct config *cfg, struct job *job, const struct json *j, int t);
 
 /* ------------------------------------------------------- host state */
 
@@ -87,7 +98,12 @@ struct gh_state {
 };
 
 void gh_state_init(struct gh_state *st);
-/* Lock github/HOST.lock (created with github/): the fd, or -1 after a message. */
+/*
+ * Lock github/HOST.lock (created with github/), waiting at most
+ * GH_LOCK_WAIT_MS: the fd, -2 when another process holds it that long (a
+ * stopped q?), -1 on error (both said).
+ */
+#define GH_LOCK_WAIT_MS 10000
 int gh_state_lock(struct spool *sp, const char *host);
 /* Read github/HOST.json; an absent or unreadable file reads as no state. */
 int gh_state_load(struct spool *sp, const char *host, struct gh_state *st);
@@ -104,7 +120,8 @@ int gh_state_hosts(struct spool *sp, struct strv *hosts);
  * gh_order_begin and gh_order_end (which releases the lock), the caller
  * queues its job with prev (when not empty) in its after list.  key
  * names the issue ("HOST OWNER/REPO#N", or "...#ID" for one a job
- * creates).  begin returns the lock fd, or -1 after a message.
+ * creates).  begin returns the lock fd, or < 0 after a message (it waits
+ * at most GH_LOCK_WAIT_MS for the lock).
  */
 int gh_order_begin(struct spool *sp, const char *key, char prev[ID_LEN + 1]);
 void gh_order_end(struct spool *sp, int fd, const char *key, const char *id);

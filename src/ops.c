@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -251,8 +252,13 @@ static int cancel_running(struct spool *sp, struct jobref *ref)
 	a = jobstate_last(&st);
 	fd = spool_lock(sp, ref);
 	if (fd >= 0) {
-		/* Nobody holds its lock: no process of the job is alive.  Settle it here. */
-		spool_move(sp, ref, ST_CANCELLED, fd, 0);
+		/*
+		 * Nobody holds its lock: no process of the job is alive.  Settle
+		 * it here; the verdict is durable already, so a move that fails
+		 * (said) is finished by the next recovery.
+		 */
+		if (spool_move(sp, ref, ST_CANCELLED, fd, 0))
+			warning("job %s is cancelled; the next recovery moves its file", ref->id);
 		close(fd);
 	} else if (fd == -2 && a && !a->exited && a->pid_start >= 0) {
 		/*
@@ -342,8 +348,20 @@ int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struc
 	int fd = spool_open_log(sp, id, ext, O_RDONLY);
 	size_t got = 0;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (*off < 0)
+			*off = 0;
 		return errno == ENOENT ? 0 : -1;
+	}
+	if (*off < 0) {
+		struct stat st;
+
+		if (fstat(fd, &st)) {
+			close(fd);
+			return error_errno("cannot stat 'logs/%.*s/%s.%s'", BUCKET_LEN, id, id, ext);
+		}
+		*off = st.st_size + *off > 0 ? st.st_size + *off : 0;
+	}
 	while (got < max) {
 		size_t want = max - got < 65536 ? max - got : 65536;
 		ssize_t r;

@@ -321,6 +321,13 @@ int spool_queue_slot(struct spool *sp, const char *queue, int max);
  * inotify descriptor on deferred/ and waiting/, -1 if unavailable.
  */
 int spool_waiter_lock(struct spool *sp);
+
+/*
+ * Lock d/name (created 0600), waiting at most wait_ms while another
+ * process holds it: the fd; -2 busy (said, unless wait_ms is 0); -1 on
+ * error (said).
+ */
+int spool_lock_file(int d, const char *name, const char *what, int64_t wait_ms);
 long spool_waiter(struct spool *sp);
 int spool_watch_schedule(struct spool *sp);
 /*

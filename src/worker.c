@@ -1103,6 +1103,11 @@ static int take(struct worker *w, const char *name)
 	struct claim c;
 	int r = spool_claim(w->sp, name, &c, runnable, w);
 
+	/* A queue slot runnable() took is the claimed job's, or nobody's. */
+	if (r != CLAIM_OK && w->qslot >= 0) {
+		close(w->qslot);
+		w->qslot = -1;
+	}
 	if (r < 0)
 		return -1;
 	if (r == CLAIM_SKIP)
@@ -1192,13 +1197,15 @@ static int run_loop(struct worker *w, int ino)
 		if (w->o->only && !w->nrun) {
 			/*
 			 * Our job went back to deferred/ for another attempt (a
-			 * retry's backoff, or exit 75): wait for it here, as
-			 * q add --sync promises, and claim it again.
+			 * retry's backoff, or exit 75): with only_retries, wait
+			 * for it here, as q add --sync promises, and claim it
+			 * again.
 			 */
 			struct jobref ref;
 			int64_t d;
 
-			if (spool_locate(w->sp, w->o->only, &ref) == SP_OK && ref.state == ST_DEFERRED) {
+			if (w->o->only_retries && spool_locate(w->sp, w->o->only, &ref) == SP_OK &&
+			    ref.state == ST_DEFERRED) {
 				if (promote(w) < 0)
 					return -1;
 				d = w->next_due < 0 ? 1000 : w->next_due - now_ms();

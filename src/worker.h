@@ -45,6 +45,7 @@ struct worker_opts {
 	int jobs;           /* jobs at once */
 	int push;           /* foreground: no slot, no pause */
 	const char *only;   /* run just this job id (q add --sync) */
+	int only_retries;   /* and stay for its retries while it is deferred */
 	int slot;           /* a worker slot already locked for us (q add's), or -1 */
 	/* Called after each attempt (may be NULL). */
 	void (*done)(const struct worker_done *d, void *arg);

@@ -10,10 +10,12 @@ another host (a redirect's target) and only records what reaches it.
 The API keeps repositories, issues, comments and labels in memory and
 checks every request as GitHub does: a User-Agent (403 without), the
 token (401 "Requires authentication" without, "Bad credentials" when
-wrong), a known X-GitHub-Api-Version (400), no trailing slash (404).
+wrong), a known X-GitHub-Api-Version (400), no trailing slash (404),
+Content-Length on a POST, PUT or PATCH, bodiless ones too (411).
 Every response carries x-ratelimit-* headers from a budget; a request
 past it gets 403 "API rate limit exceeded" with remaining 0.  Lists are
-paginated with Link headers.  Repository "missing" answers 404, "gone"
+paginated with Link headers.  An issue can be locked (PUT and DELETE
+/repos/O/R/issues/N/lock, no body).  Repository "missing" answers 404, "gone"
 410 (issues disabled).
 
 Control endpoints (no checks, never logged):
@@ -90,7 +92,7 @@ def new_issue(name, data, pr=False):
     issue = {
         "id": 100000 + n, "node_id": "I_%d" % n, "number": n,
         "title": data.get("title"), "body": data.get("body"),
-        "state": "open", "state_reason": None,
+        "state": "open", "state_reason": None, "locked": False,
         "labels": [{"name": l} for l in data.get("labels", [])],
         "assignees": [{"login": a} for a in data.get("assignees", [])],
         "user": {"login": "q-test"}, "comments": 0,
@@ -262,6 +264,8 @@ class Handler(BaseHTTPRequestHandler):
                                    "Please make sure your request has a User-Agent header"})
         if self.headers.get("X-GitHub-Api-Version", "2022-11-28") not in VERSIONS:
             return self.send(400, {"message": "Invalid API version"})
+        if self.command in ("POST", "PUT", "PATCH") and self.headers.get("Content-Length") is None:
+            return self.send(411, {"message": "Length Required"})
         if TOKEN and entry["auth"] != "ok":
             msg = "Requires authentication" if entry["auth"] == "none" else "Bad credentials"
             return self.send(401, {"message": msg,
@@ -399,6 +403,9 @@ class Handler(BaseHTTPRequestHandler):
                 if l not in names:
                     issue["labels"].append({"name": l})
             return 200, issue["labels"], {}
+        if sub == "/lock" and self.command in ("PUT", "DELETE"):
+            issue["locked"] = self.command == "PUT"
+            return 204, None, {}
         m = re.match(r"^/labels/(.+)$", sub)
         if m and self.command == "DELETE":
             label = unquote(m.group(1))

@@ -169,6 +169,23 @@ is "$(most solo.trace)" 1 "a queue without a setting runs one job at a time, 8 s
 is "$(most pair.trace)" 2 "[queues] pair = 2 runs two at a time"
 rm -f "$conf"
 
+# A queued job that expires as it is claimed gives its queue slot back: the
+# next job of the queue runs while an unrelated job still does.
+run_q add -p 0 --queue x --deadline 1ms -- echo expired
+xa=$out
+run_q add -p 1 -- sh -c 'while [ ! -e qgo ]; do sleep 0.02; done'
+xb=$out
+run_q add -p 2 --queue x -- true
+xc=$out
+sleep 0.05
+q_bg wq worker -j 2 --once
+wait_for "[ -n \"\$(ls '$Q_SPOOL'/done/*/'$xc' 2>/dev/null)\" ]" 20
+ok $? "a job of queue x runs although a job of x expired at its claim"
+run_q result "$xa"
+like "$out" "expired" "(that job expired)"
+touch qgo
+wait "$bg_pid"
+
 # --- job.on_finish ---------------------------------------------------------------
 
 printf '[job]\n\ton_finish = echo "$1 $2 $Q_JOB_STATUS" >>%s\n' "$scratch/calls" >"$conf"
@@ -223,6 +240,13 @@ for ev in start exit completed; do
 	is "$(grep -c "\"event\":\"$ev\"" events.txt)" 20 "20 $ev events"
 done
 like "$(head -1 events.txt)" '^\{"id":"[0-9a-z]{14}","at":"' "each line is the event with the job's id"
+# Progress lines as a job may write them: empty, spaced.
+run_q add -- sh -c 'echo "{}" >>"$Q_PROGRESS"; echo " { \"pct\" : 5 }" >>"$Q_PROGRESS"'
+run_q worker
+check "progress lines are streamed too" \
+	wait_for 'test "$(grep -c "\"event\":\"progress\"" events.txt)" = 2' 10
+is "$(grep '"progress"' events.txt | python3 -c 'import sys, json; [print(json.loads(l).get("pct")) for l in sys.stdin]')" "None
+5" "every line is valid JSON, the job's members after id and event"
 kill "$wp" 2>/dev/null
 wait "$wp" 2>/dev/null
 

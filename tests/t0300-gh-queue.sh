@@ -170,6 +170,7 @@ bad "bad reason 'done'" issue close 3 --reason done
 bad "takes 2 arguments, not 1" label add 3
 bad "bad method 'FETCH'" api FETCH /x
 bad "bad path 'https://evil.example/x'" api GET https://evil.example/x
+bad "bad path '/repos/a#b'" api GET '/repos/a#b'
 bad "bad issue '-1'" issue close -- -1
 bad "bad repository 'nope'" issue create -t x --repo nope
 bad "bad field 'novalue'" api POST /x -f novalue

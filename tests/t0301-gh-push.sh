@@ -84,6 +84,10 @@ is "$rc" 0 "removing a label the issue does not have is done already"
 q gh issue edit 1 --title "Renamed" --body "new body" --add-label docs --remove-label later --add-assignee octocat --sync >/dev/null
 is "$(state '[(i["title"], i["body"], sorted(l["name"] for l in i["labels"]), [a["login"] for a in i["assignees"]]) for i in s["octo/demo"]]')" \
 	'[["Renamed", "new body", ["docs", "triage"], ["octocat"]]]' "label add, remove; issue edit"
+run_q gh api PUT /repos/octo/demo/issues/1/lock --sync
+is "$rc" 0 "a bodiless PUT is sent with Content-Length: 0 (GitHub answers 411 without)"
+is "$(state '[i["locked"] for i in s["octo/demo"]][0]')" true "and the issue is locked"
+q gh api DELETE /repos/octo/demo/issues/1/lock --sync >/dev/null
 run_q gh api GET '/repos/{owner}/{repo}/issues/1' --sync
 is "$rc" 0 "gh api GET"
 is "$(sed -n 3p <<<"$out" | py '[j["number"], j["title"]]')" '[1, "Renamed"]' "--sync prints the response"
@@ -112,7 +116,7 @@ q push >/dev/null
 is "$(q show --json "$inv" | py '[j["status"], j["attempts"]]')" '["failed", 1]' "422 fails for good"
 
 run_q sync status
-is "$(head -1 <<<"$out")" "0 pending, 0 syncing, 15 completed, 3 failed" "q sync status counts the failures"
+is "$(head -1 <<<"$out")" "0 pending, 0 syncing, 17 completed, 3 failed" "q sync status counts the failures"
 like "$out" "failed $nf gh issue comment octo/demo#99: POST /repos/octo/demo/issues/99/comments: 404 Not Found" \
 	"with each one's last error"
 run_q status
@@ -167,6 +171,7 @@ is "$(q show --json "$id" | py 'j["status"]')" "completed" "q sync retry sent it
 
 # A port nothing listens on, until a second fake GitHub takes it.
 P=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+P2=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 port=$FAKE_PORT
 export Q_GITHUB_API_URL=http://127.0.0.1:$P
 off=$(q gh issue create --title "while offline")
@@ -181,7 +186,7 @@ is "$(q show --json "$off" | py '[j["state"], j["attempts"], [h["error"] for h i
 	'["deferred", 0, ["tempfail", "tempfail"]]' "two pushes offline spend no attempt"
 like "$(q log "$off")" "q-github: offline: POST /repos/octo/demo/issues: " "the log says offline"
 run_q sync status
-is "$(head -1 <<<"$out")" "2 pending, 0 syncing, 18 completed, 1 failed, 1 cancelled" "q sync status: two pending"
+is "$(head -1 <<<"$out")" "2 pending, 0 syncing, 20 completed, 1 failed, 1 cancelled" "q sync status: two pending"
 
 "$PY" "$TEST_DIR/fake-github.py" --token "$TOKEN" --port "$P" >"$scratch/fake2.port" 2>&1 &
 disown
@@ -193,6 +198,13 @@ is "$(state '[(i["title"], len(i["comments_list"])) for i in s["octo/demo"]]')" 
 	"the issue and its comment landed"
 FAKE_PORT=$port
 export Q_GITHUB_API_URL=http://127.0.0.1:$port
+
+# --sync that cannot send now returns at once, the job queued (a detached
+# worker sends it later: cancelled here).
+Q_GITHUB_API_URL=http://127.0.0.1:$P2 run_q gh issue comment 1 --body "sync while offline" --sync
+is "$rc" 5 "offline: --sync exits 5 at once, the job queued"
+like "$err" "not sent yet" "and says so"
+q cancel "$(head -1 <<<"$out")" >/dev/null
 
 check "the token is nowhere in the spool" no_token_in_spool
 

@@ -98,6 +98,25 @@ like "$(q show --json "$id" | py 'j["result"]["error"]')" "GitHub may have acted
 	"and says why"
 is "$(count octo/f raw)" 1 "one issue"
 
+# ... nor after its worker was killed mid-request; q sync retry sends it.
+faults '[{"method": "POST", "path": "/repos/octo/g/issues$", "kind": "hang_after_commit", "seconds": 5}]'
+id=$(Q_GITHUB_TIMEOUT=10s q gh api POST /repos/octo/g/issues -f title=rawkilled)
+q_bg w2 worker
+wait_for "[ \"\$(count octo/g rawkilled)\" = 1 ]" 5
+ok $? "the raw POST reached GitHub"
+kill -KILL "$bg_pid"
+wait_gone 5 "$bg_pid"
+wait_for "flock -n '$Q_SPOOL/running/$id' true" 5
+run_q push
+is "$rc" 1 "gh api POST whose worker died: push exits 1"
+is "$(count octo/g rawkilled)" 1 "not sent again: one issue"
+like "$(q show --json "$id" | py 'j["result"]["error"]')" "an earlier attempt may have sent it" \
+	"the job says why"
+q sync retry "$id" >/dev/null
+run_q push
+is "$(q show --json "$id" | py 'j["status"]')" completed "q sync retry sends it again"
+is "$(count octo/g rawkilled)" 2 "(as asked: a second issue)"
+
 check "the token is nowhere in the spool" no_token_in_spool
 
 done_testing

@@ -183,6 +183,16 @@ wait_gone 20 "$p1" "$p2"
 is "$(fake GET /_fake/state | py 'len(j["octo/w"])')" 6 "two workers of three jobs each sent all six"
 is "$(fake GET /_fake/stats | py 'j["max_inflight_writes"]')" 1 "never two writes to the host at once"
 
+# --- no token in clear text ------------------------------------------------------------
+
+# Plain http to another machine: nothing is sent (so nothing resolves it).
+id=$(Q_GITHUB_API_URL=http://gh.example.invalid q gh issue comment 1 --repo octo/demo --body clear)
+run_q push
+like "$(q show --json "$id" | py 'j["result"]["error"]')" "plain http to gh.example.invalid; a token goes over https only" \
+	"a token never goes over plain http to another machine"
+run_q sync retry "$id"
+q cancel "$id" >/dev/null
+
 check "the token is nowhere in the spool" no_token_in_spool
 
 done_testing

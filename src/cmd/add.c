@@ -80,7 +80,8 @@ static int runnable_here(void *arg)
  */
 static int run_sync(struct spool *sp, const struct job *job, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = job->id, .slot = -1 };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = job->id, .only_retries = 1,
+				   .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
 	struct sync_wait s = { sp, &ref, job };

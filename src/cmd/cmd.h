@@ -17,6 +17,8 @@ struct cmd {
 };
 
 extern const struct cmd commands[];
+/* q's version (q.c). */
+extern const char q_version[];
 
 /*
  * Options: a table of {long name, short letter, has argument, id}.
@@ -147,6 +149,7 @@ int cmd_completion(int argc, char **argv);
 int cmd_git(int argc, char **argv);
 int cmd_gh(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 
 /*
  * GitHub jobs in q push and q status (sync.c).  Before a push: hosts

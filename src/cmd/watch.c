@@ -119,11 +119,17 @@ static void emit(struct stream *s, const char *id, const char *line, size_t n, i
 	if (json_parse(&j, line, n, &why) || j.tok[0].type != JSON_OBJECT)
 		return; /* a torn line: skipped, as every reader does */
 	if (s->json) {
-		buf_addf(&s->out, "{\"id\":\"%s\",", id);
+		/* The object's members after ours (a job writes its progress lines). */
+		const struct json_tok *o = &j.tok[0];
+
+		buf_addf(&s->out, "{\"id\":\"%s\"", id);
 		if (progress)
-			buf_adds(&s->out, "\"event\":\"progress\",");
-		buf_add(&s->out, line + 1, n - 1);
-		buf_addc(&s->out, '\n');
+			buf_adds(&s->out, ",\"event\":\"progress\"");
+		if (o->size > 0) {
+			buf_addc(&s->out, ',');
+			buf_add(&s->out, line + o->start + 1, o->end - o->start - 2);
+		}
+		buf_adds(&s->out, "}\n");
 	} else {
 		char *at = NULL, *ev = NULL, *msg = NULL, *err = NULL;
 		int64_t pct = -1, code = -1;

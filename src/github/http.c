@@ -210,11 +210,10 @@ int http_request(struct http *h, const char *method, const char *url, const char
 	if (!strcmp(method, "GET")) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else {
+		/* A write without a body still says Content-Length: 0 (GitHub wants it). */
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		if (body) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		}
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
 	}
 	rc = curl_easy_perform(c);
 	curl_slist_free_all(hl);

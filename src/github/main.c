@@ -68,6 +68,7 @@ struct gh {
 	int64_t number;            /* the issue, or -1 */
 	int64_t created_at;        /* the job's creation: marker scans look no further back */
 	int earlier;               /* an earlier attempt may have sent this job's write */
+	int cleartext;             /* a token, and an http:// API on another machine */
 	struct http *http;
 	char *headers[7];
 	struct buf result;         /* the result object's members so far (JSON) */
@@ -186,37 +187,53 @@ static int same_origin(const struct gh *g, const char *url)
 static enum outcome gate(struct gh *g, int write)
 {
 	struct gh_state st;
-	int fd = gh_state_lock(&g->sp, g->api.host);
-	int64_t now = now_ms();
-	enum outcome o = OK;
+	int fd;
+	int64_t now, wait;
 	char t[TIME_LEN];
 
-	if (fd < 0) {
+again:
+	if ((fd = gh_state_lock(&g->sp, g->api.host)) < 0) {
+		if (fd == -2) {
+			say(g, TEMP, now_ms() + GH_LOCK_WAIT_MS, "the state of %s is locked by another "
+				     "process; nothing sent", g->api.host);
+			return TEMP;
+		}
 		say(g, FAIL, -1, "cannot lock the state of %s", g->api.host);
 		return FAIL;
 	}
+	now = now_ms();
 	gh_state_load(&g->sp, g->api.host, &st);
 	if (st.needs_token[0]) {
+		close(fd);
 		say(g, TEMP, now + PARK_MS, "parked: %s", st.needs_token);
-		o = TEMP;
-	} else if (st.blocked_until > now) {
+		return TEMP;
+	}
+	if (st.blocked_until > now) {
+		close(fd);
 		time_format(st.blocked_until, t);
 		say(g, TEMP, st.blocked_until, "%s is rate limited until %s (%s); nothing sent",
 		    g->api.host, t, st.blocked_reason);
-		o = TEMP;
-	} else if (write) {
-		int64_t wait = st.last_write + g->sp.cfg.github_write_interval_ms - now;
-
-		/* Writes to a host are one at a time (the job queue) and spaced out (here). */
-		if (st.last_write >= 0 && wait > 0 && wait <= g->sp.cfg.github_write_interval_ms)
+		return TEMP;
+	}
+	if (write) {
+		/*
+		 * Writes to a host are one at a time (the job queue) and spaced
+		 * out (here).  The wait is spent without the lock, which other
+		 * jobs' reads need, then everything is looked at again.
+		 */
+		wait = st.last_write + g->sp.cfg.github_write_interval_ms - now;
+		if (st.last_write >= 0 && wait > 0 && wait <= g->sp.cfg.github_write_interval_ms) {
+			close(fd);
 			sleep_ms(wait);
-		st.last_write = now_ms();
+			goto again;
+		}
+		st.last_write = now;
 		if (g->sp.cfg.github_write_interval_ms > 0 &&
 		    gh_state_save(&g->sp, g->api.host, &st))
 			warning("the write to %s is not recorded", g->api.host);
 	}
 	close(fd);
-	return o;
+	return OK;
 }
 
 /*
@@ -288,8 +305,10 @@ static enum outcome note_response(struct gh *g, const struct http_response *r, c
 			st.secondary = 0;
 			changed = 1;
 		}
-		if (r->rl_remaining == 0 && r->rl_reset >= 0 && r->rl_reset * 1000 + 1000 > now) {
-			/* The last request the limit allowed: the next waits for the reset. */
+		if (r->rl_remaining == 0 && r->rl_reset >= 0 &&
+		    r->rl_reset * 1000 + 1000 > (st.blocked_until > now ? st.blocked_until : now)) {
+			/* The last request the limit allowed: the next waits for the reset
+			 * (a longer block, a secondary limit's, stands). */
 			st.blocked_until = r->rl_reset * 1000 + 1000;
 			snprintf(st.blocked_reason, sizeof(st.blocked_reason),
 				 "primary rate limit: 0 of %lld requests left", (long long)r->rl_limit);
@@ -304,6 +323,15 @@ static enum outcome note_response(struct gh *g, const struct http_response *r, c
 
 /* --------------------------------------------------------- requests */
 
+/* Is host[:port] this machine (where plain http cannot be overheard)? */
+static int loopback(const char *host)
+{
+	size_t n = strcspn(host, host[0] == '[' ? "]" : ":") + (host[0] == '[');
+
+	return (n == 9 && !strncmp(host, "localhost", 9)) || (n == 5 && !strncmp(host, "[::1]", 5)) ||
+	       (!strncmp(host, "127.", 4) && strspn(host, "0123456789.") == n);
+}
+
 /*
  * One request to the API (path, or a whole URL on the API's origin
  * from a Link header), following same-origin redirects a GET or a 307
@@ -316,6 +344,12 @@ static enum outcome call(struct gh *g, const char *method, const char *path, con
 	struct buf url = BUF_INIT, what = BUF_INIT;
 	int write = strcmp(method, "GET") != 0;
 	enum outcome o = FAIL;
+
+	if (g->cleartext) {
+		say(g, PERM, -1, "not sent: %s is plain http to %s; a token goes over https only "
+				 "(or to this machine)", g->api.url, g->api.host);
+		return PERM;
+	}
 
 	if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8))
 		buf_adds(&url, path);
@@ -457,7 +491,7 @@ static enum outcome scan(struct gh *g, const char *first, const char *marker, st
 			break;
 		}
 		json_release(&j);
-		if (!r.link_next)
+		if (f->number >= 0 || f->id >= 0 || !r.link_next)
 			break;
 		buf_reset(&url);
 		buf_adds(&url, r.link_next);
@@ -473,12 +507,17 @@ static enum outcome scan(struct gh *g, const char *first, const char *marker, st
 	return o;
 }
 
-/* The time bound of a scan: the job's creation, less a minute for clocks that differ. */
+/*
+ * The time bound of a scan: the job's creation, less a day.  GitHub
+ * compares `since` with updated_at on its own clock, so a bound near our
+ * clock would hide what an earlier attempt created whenever this machine's
+ * clock runs fast; a day of margin costs a few more pages at most.
+ */
 static void since(struct gh *g, struct buf *b)
 {
 	char t[TIME_LEN];
 
-	time_format(g->created_at - 60000, t);
+	time_format(g->created_at - 86400000, t);
 	/* whole seconds, as GitHub writes them: 2026-11-23T19:20:00Z */
 	buf_addf(b, "since=%.19sZ", t);
 }
@@ -807,6 +846,12 @@ static enum outcome api(struct gh *g)
 	struct json j;
 	const char *why;
 
+	if (g->earlier) {
+		say(g, PERM, -1, "%s %s: an earlier attempt may have sent it; not sent again by itself "
+				 "(q sync retry sends it)", method, p);
+		o = PERM;
+		goto out;
+	}
 	buf_adds(&path, p);
 	if (f >= 0 && get) {
 		/* A GET's fields are its query. */
@@ -857,6 +902,7 @@ static enum outcome api(struct gh *g)
 		if (r.body.len && r.body.s[r.body.len - 1] != '\n')
 			putchar('\n');
 	}
+out:
 	free(method);
 	free(p);
 	free(input);
@@ -903,9 +949,11 @@ static enum outcome find_issue(struct gh *g)
  * May an earlier attempt of this job have sent its write?  Any that
  * started and did not end in a temporary failure may have: an attempt
  * ends so only when its write was refused or never sent (offline, rate
- * limited, no token).  The whole log counts, before a retry too.
+ * limited, no token).  The whole log counts, before a retry too, unless
+ * since_retry: then only the attempts after the last retry (a user's
+ * q sync retry, which says "send it again").
  */
-static int earlier_start(struct gh *g)
+static int earlier_start(struct gh *g, int since_retry)
 {
 	struct buf ev = BUF_INIT;
 	off_t off = 0;
@@ -919,7 +967,9 @@ static int earlier_start(struct gh *g)
 		if (!(nl = strchr(p, '\n')))
 			break;
 		*nl = '\0';
-		if (strstr(p, "\"event\":\"start\""))
+		if (since_retry && strstr(p, "\"event\":\"retry\""))
+			starts = tempfails = 0;
+		else if (strstr(p, "\"event\":\"start\""))
 			starts++;
 		else if (strstr(p, "\"event\":\"exit\"") && strstr(p, "\"error\":\"tempfail\""))
 			tempfails++;
@@ -969,9 +1019,18 @@ static int setup(struct gh *g)
 				g->created_at = job.created_at;
 			job_release(&job);
 		}
-		g->earlier = earlier_start(g);
+		g->earlier = earlier_start(g, 0);
+	} else if (json_eq(&g->args, op, "api")) {
+		/* A POST has no marker: one that may have gone is not sent again. */
+		s = arg(g, "method");
+		g->earlier = !strcmp(s, "POST") && earlier_start(g, 1);
+		free(s);
 	}
 	g->token = gh_token(g->api.host, &g->token_names);
+	if (g->token && !strncmp(g->api.url, "http://", 7) && !loopback(g->api.host)) {
+		g->cleartext = 1;
+		g->token = NULL;
+	}
 	g->headers[0] = xstrdup("Accept: application/vnd.github+json");
 	buf_addf(&b, "X-GitHub-Api-Version: %s", g->sp.cfg.github_api_version);
 	g->headers[1] = buf_detach(&b);

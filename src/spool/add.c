@@ -159,7 +159,7 @@ int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID
 		/* Count and publish under one lock, or concurrent adds overshoot the cap. */
 		long n;
 
-		capfd = lock_file(sp->fd, "add.lock", "add.lock", ADD_LOCK_WAIT_MS);
+		capfd = spool_lock_file(sp->fd, "add.lock", "add.lock", ADD_LOCK_WAIT_MS);
 		if (capfd < 0)
 			return SP_ERR;
 		n = count_pending(sp, sp->cfg.max_pending);
@@ -178,7 +178,7 @@ int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID
 
 		if (kd < 0)
 			goto out;
-		lockfd = lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
+		lockfd = spool_lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
 		if (lockfd < 0)
 			goto out;
 		key_name(job->key, kname, sizeof(kname));
@@ -276,7 +276,7 @@ int spool_key_take(struct spool *sp, const struct job *job, int fd, char dup[ID_
 
 	if (kd < 0)
 		return -1;
-	lockfd = lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
+	lockfd = spool_lock_file(kd, ".lock", "keys/.lock", ADD_LOCK_WAIT_MS);
 	if (lockfd < 0)
 		return -1;
 	key_name(job->key, kname, sizeof(kname));
@@ -387,7 +387,7 @@ int spool_batch_add(struct spool *sp, struct spool_batch *b, struct job *job, en
 	if (sp->cfg.max_pending > 0 && b->room < 0) {
 		long n;
 
-		b->capfd = lock_file(sp->fd, "add.lock", "add.lock", ADD_LOCK_WAIT_MS);
+		b->capfd = spool_lock_file(sp->fd, "add.lock", "add.lock", ADD_LOCK_WAIT_MS);
 		if (b->capfd < 0)
 			return SP_ERR;
 		n = count_pending(sp, sp->cfg.max_pending);

@@ -149,7 +149,7 @@ int parse_name(enum state s, const char *name, struct jobref *ref)
 	return 0;
 }
 
-int lock_file(int d, const char *name, const char *what, int64_t wait_ms)
+int spool_lock_file(int d, const char *name, const char *what, int64_t wait_ms)
 {
 	int fd = f_openat(d, name, O_RDWR | O_CREAT, 0600);
 	int64_t end = mono_ms() + wait_ms;

@@ -77,7 +77,7 @@ int spool_slot_adopt(struct spool *sp, int fd, int max)
 
 int spool_waiter_lock(struct spool *sp)
 {
-	int fd = lock_file(sp->fd, "waiter.lock", "waiter.lock", 0);
+	int fd = spool_lock_file(sp->fd, "waiter.lock", "waiter.lock", 0);
 
 	if (fd >= 0) {
 		char pid[32];
@@ -306,7 +306,7 @@ static int gc_keys(struct spool *sp)
 	if (g.d < 0)
 		return -1;
 	/* Busy: an add holds it (or a stopped one); the keys wait for the next gc. */
-	lockfd = lock_file(g.d, ".lock", "keys/.lock", 0);
+	lockfd = spool_lock_file(g.d, ".lock", "keys/.lock", 0);
 	if (lockfd == -2)
 		return 0;
 	if (lockfd < 0)

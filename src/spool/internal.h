@@ -60,12 +60,6 @@ int parse_prio_name(const char *name, struct jobref *ref);
 /* Parse a name of state s's directory into ref; -1 if not a job's name. */
 int parse_name(enum state s, const char *name, struct jobref *ref);
 
-/*
- * Lock d/name (created 0600), waiting at most wait_ms while another
- * process holds it: the fd; -2 busy (said, unless wait_ms is 0); -1 on
- * error (said).
- */
-int lock_file(int d, const char *name, const char *what, int64_t wait_ms);
 /* How long adds wait for keys/.lock or add.lock before giving up. */
 #define ADD_LOCK_WAIT_MS 5000
 

@@ -92,6 +92,13 @@ static int promote_deferred(const char *name, void *arg)
 		p->errors += fd == -1;
 		return 0;
 	}
+	/* Deferred again since we looked (a release to a later time)? */
+	if (!fstat(fd, &st) &&
+	    (due = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000) > p->now) {
+		due_at(p, due);
+		close(fd);
+		return 0;
+	}
 	if (!spool_move(p->sp, &ref, ST_PENDING, fd, 0)) {
 		event_simple(p->sp, ref.id, "ready", NULL, NULL, 0);
 		p->moved++;
