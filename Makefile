@@ -29,7 +29,8 @@ ALL_CFLAGS = $(Q_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(Q_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
-	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c
+	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c \
+	src/gitargs.c
 CMD_SRC = $(wildcard src/cmd/*.c)
 # The MCP server (q mcp): a front end, linked into bin/q only.
 MCP_SRC = $(wildcard src/mcp/*.c)

@@ -166,6 +166,8 @@ like "$resp" '"isError":false' "a git job is allowed by default"
 git_job=$(sed -n 's/.*"job_id":"\([0-9a-z]*\)".*/\1/p' <<<"$resp")
 run_q show --json "$git_job"
 is "$(jpy '[j["type"], j["args"]["op"], j["status"]]' <<<"$out")" '["git", "fetch", "pending"]' "q show: the git job and its args"
+is "$(jpy '[j["queue"], j["max_attempts"], j["timeout_ms"]]' <<<"$out")" "[\"git:$scratch\", 3, 600000]" \
+	"it is queued per repository, with a time limit and 3 attempts, as q git does"
 rpc '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"start_job","arguments":{"type":"git","args":{"op":"nope"}}}}'
 like "$resp" '"code":-32602,"message":"invalid arguments.args: .op. is not clone' "bad args: -32602 with the type's reason"
 rpc '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"start_job","arguments":{"type":"git","argv":["x"]}}}'

@@ -277,7 +277,7 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 		goto close;
 	}
 	if (o->defaults)
-		o->defaults(job, &sp.cfg);
+		o->defaults(&sp.cfg, job);
 	r = op_add(&sp, job, o->hold, &initial, dup);
 	if (r == OP_FULL) {
 		ret = EXIT_FULL;

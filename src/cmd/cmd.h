@@ -116,7 +116,7 @@ struct jobopts {
 	int mode, json, hold, batch, when;
 	int64_t now;
 	/* A job type's defaults, applied with the settings at hand (may be NULL). */
-	void (*defaults)(struct job *job, const struct config *cfg);
+	void (*defaults)(const struct config *cfg, struct job *job);
 };
 void jobopts_init(struct jobopts *o);
 void jobopts_release(struct jobopts *o);

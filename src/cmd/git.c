@@ -4,10 +4,8 @@
  * worker.  This file only turns the command line into the job's args
  * (spool-format.md, "Job types"); bin/q never links libgit2.
  *
- * Jobs on one repository run one at a time: each job's queue is
- * "git:" and the directory that holds the repository's .idlergear
- * (the same for all its worktrees; for a clone, the new directory),
- * with room for one job.
+ * Jobs on one repository run one at a time: git_job_prepare
+ * (gitargs.h) gives each the queue of its repository.
  */
 #include "cmd.h"
 
@@ -19,11 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gitargs.h"
 #include "json.h"
-
-/* Git jobs talk to servers: a limit for a hung transfer, a few tries. */
-#define GIT_TIMEOUT_MS (10 * 60 * 1000)
-#define GIT_ATTEMPTS 3
 
 enum { G_BRANCH = A_LAST, G_LAST };
 
@@ -114,35 +109,6 @@ static char *repo_here(void)
 		cwd[0] = '\0';
 	error("not in a git repository: '%s'", cwd);
 	return NULL;
-}
-
-/*
- * The queue of jobs on the repository at dir: "git:" and the directory
- * that holds its .idlergear (for a clone, dir itself: what is around
- * it is another repository).  A queue name has at most QUEUE_MAX_LEN
- * bytes: a longer one keeps the end of the path (whole characters) and
- * a hash (FNV-1a) of all of it.
- */
-static char *git_queue(const char *dir, int clone)
-{
-	char *top = clone ? xstrdup(dir) : spool_find_top(dir);
-	struct buf b = BUF_INIT;
-	size_t n = strlen(top), keep = QUEUE_MAX_LEN - 4 - 18;
-
-	if (4 + n <= QUEUE_MAX_LEN) {
-		buf_addf(&b, "git:%s", top);
-	} else {
-		uint64_t h = 0xcbf29ce484222325ULL;
-		const char *tail = top + n - keep;
-
-		for (const unsigned char *p = (const unsigned char *)top; *p; p++)
-			h = (h ^ *p) * 0x100000001b3ULL;
-		while ((*tail & 0xc0) == 0x80)
-			tail++;
-		buf_addf(&b, "git:%s~%016llx", tail, (unsigned long long)h);
-	}
-	free(top);
-	return buf_detach(&b);
 }
 
 /* ------------------------------------------------------------ args */
@@ -295,20 +261,6 @@ static const struct git_sub subs[] = {
 
 /* -------------------------------------------------------- the job */
 
-/*
- * Git jobs wait on servers: unless told otherwise, a time limit that
- * stops a hung transfer (libgit2 1.5 has no network timeouts), and
- * attempts that time out are tried again.
- */
-static void git_defaults(struct job *job, const struct config *cfg)
-{
-	if (job->timeout_ms < 0)
-		job->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : GIT_TIMEOUT_MS;
-	if (job->max_attempts < 0)
-		job->max_attempts = cfg->attempts > GIT_ATTEMPTS ? (int)cfg->attempts : GIT_ATTEMPTS;
-	job->retry_timeout = 1;
-}
-
 /* Which subcommand argv names; *used gets how many words it took. */
 static const struct git_sub *find_sub(int argc, char **argv, int *used)
 {
@@ -339,8 +291,7 @@ int cmd_git(int argc, char **argv)
 	struct json j;
 	const char *arg, *branch = NULL, *why;
 	char reason[200];
-	int i, id, used, clone, ret = EXIT_OK;
-	char *dir = NULL;
+	int i, id, used, ret = EXIT_OK;
 
 	if (argc < 2)
 		return usage_error("git", "no subcommand given");
@@ -354,7 +305,7 @@ int cmd_git(int argc, char **argv)
 	opts[A_LAST] = (struct opt){ NULL, 0, 0, 0 };
 
 	jobopts_init(&o);
-	o.defaults = git_defaults;
+	o.defaults = git_job_prepare;
 	i = 1 + used;
 	while ((id = opt_mixed(argc, argv, &i, opts, &arg, "git")) > 0) {
 		if (id == OPT_OPERAND)
@@ -405,20 +356,11 @@ int cmd_git(int argc, char **argv)
 		ret = usage_error("git", "%s", reason);
 		goto out;
 	}
-	clone = !strcmp(sub->op, "clone");
-	if (json_string(&j, json_get(&j, 0, clone ? "dir" : "repo"), &dir))
-		dir = NULL;
 	json_release(&j);
-	if (!dir) {
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
+	/* The queue of its repository and git's defaults: git_job_prepare, with the settings. */
 	o.job.args = buf_detach(&args);
-	o.job.queue = git_queue(dir, clone);
-	o.job.queue_max = 1;
 	ret = jobopts_submit(&o, "git");
 out:
-	free(dir);
 	buf_release(&args);
 	strv_clear(&ops);
 	jobopts_release(&o);

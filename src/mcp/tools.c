@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gh.h"
+#include "gitargs.h"
 #include "ops.h"
 
 /* ------------------------------------------------------------ schemas */
@@ -651,6 +652,9 @@ static int start_args(struct call *c, struct job *job)
 		/* What q gh gives a GitHub job (the arguments below may change it). */
 		if (!strcmp(job->type->name, "github"))
 			gh_job_prepare(&c->m->sp->cfg, job, j, t);
+		/* What q git gives a git job: its repository's queue, a time limit. */
+		if (!strcmp(job->type->name, "git"))
+			git_job_prepare(&c->m->sp->cfg, job);
 	}
 	if (arg_str(c, "cwd", 0, PATH_MAX - 1, &s))
 		goto out;
