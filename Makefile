@@ -29,18 +29,26 @@ ALL_CFLAGS = $(Q_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(Q_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
-	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c
+	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c \
+	src/gitargs.c
 # Agent front ends: sessions and hooks over the spool (q hook, q next).
 LIB_SRC += src/session.c src/hook.c
 CMD_SRC = $(wildcard src/cmd/*.c)
+# The MCP server (q mcp): a front end, linked into bin/q only.
+MCP_SRC = $(wildcard src/mcp/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
-CMD_OBJ = $(CMD_SRC:.c=.o)
+CMD_OBJ = $(CMD_SRC:.c=.o) $(MCP_SRC:.c=.o)
 UNIT = $(patsubst tests/unit/%.c,tests/unit/%,$(wildcard tests/unit/*.c))
 
 # Helper executables for typed jobs live in $(LIBEXECDIR)/q/.  Each links
 # its one library and is built only when pkg-config finds that library,
 # so bin/q builds (and starts in a millisecond) without any of them.
 HELPERS =
+# q-git runs git jobs (src/gitjob.c, the only includer of git2.h).
+GIT2_LIBS := $(shell $(PKG_CONFIG) --libs libgit2 2>/dev/null)
+ifneq ($(GIT2_LIBS),)
+HELPERS += bin/q-git
+endif
 
 # q-github: GitHub jobs over libcurl (src/github/; http.c alone includes curl.h).
 CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
@@ -65,6 +73,14 @@ bin/q: src/q.o $(CMD_OBJ) $(LIB_OBJ)
 
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# libgit2's option macros leave fields to their zero defaults on purpose.
+src/gitjob.o: src/gitjob.c
+	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags libgit2) -Wno-missing-field-initializers -c -o $@ $<
+
+bin/q-git: src/gitjob.o $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GIT2_LIBS)
 
 # The suite's "older q" sharing a spool with bin/q: the same code, but
 # knowing only exec jobs (tests/t0029-types.sh).
@@ -141,6 +157,10 @@ bench: all
 bench-github: all
 	bench/github
 
+# q mcp's start_job and poll_job round trips against q add (bench/mcp).
+bench-mcp: all
+	bench/mcp
+
 # q hook claude per event on a spool of 10,000 jobs; SessionEnd with 1,000 leases.
 bench-hook: all
 	bench/hook
@@ -158,6 +178,11 @@ stress: all
 	tests/stress.sh
 .PHONY: stress
 
+# git jobs against q add and git clone (bench/git --quick for a short run).
+bench-git: all
+	bench/git
+.PHONY: bench-git
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 bin/q $(DESTDIR)$(BINDIR)/
@@ -173,7 +198,7 @@ format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
 
 clean:
-	rm -f bin/q bin/q-github $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
+	rm -f bin/q bin/q-git bin/q-github $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
-.PHONY: all check ci valgrind bench bench-github crash chaos install format clean fuzz fuzz-replay
+.PHONY: all check ci valgrind bench bench-github bench-mcp crash chaos install format clean fuzz fuzz-replay

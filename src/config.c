@@ -52,6 +52,7 @@ static const struct key {
 	{ "github.timeout", K_DUR, offsetof(struct config, github_timeout_ms) },
 	{ "github.connect_timeout", K_DUR, offsetof(struct config, github_connect_timeout_ms) },
 	{ "github.write_interval", K_DUR, offsetof(struct config, github_write_interval_ms) },
+	{ "mcp.exec", K_STR, offsetof(struct config, mcp_exec) },
 };
 
 void config_defaults(struct config *c)
@@ -85,6 +86,7 @@ void config_defaults(struct config *c)
 	c->github_timeout_ms = 30000;
 	c->github_connect_timeout_ms = 10000;
 	c->github_write_interval_ms = 1000;
+	snprintf(c->mcp_exec, sizeof(c->mcp_exec), "none");
 }
 
 /* git-config booleans: 1, 0, or -1 when value is not one. */
@@ -183,10 +185,10 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 				return error("%s: bad duration '%s' for '%s'", where, value, k->name);
 			return 0;
 		case K_STR:
-			if (strlen(value) >= sizeof(c->on_finish) || !utf8_valid(value, strlen(value)))
-				return error("%s: value for '%s' is longer than %zu bytes or not UTF-8",
-					     where, k->name, sizeof(c->on_finish) - 1);
-			snprintf((char *)p, sizeof(c->on_finish), "%s", value);
+			if (strlen(value) >= CONFIG_STR_MAX || !utf8_valid(value, strlen(value)))
+				return error("%s: value for '%s' is longer than %d bytes or not UTF-8",
+					     where, k->name, CONFIG_STR_MAX - 1);
+			snprintf((char *)p, CONFIG_STR_MAX, "%s", value);
 			return 0;
 		case K_BACKOFF:
 			if (backoff_parse(value, &c->backoff_ms, &c->backoff_max_ms))

@@ -17,6 +17,7 @@
 
 enum sync_mode { MODE_ASYNC, MODE_SYNC, MODE_MANUAL };
 #define CONFIG_MAX_QUEUES 32
+#define CONFIG_STR_MAX 1024
 
 struct config {
 	int mode;                 /* sync.mode */
@@ -25,7 +26,7 @@ struct config {
 	int64_t backoff_ms, backoff_max_ms;  /* job.backoff BASE[:MAX] */
 	int64_t timeout_ms;       /* job.timeout, 0 = none */
 	int64_t kill_grace_ms;    /* job.kill_grace */
-	char on_finish[1024];     /* job.on_finish: a shell command, "" none */
+	char on_finish[CONFIG_STR_MAX];  /* job.on_finish: a shell command, "" none */
 	int64_t on_finish_timeout_ms;  /* job.on_finish_timeout */
 	int64_t max_pending;      /* queue.max_pending, 0 = no cap */
 	int64_t worker_max;       /* worker.max */
@@ -53,6 +54,7 @@ struct config {
 	int64_t github_timeout_ms;       /* github.timeout: one request, all of it */
 	int64_t github_connect_timeout_ms; /* github.connect_timeout */
 	int64_t github_write_interval_ms;  /* github.write_interval: between writes to one host */
+	char mcp_exec[CONFIG_STR_MAX];   /* mcp.exec: none, all, or command names */
 };
 
 void config_defaults(struct config *c);

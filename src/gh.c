@@ -497,6 +497,41 @@ int gh_args_mutating(const struct json *j, int t)
 	return !json_eq(j, json_get(j, t, "method"), "GET");
 }
 
+void gh_job_prepare(const struct config *cfg, struct job *job, const struct json *j, int t)
+{
+	int64_t retries = cfg->sync_max_retries < 1000 ? cfg->sync_max_retries : 1000;
+	char *url = NULL, *creator = NULL;
+	int k;
+	struct gh_api api;
+
+	job->max_attempts = cfg->sync_auto_retry ? 1 + (int)retries : 1;
+	/* Every request of an attempt, then some; an attempt cut short is tried again. */
+	job->timeout_ms = 10 * (cfg->github_timeout_ms + cfg->github_connect_timeout_ms);
+	job->retry_timeout = 1;
+	k = json_get(j, t, "api_url");
+	if (gh_args_mutating(j, t) && k >= 0 && !json_string(j, k, &url) &&
+	    !gh_api_parse(url, &api)) {
+		/* Writes to one host go one at a time, whatever worker sends them. */
+		struct buf q = BUF_INIT;
+
+		buf_addf(&q, "github:%s", api.host);
+		free(job->queue);
+		job->queue = buf_detach(&q);
+		job->queue_max = 1;
+	}
+	free(url);
+	k = json_get(j, t, "issue_job");
+	if (k >= 0 && !json_string(j, k, &creator) && id_valid(creator)) {
+		int known = 0;
+
+		for (int i = 0; i < job->after.n; i++)
+			known |= !strcmp(job->after.v[i], creator);
+		if (!known)
+			strv_push(&job->after, creator);
+	}
+	free(creator);
+}
+
 /* ---------------------------------------------------------- describe */
 
 static char *arg_str(const struct json *j, const char *key)

@@ -75,6 +75,14 @@ int gh_args_check(const struct json *j, int t, char *why, size_t whylen);
 void gh_describe(struct buf *b, const struct job *job);
 /* Does the operation in these args change something (a write)? */
 int gh_args_mutating(const struct json *j, int t);
+/*
+ * What every GitHub job gets, from whichever front end (q gh, q mcp),
+ * for args j (checked, token t): attempts from sync.max_retries and
+ * sync.auto_retry, a time limit for every request of an attempt, timed
+ * out attempts retried, writes in the queue github:HOST (one at a time),
+ * and after the job whose result has the issue (issue_job).
+ */
+void gh_job_prepare(const struct config *cfg, struct job *job, const struct json *j, int t);
 
 /* ------------------------------------------------------- host state */
 

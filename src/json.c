@@ -563,6 +563,14 @@ void jw_int(struct jw *w, int64_t v)
 	buf_addf(w->b, "%lld", (long long)v);
 }
 
+void jw_int_or_null(struct jw *w, int64_t v, int is_null)
+{
+	if (is_null)
+		jw_null(w);
+	else
+		jw_int(w, v);
+}
+
 void jw_bool(struct jw *w, int v)
 {
 	jw_value(w);

@@ -70,6 +70,8 @@ void jw_key(struct jw *w, const char *key);
 void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, int64_t v);
+/* v, or null when is_null. */
+void jw_int_or_null(struct jw *w, int64_t v, int is_null);
 void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
 /* A time in RFC 3339, or null when ms < 0. */

@@ -442,8 +442,20 @@ int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struc
 	int fd = spool_open_log(sp, id, ext, O_RDONLY);
 	size_t got = 0;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (*off < 0)
+			*off = 0;
 		return errno == ENOENT ? 0 : -1;
+	}
+	if (*off < 0) {
+		struct stat st;
+
+		if (fstat(fd, &st)) {
+			close(fd);
+			return error_errno("cannot stat 'logs/%.*s/%s.%s'", BUCKET_LEN, id, id, ext);
+		}
+		*off = st.st_size + *off > 0 ? st.st_size + *off : 0;
+	}
 	while (got < max) {
 		size_t want = max - got < 65536 ? max - got : 65536;
 		ssize_t r;

@@ -82,8 +82,9 @@ int op_wait(struct spool *sp, struct jobref *ref, int64_t timeout_ms, int (*stop
 
 /*
  * Read the job's file logs/B/ID.EXT (out, events) from *off, appending
- * at most max bytes to out and advancing *off.  0 (nothing new or no
- * file yet is fine), -1 on error.
+ * at most max bytes to out and advancing *off.  A negative *off counts
+ * from the end of the file (-4096: its last 4 KiB, or all of a shorter
+ * one).  0 (nothing new or no file yet is fine), -1 on error.
  */
 int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struct buf *out,
 	    size_t max);

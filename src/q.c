@@ -14,6 +14,8 @@
 
 #define Q_VERSION "0.1.0"
 
+const char q_version[] = Q_VERSION;
+
 /*
  * Each command: its name, its function, its usage line (exactly q.1's
  * SYNOPSIS line), one line of help, and its options, one per line
@@ -93,6 +95,19 @@ const struct cmd commands[] = {
 	  "    --older-than DUR    remove finished jobs older than DUR, whatever gc.* say" },
 	{ "fsck", cmd_fsck, "q fsck [--repair]", "check (and repair) the spool",
 	  "    --repair            repair what can be repaired, then check again" },
+	{ "mcp", cmd_mcp, "q mcp", "serve MCP on standard input and output (for agents)",
+	  "Tools: start_job, poll_job, wait_job, cancel_job, list_jobs, tail_job; MCP Tasks.\n"
+	  "Exec jobs are refused unless mcp.exec allows them (Q_MCP_EXEC=all)." },
+	{ "git", cmd_git,
+	  "q git clone URL [DIR] [-b BRANCH] [JOB-OPTION]...\n"
+	  "   or: q git fetch [REMOTE] [JOB-OPTION]...\n"
+	  "   or: q git pull [REMOTE [BRANCH]] [JOB-OPTION]...\n"
+	  "   or: q git push [REMOTE [REFSPEC...]] [JOB-OPTION]...\n"
+	  "   or: q git worktree add PATH [BRANCH] [JOB-OPTION]...\n"
+	  "   or: q git worktree remove PATH [JOB-OPTION]...",
+	  "queue a git clone, fetch, pull, push or worktree job",
+	  "-b, --branch BRANCH     clone: the branch to check out\n"
+	  "                        JOB-OPTION: any option of q add (see q help add)" },
 	/* Agent sessions: prompts they lease, and the hooks of Claude Code and Goose. */
 	{ "prompt", cmd_prompt,
 	  "q prompt [-p PRIO] [--attempts N] [--at TIME | --in DUR] [--deadline TIME|DUR] "

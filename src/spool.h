@@ -88,6 +88,13 @@ struct spool {
  * an empty spool.
  */
 int spool_open(struct spool *sp, int create, int *missing);
+/*
+ * The directory that holds .idlergear for dir (malloc'd): the top of
+ * the repository around dir (the main worktree's top for a linked
+ * worktree, the common directory for a worktree of a bare repository),
+ * else dir.  Every worktree of one repository gives the same answer.
+ */
+char *spool_find_top(const char *dir);
 void spool_release(struct spool *sp);
 
 /* The name of ref's file relative to its state directory. */

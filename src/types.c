@@ -134,22 +134,36 @@ static int git_check(const struct json *j, int t, char *why, size_t whylen)
 	return 0;
 }
 
+/* "git OP" and its operands in the order of q git's command line. */
 static void git_describe(struct buf *b, const struct job *job)
 {
-	static const char *const shown[] = { "url", "remote", "branch", "path", "dir" };
+	static const char *const shown[] = { "url", "dir", "path", "remote", "branch", "refspecs" };
+	struct json j;
+	const char *why;
 	char *op = job_arg_str(job, "op");
 
 	buf_adds(b, "git ");
-	buf_adds(b, op ? op : "?");
+	for (const char *p = op ? op : "?"; *p; p++)
+		buf_addc(b, *p == '_' ? ' ' : *p);
+	if (!job->args || json_parse(&j, job->args, strlen(job->args), &why))
+		goto out;
 	for (size_t i = 0; i < sizeof(shown) / sizeof(*shown); i++) {
-		char *v = job_arg_str(job, shown[i]);
+		int k = json_get(&j, 0, shown[i]), n = k < 0 ? 0 : j.tok[k].type == JSON_ARRAY
+									 ? j.tok[k].size : 1;
 
-		if (v) {
-			buf_addc(b, ' ');
+		for (int e = 0; e < n; e++) {
+			char *v;
+
+			if (json_string(&j, j.tok[k].type == JSON_ARRAY ? k + 1 + e : k, &v))
+				continue;
+			buf_adds(b, op && !strcmp(op, "clone") && !strcmp(shown[i], "branch") ? " -b "
+												: " ");
 			shell_quote(b, v);
 			free(v);
 		}
 	}
+	json_release(&j);
+out:
 	free(op);
 }
 

@@ -45,10 +45,7 @@ static void strv_json(struct jw *w, const char *key, const struct strv *s)
 static void int_or_null(struct jw *w, const char *key, int64_t v, int is_null)
 {
 	jw_key(w, key);
-	if (is_null)
-		jw_null(w);
-	else
-		jw_int(w, v);
+	jw_int_or_null(w, v, is_null);
 }
 
 const char *view_error(const struct view *v)
@@ -63,6 +60,25 @@ const char *view_error(const struct view *v)
 	if (st->verdict == V_CANCELLED || st->verdict == V_EXPIRED)
 		return verdict_status(st->verdict);
 	return a && a->error[0] ? a->error : NULL;
+}
+
+void view_progress_json(struct jw *w, const struct jobstate *st)
+{
+	if (st->progress_at < 0) {
+		jw_null(w);
+		return;
+	}
+	jw_obj(w);
+	jw_key(w, "pct");
+	if (st->progress_pct >= 0)
+		jw_int(w, st->progress_pct);
+	else
+		jw_null(w); /* a report without a percentage (a prompt's session) */
+	jw_key(w, "message");
+	jw_str(w, st->progress_msg);
+	jw_key(w, "at");
+	jw_time(w, st->progress_at);
+	jw_obj_end(w);
 }
 
 void view_json(struct jw *w, const struct view *v)
@@ -126,21 +142,7 @@ void view_json(struct jw *w, const struct view *v)
 	jw_raw(w, v->result.len ? v->result.s : NULL, v->result.len);
 	int_or_null(w, "output_size", a ? a->output_size : 0, !a || a->finished_at < 0);
 	jw_key(w, "progress");
-	if (st->progress_at >= 0) {
-		jw_obj(w);
-		jw_key(w, "pct");
-		if (st->progress_pct >= 0)
-			jw_int(w, st->progress_pct);
-		else
-			jw_null(w);
-		jw_key(w, "message");
-		jw_str(w, st->progress_msg);
-		jw_key(w, "at");
-		jw_time(w, st->progress_at);
-		jw_obj_end(w);
-	} else {
-		jw_null(w);
-	}
+	view_progress_json(w, st);
 	jw_key(w, "history");
 	jw_arr(w);
 	for (int i = 0; i < st->nhist; i++) {

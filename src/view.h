@@ -27,6 +27,8 @@ void view_release(struct view *v);
  * expired) or the last attempt's (nonzero_exit, signal, tempfail).
  */
 const char *view_error(const struct view *v);
+/* The last progress report: {"pct", "message", "at"}, or null. */
+void view_progress_json(struct jw *w, const struct jobstate *st);
 /* The JSON object of a job. */
 void view_json(struct jw *w, const struct view *v);
 

@@ -37,24 +37,67 @@ const struct opt add_options[] = {
 	{ NULL, 0, 0, 0 },
 };
 
+/* What a --sync command waits for: its job runnable here and now. */
+struct sync_wait {
+	struct spool *sp;
+	struct jobref *ref;
+	const struct job *job;
+};
+
+/*
+ * op_wait's stop: the job is pending (a job added --at, --in or --after
+ * is promoted here once due, as a worker would) and its queue, if it
+ * has one, has a free slot: a worker that found it full (another job of
+ * the queue ran) left it pending, and nobody else may come for it.
+ */
+static int runnable_here(void *arg)
+{
+	struct sync_wait *s = arg;
+	int64_t next;
+	int fd;
+
+	if (s->ref->state == ST_DEFERRED || s->ref->state == ST_WAITING) {
+		if (spool_promote(s->sp, &next, NULL) <= 0 ||
+		    spool_locate(s->sp, s->ref->id, s->ref) != SP_OK)
+			return 0;
+	}
+	if (s->ref->state != ST_PENDING)
+		return 0;
+	if (!s->job->queue)
+		return 1;
+	fd = spool_queue_slot(s->sp, s->job->queue, s->job->queue_max);
+	if (fd >= 0)
+		close(fd);
+	return fd != -2; /* an error: the worker will say it */
+}
+
 /*
  * Run the job now, in the foreground; print its output; exit like
- * `q result`.  A job that cannot run yet (--at, --in, --after) is left
- * to a detached worker, and we wait for it.
+ * `q result`.  The job runs here as soon as it is runnable: at once, or
+ * once its queue has room (the worker stays for its retries).  A job
+ * that cannot run yet (--at, --in, --after) is also left to a detached
+ * worker, and we wait for it.
  */
-static int run_sync(struct spool *sp, const char *id, enum state initial)
+static int run_sync(struct spool *sp, const struct job *job, enum state initial)
 {
-	struct worker_opts o = { .once = 1, .jobs = 1, .only = id, .only_retries = 1, .slot = -1 };
+	struct worker_opts o = { .once = 1, .jobs = 1, .only = job->id, .only_retries = 1,
+				   .slot = -1 };
 	struct worker_stats stats;
 	struct jobref ref;
+	struct sync_wait s = { sp, &ref, job };
+	int r;
 
 	if (initial != ST_PENDING)
 		op_spawn_worker(sp);
-	else if (worker_run(sp, &o, &stats))
-		return EXIT_RUNTIME;
-	memcpy(ref.id, id, ID_LEN + 1);
-	if (op_wait(sp, &ref, -1, NULL, NULL) < 0)
-		return error("job '%s' vanished", id), EXIT_RUNTIME;
+	memcpy(ref.id, job->id, ID_LEN + 1);
+	while ((r = op_wait(sp, &ref, -1, runnable_here, &s)) == 1)
+		if (worker_run(sp, &o, &stats))
+			return EXIT_RUNTIME;
+	if (r < 0)
+		return error("job '%s' vanished", job->id), EXIT_RUNTIME;
+	/* Jobs of its queue that workers passed over while it ran. */
+	if (job->queue)
+		op_kick(sp);
 	if (print_logs(sp, &ref, 1, "out", 0))
 		return EXIT_RUNTIME;
 	if (ref.state != ST_DONE) {
@@ -64,71 +107,50 @@ static int run_sync(struct spool *sp, const char *id, enum state initial)
 			const struct attempt *a = jobstate_last(&v.st);
 
 			if (a && a->signal)
-				error("job %s %s: signal %d", id, state_status(v.ref.state), a->signal);
+				error("job %s %s: signal %d", job->id, state_status(v.ref.state),
+				      a->signal);
 			else if (a && a->exit_code >= 0 && v.ref.state == ST_FAILED)
-				error("job %s failed: exit %d", id, a->exit_code);
+				error("job %s failed: exit %d", job->id, a->exit_code);
 			else
-				error("job %s %s", id, state_status(v.ref.state));
+				error("job %s %s", job->id, state_status(v.ref.state));
 			view_release(&v);
 		}
 	}
 	return job_exit_status(ref.state);
 }
 
-void add_init(struct job *job, struct add_args *a)
+void jobopts_init(struct jobopts *o)
 {
-	memset(a, 0, sizeof(*a));
-	a->mode = -1;
-	a->now = now_ms();
-	job_init(job);
-	job->created_at = a->now;
-	/* Unset: the settings fill them in (op_prepare). */
-	job->max_attempts = -1;
-	job->max_interrupts = -1;
-	job->queue_max = -1;
-	job->backoff_ms = -1;
-	job->timeout_ms = -1;
+	memset(o, 0, sizeof(*o));
+	job_init(&o->job);
+	o->now = now_ms();
+	o->job.created_at = o->now;
+	o->job.max_attempts = -1;
+	o->job.max_interrupts = -1;
+	o->job.queue_max = -1;
+	o->job.backoff_ms = -1;
+	o->job.timeout_ms = -1;
+	o->mode = -1;
 }
 
-int add_after(struct spool *sp, struct job *job, const struct add_args *a)
+void jobopts_release(struct jobopts *o)
 {
-	for (int k = 0; k < a->after.n; k++) {
-		struct jobref ref;
-		int ret = cmd_find(sp, a->after.v[k], &ref);
-
-		if (ret)
-			return ret;
-		strv_push(&job->after, ref.id);
-	}
-	return EXIT_OK;
+	strv_clear(&o->after);
+	strv_clear(&o->keep);
+	job_release(&o->job);
 }
 
-void add_report(struct spool *sp, const struct job *job, const char *dup, int json)
+int jobopts_set(struct jobopts *o, int id, const char *arg, const char *cmd)
 {
-	const char *id = dup ? dup : job->id;
-
-	/* For "@": the job this session added last (a hint; never fatal). */
-	if (spool_last_set(sp, id))
-		warning("cannot record the job for '@': %s", strerror(errno));
-	/* An agent's session hears when the job it queued finishes (q hook). */
-	spool_session_job(sp, id);
-	if (json)
-		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", id, dup ? "true" : "false");
-	else
-		printf("%s\n", id);
-	if (dup)
-		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job->key);
-}
-
-int add_option(struct job *job, struct add_args *a, int id, const char *arg, const char *cmd)
-{
+	struct job *job = &o->job;
 	long long n;
 	int64_t ms;
 
 	switch (id) {
 	case A_PRIO:
 		if ((job->priority = priority_parse(arg)) < 0)
-			return usage_error(cmd, "bad priority '%s': want high, normal, low or 0-9", arg);
+			return usage_error(cmd, "bad priority '%s': want high, normal, low or 0-9",
+					   arg);
 		break;
 	case A_ATTEMPTS:
 		if (parse_int(arg, 1, 1000000, &n))
@@ -149,30 +171,30 @@ int add_option(struct job *job, struct add_args *a, int id, const char *arg, con
 		job->retry_timeout = 1;
 		break;
 	case A_AT:
-		if (a->when++)
+		if (o->when++)
 			return usage_error(cmd, "--at and --in exclude each other");
 		if (time_parse_user(arg, &job->run_at))
 			return usage_error(cmd, "bad time '%s'", arg);
 		break;
 	case A_IN:
-		if (a->when++)
+		if (o->when++)
 			return usage_error(cmd, "--at and --in exclude each other");
 		if (duration_parse(arg, &ms))
 			return usage_error(cmd, "bad duration '%s'", arg);
-		job->run_at = a->now + ms;
+		job->run_at = o->now + ms;
 		if (job->run_at > TIME_MAX_MS)
 			return usage_error(cmd, "--in '%s' is past the year 9999", arg);
 		break;
 	case A_DEADLINE:
-		if (!duration_parse(arg, &ms) && a->now + ms <= TIME_MAX_MS)
-			job->deadline = a->now + ms;
+		if (!duration_parse(arg, &ms) && o->now + ms <= TIME_MAX_MS)
+			job->deadline = o->now + ms;
 		else if (time_parse_user(arg, &job->deadline))
 			return usage_error(cmd, "bad deadline '%s': want a TIME or a DUR", arg);
 		break;
 	case A_AFTER:
 		if (strcmp(arg, "@") && !id_prefix_valid(arg))
 			return usage_error(cmd, "invalid job id '%s'", arg);
-		strv_push(&a->after, arg);
+		strv_push(&o->after, arg);
 		break;
 	case A_KEY:
 		if (!*arg || strlen(arg) > KEY_MAX || !utf8_valid(arg, strlen(arg)))
@@ -188,23 +210,23 @@ int add_option(struct job *job, struct add_args *a, int id, const char *arg, con
 	case A_ENV:
 		if (!*arg || strchr(arg, '='))
 			return usage_error(cmd, "bad variable name '%s'", arg);
-		strv_push(&a->keep, arg);
+		strv_push(&o->keep, arg);
 		break;
-	case A_HOLD: a->hold = 1; break;
+	case A_HOLD: o->hold = 1; break;
 	case A_SYNC:
 	case A_ASYNC:
 	case A_MANUAL:
-		if (a->mode >= 0)
+		if (o->mode >= 0)
 			return usage_error(cmd, "--sync, --async and --manual exclude each other");
-		a->mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
+		o->mode = id == A_SYNC ? MODE_SYNC : id == A_ASYNC ? MODE_ASYNC : MODE_MANUAL;
 		break;
-	case A_JSON: a->json = 1; break;
-	case A_BATCH: a->batch = 1; break;
+	case A_JSON: o->json = 1; break;
+	case A_BATCH: o->batch = 1; break;
 	case A_LABEL:
 	case A_QUEUE:
 		if (!queue_valid(arg))
 			return usage_error(cmd, "bad %s '%s': want 1 to %d bytes of UTF-8 on one line",
-					  id == A_LABEL ? "label" : "queue", arg, QUEUE_MAX_LEN);
+					   id == A_LABEL ? "label" : "queue", arg, QUEUE_MAX_LEN);
 		if (id == A_LABEL) {
 			strv_push(&job->labels, arg);
 		} else {
@@ -216,40 +238,107 @@ int add_option(struct job *job, struct add_args *a, int id, const char *arg, con
 	return EXIT_OK;
 }
 
-int cmd_add(int argc, char **argv)
+int jobopts_submit(struct jobopts *o, const char *cmd)
 {
-	struct job job;
+	struct job *job = &o->job;
 	struct spool sp;
-	struct add_args a;
-	int i = 1, id, ret = EXIT_OK, r;
-	const char *arg;
+	int ret, r, mode = o->mode;
 	char dup[ID_LEN + 1], cwd[PATH_MAX];
 	enum state initial;
 
-	add_init(&job, &a);
+	if (o->hold && mode == MODE_SYNC)
+		return usage_error(cmd, "--sync waits for a job that --hold parks: use one");
+	if (!getcwd(cwd, sizeof(cwd))) {
+		error_errno("cannot get the current directory");
+		return EXIT_RUNTIME;
+	}
+	if (!utf8_valid(cwd, strlen(cwd))) {
+		error("the current directory is not valid UTF-8; q stores it in JSON");
+		return EXIT_RUNTIME;
+	}
+	job->cwd = xstrdup(cwd);
+	op_capture_env(job, &o->keep);
+
+	if ((ret = cmd_open(&sp, 1, NULL)))
+		return ret;
+	if (mode < 0)
+		mode = sp.cfg.mode;
+	for (int k = 0; k < o->after.n; k++) {
+		struct jobref ref;
+
+		if ((ret = cmd_find(&sp, o->after.v[k], &ref)))
+			goto close;
+		strv_push(&job->after, ref.id);
+	}
+	if (o->batch) {
+		ret = add_batch(&sp, job, o->hold, o->json);
+		if (ret == EXIT_OK && mode == MODE_ASYNC && !o->hold && !spool_paused(&sp))
+			op_spawn_worker(&sp);
+		goto close;
+	}
+	if (o->defaults)
+		o->defaults(&sp.cfg, job);
+	r = op_add(&sp, job, o->hold, &initial, dup);
+	if (r == OP_FULL) {
+		ret = EXIT_FULL;
+		goto close;
+	}
+	if (r < 0) {
+		ret = EXIT_RUNTIME;
+		goto close;
+	}
+	/* For "@": the job this session added last (a hint; never fatal). */
+	if (spool_last_set(&sp, r == 1 ? dup : job->id))
+		warning("cannot record the job for '@': %s", strerror(errno));
+	/* An agent's session hears when the job it queued finishes (q hook). */
+	spool_session_job(&sp, r == 1 ? dup : job->id);
+	if (o->json) {
+		printf("{\"id\":\"%s\",\"duplicate\":%s}\n", r == 1 ? dup : job->id,
+		       r == 1 ? "true" : "false");
+	} else {
+		printf("%s\n", r == 1 ? dup : job->id);
+	}
+	if (r == 1) {
+		fprintf(stderr, "q: duplicate of job %s (key '%s')\n", dup, job->key);
+		goto close;
+	}
+	if ((ret = cmd_id_printed(&sp, job, initial)))
+		goto close;
+	if (mode == MODE_SYNC)
+		ret = run_sync(&sp, job, initial);
+	else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp))
+		op_spawn_worker(&sp);
+close:
+	spool_release(&sp);
+	return ret;
+}
+
+int cmd_add(int argc, char **argv)
+{
+	struct jobopts o;
+	const char *arg;
+	int i = 1, id, ret = EXIT_OK;
+
+	jobopts_init(&o);
 	while ((id = opt_next(argc, argv, &i, add_options, &arg, "add")) > 0)
-		if ((ret = add_option(&job, &a, id, arg, "add")))
+		if ((ret = jobopts_set(&o, id, arg, "add")))
 			goto out;
 	if (id < 0) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (a.batch && i < argc) {
+	if (o.batch && i < argc) {
 		ret = usage_error("add", "--batch reads the commands from standard input, not '%s'",
 				  argv[i]);
 		goto out;
 	}
-	if (a.batch && (job.key || a.mode == MODE_SYNC)) {
+	if (o.batch && (o.job.key || o.mode == MODE_SYNC)) {
 		ret = usage_error("add", "--batch queues many jobs: not with %s",
-				  job.key ? "--key" : "--sync");
+				  o.job.key ? "--key" : "--sync");
 		goto out;
 	}
-	if (i >= argc && !a.batch) {
+	if (i >= argc && !o.batch) {
 		ret = usage_error("add", "no command given");
-		goto out;
-	}
-	if (a.hold && a.mode == MODE_SYNC) {
-		ret = usage_error("add", "--sync waits for a job that --hold parks: use one");
 		goto out;
 	}
 	if (argc - i > JOB_MAX_ARGS) {
@@ -261,59 +350,10 @@ int cmd_add(int argc, char **argv)
 			ret = usage_error("add", "argument %d is not valid UTF-8", k - i + 1);
 			goto out;
 		}
-		strv_push(&job.argv, argv[k]);
+		strv_push(&o.job.argv, argv[k]);
 	}
-	if (!getcwd(cwd, sizeof(cwd))) {
-		error_errno("cannot get the current directory");
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	if (!utf8_valid(cwd, strlen(cwd))) {
-		error("the current directory is not valid UTF-8; q stores it in JSON");
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	job.cwd = xstrdup(cwd);
-	op_capture_env(&job, &a.keep);
-
-	if ((ret = cmd_open(&sp, 1, NULL)))
-		goto out;
-	if (a.mode < 0)
-		a.mode = sp.cfg.mode;
-	if ((ret = add_after(&sp, &job, &a)))
-		goto close;
-	if (a.batch) {
-		ret = add_batch(&sp, &job, a.hold, a.json);
-		if (ret == EXIT_OK && a.mode == MODE_ASYNC && !a.hold && !spool_paused(&sp))
-			op_spawn_worker(&sp);
-		goto close;
-	}
-	r = op_add(&sp, &job, a.hold, &initial, dup);
-	if (r == OP_FULL) {
-		ret = EXIT_FULL;
-		goto close;
-	}
-	if (r < 0) {
-		ret = EXIT_RUNTIME;
-		goto close;
-	}
-	add_report(&sp, &job, r == 1 ? dup : NULL, a.json);
-	if (r == 1)
-		goto close;
-	if ((ret = cmd_id_printed(&sp, &job, initial)))
-		goto close;
-	if (a.mode == MODE_SYNC) {
-		fflush(stdout);
-		ret = run_sync(&sp, job.id, initial);
-	} else if (a.mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp)) {
-		fflush(stdout);
-		op_spawn_worker(&sp);
-	}
-close:
-	spool_release(&sp);
+	ret = jobopts_submit(&o, "add");
 out:
-	strv_clear(&a.after);
-	strv_clear(&a.keep);
-	job_release(&job);
+	jobopts_release(&o);
 	return ret;
 }

@@ -17,6 +17,8 @@ struct cmd {
 };
 
 extern const struct cmd commands[];
+/* q's version (q.c). */
+extern const char q_version[];
 
 /*
  * Options: a table of {long name, short letter, has argument, id}.
@@ -97,28 +99,29 @@ enum add_option {
 	A_QUEUE, A_LAST
 };
 extern const struct opt add_options[];
-/* What q add's options set besides the job's fields. */
-struct add_args {
-	int mode, json, hold, batch, when;
-	int64_t now;
-	struct strv after, keep;  /* ids as given; --env names */
-};
-/*
- * Apply one of q add's options (id, with its value arg) to job and a;
- * EXIT_OK or EXIT_USAGE (said, as command cmd).  q prompt shares it.
- */
-int add_option(struct job *job, struct add_args *a, int id, const char *arg, const char *cmd);
-/* Start a job and a for add_option: the fields the settings fill in left unset. */
-void add_init(struct job *job, struct add_args *a);
-/* Resolve --after ids into job->after: EXIT_OK, or the status of cmd_find (said). */
-int add_after(struct spool *sp, struct job *job, const struct add_args *a);
-/*
- * The job is queued (or dup, when not NULL, holds its key): note it for
- * "@" and the agent session, and print its id (json: as an object).
- */
-void add_report(struct spool *sp, const struct job *job, const char *dup, int json);
 /* q add --batch (batch.c): the jobs on standard input, with job's options. */
 int add_batch(struct spool *sp, struct job *job, int hold, int json);
+
+/*
+ * The job options of q add, shared with the commands that queue typed
+ * jobs (q git).  jobopts_set applies one option of add_options as q add
+ * does (a usage error names cmd); jobopts_submit queues the job (the
+ * caller has set its argv, or its type and args) with the current
+ * directory and our environment, prints its id and runs it as the mode
+ * says.  Both return an exit status.
+ */
+struct jobopts {
+	struct job job;
+	struct strv after, keep;
+	int mode, json, hold, batch, when;
+	int64_t now;
+	/* A job type's defaults, applied with the settings at hand (may be NULL). */
+	void (*defaults)(const struct config *cfg, struct job *job);
+};
+void jobopts_init(struct jobopts *o);
+void jobopts_release(struct jobopts *o);
+int jobopts_set(struct jobopts *o, int id, const char *arg, const char *cmd);
+int jobopts_submit(struct jobopts *o, const char *cmd);
 
 int cmd_add(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
@@ -143,8 +146,10 @@ int cmd_help(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_git(int argc, char **argv);
 int cmd_gh(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 
 /*
  * GitHub jobs in q push and q status (sync.c).  Before a push: hosts

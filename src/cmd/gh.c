@@ -592,7 +592,6 @@ static int enqueue(struct spool *sp, const struct gh_req *r, struct target *t, s
 	char cwd[PATH_MAX], prev[ID_LEN + 1] = "", dup[ID_LEN + 1], check[200];
 	enum state initial;
 	int order = -1, ret = EXIT_OK, mode = r->mode >= 0 ? r->mode : cfg->mode;
-	int64_t retries = cfg->sync_max_retries < 1000 ? cfg->sync_max_retries : 1000;
 
 	if (json_parse(&j, args->s, args->len, &why) || gh_args_check(&j, 0, check, sizeof(check))) {
 		json_release(&j);
@@ -606,23 +605,10 @@ static int enqueue(struct spool *sp, const struct gh_req *r, struct target *t, s
 	job.cwd = xstrdup(cwd);
 	op_capture_env(&job, NULL);
 	job.created_at = now_ms();
-	job.max_attempts = cfg->sync_auto_retry ? 1 + (int)retries : 1;
 	job.max_interrupts = -1;
 	job.backoff_ms = -1;
-	/* Every request of an attempt, then some; an attempt cut short is tried again. */
-	job.timeout_ms = 10 * (cfg->github_timeout_ms + cfg->github_connect_timeout_ms);
-	job.retry_timeout = 1;
-	if (gh_args_mutating(&j, 0)) {
-		/* Writes to one host go one at a time, whatever worker sends them. */
-		struct buf q = BUF_INIT;
-
-		buf_addf(&q, "github:%s", t->api.host);
-		job.queue = buf_detach(&q);
-		job.queue_max = 1;
-	}
+	gh_job_prepare(cfg, &job, &j, 0);
 	json_release(&j);
-	if (t->creator[0] && t->number < 0)
-		strv_push(&job.after, t->creator);
 	if (t->order[0]) {
 		if ((order = gh_order_begin(sp, t->order, prev)) < 0) {
 			ret = EXIT_RUNTIME;

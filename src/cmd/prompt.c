@@ -6,7 +6,6 @@
  */
 #include "cmd.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,20 +58,24 @@ static int prompt_text(int argc, char **argv, int i, struct buf *text)
 	return 0;
 }
 
+/* A prompt's attempts are leases that may lapse: agent.attempts unless --attempts. */
+static void prompt_defaults(const struct config *cfg, struct job *job)
+{
+	if (job->max_attempts < 0)
+		job->max_attempts = (int)cfg->agent_attempts;
+}
+
 int cmd_prompt(int argc, char **argv)
 {
-	struct add_args a;
+	struct jobopts o;
 	struct buf text = BUF_INIT, args = BUF_INIT;
-	char dup[ID_LEN + 1], cwd[PATH_MAX];
-	struct job job;
-	struct spool sp;
-	enum state initial;
 	const char *arg;
-	int i = 1, id, ret, r;
+	int i = 1, id, ret;
 
-	add_init(&job, &a);
+	jobopts_init(&o);
+	o.defaults = prompt_defaults;
 	while ((id = opt_next(argc, argv, &i, prompt_options, &arg, "prompt")) > 0)
-		if ((ret = add_option(&job, &a, id, arg, "prompt")))
+		if ((ret = jobopts_set(&o, id, arg, "prompt")))
 			goto out;
 	if (id < 0) {
 		ret = EXIT_USAGE;
@@ -80,44 +83,22 @@ int cmd_prompt(int argc, char **argv)
 	}
 	if ((ret = prompt_text(argc, argv, i, &text)))
 		goto out;
-	if (!getcwd(cwd, sizeof(cwd)) || !utf8_valid(cwd, strlen(cwd))) {
-		error("cannot get the current directory (or it is not UTF-8)");
-		ret = EXIT_RUNTIME;
-		goto out;
-	}
-	job.cwd = xstrdup(cwd);
-	job.type = job_type_find("prompt");
+	o.job.type = job_type_find("prompt");
 	buf_adds(&args, "{\"text\":");
 	json_quote(&args, text.s, text.len);
 	buf_addc(&args, '}');
-	job.args = buf_detach(&args);
-
-	if ((ret = cmd_open(&sp, 1, NULL)))
-		goto out;
-	if (job.max_attempts < 0)
-		job.max_attempts = (int)sp.cfg.agent_attempts;
-	if ((ret = add_after(&sp, &job, &a)))
-		goto close;
-	r = op_add(&sp, &job, a.hold, &initial, dup);
-	if (r < 0) {
-		ret = r == OP_FULL ? EXIT_FULL : EXIT_RUNTIME;
-		goto close;
-	}
-	add_report(&sp, &job, r == 1 ? dup : NULL, a.json);
-	/* Nobody learnt the id (stdout failed): a prompt nobody knows of is taken back. */
-	if (r == 1 || (ret = cmd_id_printed(&sp, &job, initial)))
-		goto close;
-	/* A worker makes it ready when its time or its dependencies come. */
-	if (initial == ST_DEFERRED || initial == ST_WAITING)
-		op_kick(&sp);
-close:
-	spool_release(&sp);
+	o.job.args = buf_detach(&args);
+	/*
+	 * No worker runs a prompt: one is started only to offer it when its
+	 * time or its dependencies come (and never waited for, whatever
+	 * sync.mode says).
+	 */
+	o.mode = o.job.run_at >= 0 || o.after.n ? MODE_ASYNC : MODE_MANUAL;
+	ret = jobopts_submit(&o, "prompt");
 out:
-	strv_clear(&a.after);
-	strv_clear(&a.keep);
+	jobopts_release(&o);
 	buf_release(&text);
 	buf_release(&args);
-	job_release(&job);
 	return ret;
 }
 

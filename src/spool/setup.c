@@ -120,11 +120,7 @@ static char *resolve(const char *base, const char *rel)
 	return real;
 }
 
-/*
- * The directory that holds .idlergear: the top of the repository
- * around dir (the main worktree's top for a linked worktree), else dir.
- */
-static char *find_top(const char *cwd)
+char *spool_find_top(const char *cwd)
 {
 	char *dir = xstrdup(cwd);
 
@@ -294,7 +290,7 @@ int spool_open(struct spool *sp, int create, int *missing)
 	} else {
 		char *idl;
 
-		sp->top = find_top(cwd);
+		sp->top = spool_find_top(cwd);
 		idl = path_join(sp->top, ".idlergear");
 		sp->path = path_join(idl, "spool");
 		free(idl);
