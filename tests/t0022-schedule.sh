@@ -28,6 +28,8 @@ is "$mt" "$((due / 1000))" "the deferred file's mtime is run_at"
 is "$(q show --json "$id" | jpy 'j["status"]')" pending "a deferred job is pending"
 run_q worker --once
 check "a job not yet due does not run" test ! -e ran-in
+# (A worker would wait for it as the spool's waiter: out of the way.)
+q cancel "$id" >/dev/null
 
 # A deferred job runs once due.
 run_q add --in 300ms -- touch ran-soon
@@ -35,7 +37,8 @@ soon=$out
 run_q worker --once
 check "worker --once does not wait for a job due in 300 ms" test ! -e ran-soon
 RUN_Q_TIMEOUT=20 run_q worker
-check "worker (default) waits for a job due within worker.linger and runs it" test -e ran-soon
+is "$rc" 0 "worker (default) waits for the job due next, then exits: nothing else is scheduled"
+check "worker (default) waits for a job due in 300 ms and runs it" test -e ran-soon
 run_q result "$soon"
 is "$rc" 0 "the deferred job completed"
 run_q events "$soon"
@@ -74,12 +77,16 @@ run_q worker --once
 run_q result "$past"
 is "$rc" 0 "--at a time in the past runs at once"
 
+# The --at jobs above are due later: out of the waiting worker's way.
+for f in "$Q_SPOOL"/deferred/*; do q cancel "${f##*-}" >/dev/null; done
+
 # --- --deadline ---------------------------------------------------------------------
 
 run_q add --in 1s --deadline 500ms -- touch ran-expired
 exp=$out
 is "$rc" 0 "add --deadline 500ms"
 RUN_Q_TIMEOUT=20 run_q worker
+is "$rc" 0 "the worker waits for it, finds it expired and exits"
 check "a job past its deadline never runs" test ! -e ran-expired
 run_q show --json "$exp"
 is "$(jpy '[j["status"], j["error"]]' <<<"$out")" '["expired", "expired"]' "status expired, error expired"
