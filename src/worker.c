@@ -1269,10 +1269,15 @@ static int run_loop(struct worker *w, int ino)
  * sleep until the next due time, waking early when deferred/ or
  * waiting/ changes (an earlier due time).  Returns 1 when something is
  * due (go round again), 0 to exit.
+ *
+ * full: every slot was taken when this worker last tried.  Jobs already
+ * in pending/ are then the slot holders' (each looks at pending/ after
+ * it lets its slot go), so only jobs this worker makes runnable send it
+ * round again; going round for the others would spin until a slot frees.
  */
-static int wait_as_waiter(struct worker *w)
+static int wait_as_waiter(struct worker *w, int full)
 {
-	int ino = -1, lock = -1, ret = 0;
+	int ino = -1, lock = -1, ret = 0, made;
 
 	if (w->o->once || w->o->push || w->o->only || w->o->watch)
 		return 0;
@@ -1282,11 +1287,12 @@ static int wait_as_waiter(struct worker *w)
 		if (spool_paused(w->sp))
 			break;
 		w->promoted = 0;
-		if (promote(w) < 0) {
+		made = promote(w);
+		if (made < 0) {
 			w->errors++;
 			break;
 		}
-		if (pending_nonempty(w)) {
+		if (full ? made > 0 : pending_nonempty(w)) {
 			ret = 1;
 			break;
 		}
@@ -1361,7 +1367,7 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			if (slot == -2) {
 				/* Enough workers already: each looks at pending/ before it exits. */
 				slot = -1;
-				if (wait_as_waiter(&w))
+				if (wait_as_waiter(&w, 1))
 					continue;
 				break;
 			}
@@ -1387,7 +1393,7 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 		if (pending_nonempty(&w))
 			continue;
 		/* Scheduled work runs on its own, without a timer: wait for it. */
-		if (!o->once && !o->watch && wait_as_waiter(&w))
+		if (!o->once && !o->watch && wait_as_waiter(&w, 0))
 			continue;
 		break;
 	}

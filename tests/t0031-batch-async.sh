@@ -29,8 +29,11 @@ workers=$(awk '{ print $2 }' trace | sort -u | wc -l)
 note "$workers workers ran the 160 jobs, at most $max at once"
 [ "$max" -ge 1 ] && [ "$max" -le 2 ]
 ok $? "never more workers running jobs than worker.max (2): $max"
-[ "$workers" -lt 40 ]
-ok $? "a worker is started only when needed ($workers workers for 160 adds)"
+# How many distinct workers ran jobs depends on the machine's load (a
+# worker that finds pending/ empty exits, and the next add starts one),
+# so this bound is loose; the exact rule is checked under strace below.
+[ "$workers" -lt 80 ]
+ok $? "far fewer workers than adds ($workers workers for 160 adds)"
 
 # A job added while the last worker leaves is not stranded: adds racing
 # worker exits, many times.
@@ -40,6 +43,34 @@ done
 run_q status --json
 check "racing adds and exits strand nothing" \
 	wait_for 'q status --json | grep -q "\"pending\":0,\"running\":0,"' 30
+# The rule itself: while a worker holds the only slot, an async add starts
+# nothing (no setsid, the detached worker's first call); with the slot
+# free, it starts one.
+idle() { for s in "$Q_SPOOL"/slots/*; do flock -n "$s" true || return 1; done; }
+check "the workers of the racing adds have left" wait_for idle 30
+if strace -f -qq -e trace=setsid -o /dev/null true 2>/dev/null; then
+	Q_WORKER_MAX=1 q add -- sh -c 'touch busy; while [ ! -e go ]; do sleep 0.01; done' >/dev/null
+	check "a worker runs the blocking job" wait_for 'test -e busy' 30
+	ASAN_OPTIONS=detect_leaks=0 Q_WORKER_MAX=1 timeout 60 strace -f -qq -e trace=setsid -o busy.trace \
+		"$Q" add -- true >/dev/null
+	is "$(grep -c setsid busy.trace)" 0 "every slot taken: an async add starts no worker"
+	# A worker started by hand (a timer, a hook) finds the slot taken and
+	# the job pending: the holder will run it, so it leaves at once.
+	Q_WORKER_MAX=1 timeout 20 "$Q" worker 2>worker.err
+	is "$?" 0 "a worker with every slot taken exits at once, not spinning till one frees"
+	is "$(q status --json | jpy 'j["pending"]')" 1 "leaving the job to the slot's holder"
+	touch go
+	check "the busy worker runs the job added meanwhile" \
+		wait_for 'q status --json | grep -q "\"pending\":0,\"running\":0,"' 30
+	ASAN_OPTIONS=detect_leaks=0 Q_WORKER_MAX=1 timeout 60 strace -f -qq -e trace=setsid -o free.trace \
+		"$Q" add -- true >/dev/null
+	is "$(grep -c setsid free.trace)" 1 "a slot free: an async add starts one worker"
+	check "which runs the job" \
+		wait_for 'q status --json | grep -q "\"pending\":0,\"running\":0,"' 30
+else
+	skip 7 "strace cannot trace here"
+fi
+
 unset Q_SYNC_MODE Q_WORKER_MAX
 export Q_SYNC_MODE=manual
 
