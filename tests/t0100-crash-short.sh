@@ -6,11 +6,14 @@
 # and `make chaos` run the long versions.
 #
 # TEST_SEED=S replays the random choices of a failed run (the seed is
-# printed either way); TEST_ROUNDS=N changes the number of rounds.
+# printed either way); TEST_ROUNDS=N changes the number of rounds (10
+# under the sanitizers, QTEST_SANITIZE=1).
 . "$(dirname "$0")/lib.sh"
 
 seed=${TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-rounds=${TEST_ROUNDS:-20}
+rounds=20
+[ "${QTEST_SANITIZE:-}" != 1 ] || rounds=10
+rounds=${TEST_ROUNDS:-$rounds}
 note "seed $seed (replay: TEST_SEED=$seed prove $0, or tests/crash.sh --rounds $rounds --jobs 20 --seed $seed --chaos)"
 
 TMPDIR=$scratch "$TEST_DIR/crash.sh" --rounds "$rounds" --jobs 20 --seed "$seed" --chaos \
