@@ -104,4 +104,42 @@ is "$(wc -l <runs)" 3 "it ran exactly 3 times"
 run_q fsck
 is "$rc" 0 "fsck is clean"
 
+
+# --- a cancel that lands while recovery settles the job ------------------------
+
+# q cancel appends its event without the job's lock: one that comes after
+# recovery read the log but before recovery's own final event still wins,
+# and the job ends where the log's verdict says.  strace holds recovery's
+# write to the event log for 1.5 s while the cancel runs.
+if strace -f -qq -e trace=write -o /dev/null true 2>/dev/null; then
+	Q_JOB_MAX_INTERRUPTS=1 run_q add -- sh -c 'echo started >started2; sleep 30'
+	id=$out
+	ev="$Q_SPOOL/logs/${id:0:4}/$id.events"
+	q_bg w5 worker --once
+	w=$bg_pid
+	wait_for 'test -s started2' 10
+	{ kill -KILL "$w" && wait "$w"; } 2>/dev/null
+	wait_for unlocked 5
+	(ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o /dev/null -P "$ev" \
+		-e trace=write -e inject=write:delay_enter=1500000 "$Q" worker --once \
+		>recover.out 2>recover.err) &
+	r=$!
+	# Recovery locks the job, reads its log, and is held in its write.
+	wait_for '! unlocked' 10
+	sleep 0.2
+	run_q cancel "$id"
+	is "$rc" 0 "q cancel while recovery settles the job exits 0"
+	wait "$r"
+	is "$?" 0 "the recovering worker exits 0"
+	run_q show --json "$id"
+	is "$(jpy '[j["status"], j["state"]]' <<<"$out")" '["cancelled", "cancelled"]' \
+		"the job is cancelled: the cancel came first in its log"
+	check "its file is in cancelled/" test -f "$Q_SPOOL/cancelled/${id:0:4}/$id"
+	run_q fsck
+	is "$rc" 0 "fsck is clean"
+	[ "$rc" = 0 ] || diag "$out" "$err"
+else
+	skip 5 "strace cannot trace here"
+fi
+
 done_testing

@@ -15,6 +15,27 @@ int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstat
 	return 0;
 }
 
+/*
+ * Append the event that settles a job whose worker died, then move the
+ * job to TO, or where the log's verdict says: q cancel appends its event
+ * without the job's lock, so one may land between our reading of the log
+ * and our own event, and the first verdict is the job's (as when a
+ * worker finishes).  Should the log not be readable now, the job stays
+ * in running/ with its events, for the next recovery.
+ */
+static int settle(struct spool *sp, struct jobref *ref, int fd, const char *ev, const char *key,
+		  const char *val, enum state to)
+{
+	struct jobstate st;
+
+	if (event_simple(sp, ref->id, ev, key, val, 1) || spool_load_events(sp, ref->id, &st))
+		return -1;
+	if (st.verdict != V_NONE)
+		to = verdict_state(st.verdict);
+	jobstate_release(&st);
+	return spool_move(sp, ref, to, fd, 0);
+}
+
 int recover_one(struct spool *sp, struct jobref *ref, int fd)
 {
 	struct job job;
@@ -41,21 +62,17 @@ int recover_one(struct spool *sp, struct jobref *ref, int fd)
 		ret = spool_move(sp, ref, ST_DEFERRED, fd, st.deferred_until);
 	} else if (a && a->exited && !a->interrupted && !a->error[0]) {
 		/* It completed; its worker died before saying so. */
-		if (!event_simple(sp, ref->id, "completed", NULL, NULL, 1))
-			ret = spool_move(sp, ref, ST_DONE, fd, 0);
+		ret = settle(sp, ref, fd, "completed", NULL, NULL, ST_DONE);
 	} else if (a && a->exited && !a->interrupted && strcmp(a->error, "tempfail") &&
 		   (st.attempts >= job.max_attempts ||
 		    (!strcmp(a->error, "timeout") && !job.retry_timeout))) {
-		if (!event_simple(sp, ref->id, "failed", "error", a->error, 1))
-			ret = spool_move(sp, ref, ST_FAILED, fd, 0);
+		ret = settle(sp, ref, fd, "failed", "error", a->error, ST_FAILED);
 	} else if (a && !a->exited && st.interrupts + 1 >= job.max_interrupts) {
 		/* It kills its worker every time: stop (job.max_interrupts). */
-		if (!event_simple(sp, ref->id, "failed", "error", "worker_died", 1))
-			ret = spool_move(sp, ref, ST_FAILED, fd, 0);
+		ret = settle(sp, ref, fd, "failed", "error", "worker_died", ST_FAILED);
 	} else {
 		/* Cut short by its worker's death, which costs no attempt. */
-		if (!event_simple(sp, ref->id, "requeued", "reason", "worker_died", 1))
-			ret = spool_move(sp, ref, ST_PENDING, fd, 0);
+		ret = settle(sp, ref, fd, "requeued", "reason", "worker_died", ST_PENDING);
 	}
 	jobstate_release(&st);
 out:
