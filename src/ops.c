@@ -368,6 +368,22 @@ static int cancel_running(struct spool *sp, struct jobref *ref)
 	end = mono_ms() + 2000;
 	while (spool_locate(sp, ref->id, ref) == SP_OK && ref->state == ST_RUNNING && mono_ms() < end)
 		sleep_ms(10);
+	/*
+	 * It left running/ without us (a recovery requeued it as our event
+	 * went in, or its worker deferred a retry): it is pending in one of
+	 * its forms with our verdict in its log.  Move it now, as a claim
+	 * would, rather than leave it where its log disagrees.
+	 */
+	if (ref->state != ST_RUNNING && !state_final(ref->state) && (fd = spool_lock(sp, ref)) >= 0) {
+		if (!spool_load_events(sp, ref->id, &st)) {
+			if (st.verdict != V_NONE && verdict_state(st.verdict) != ref->state &&
+			    spool_move(sp, ref, verdict_state(st.verdict), fd, 0))
+				warning("job %s is cancelled; the next worker moves its file", ref->id);
+			jobstate_release(&st);
+		}
+		close(fd);
+		op_kick(sp);
+	}
 	return OP_OK;
 }
 

@@ -138,8 +138,34 @@ if strace -f -qq -e trace=write -o /dev/null true 2>/dev/null; then
 	run_q fsck
 	is "$rc" 0 "fsck is clean"
 	[ "$rc" = 0 ] || diag "$out" "$err"
+
+	# The other order: q cancel finds the job in running/, and before its
+	# event goes in, recovery (here fsck --repair) requeues the job to
+	# pending/.  The cancel, done waiting, moves it where its verdict says.
+	run_q add -- sh -c 'echo started >started3; sleep 30'
+	id=$out
+	ev="$Q_SPOOL/logs/${id:0:4}/$id.events"
+	q_bg w6 worker --once
+	w=$bg_pid
+	wait_for 'test -s started3' 10
+	{ kill -KILL "$w" && wait "$w"; } 2>/dev/null
+	wait_for unlocked 5
+	(ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o /dev/null -P "$ev" \
+		-e trace=write -e inject=write:delay_enter=1500000 "$Q" cancel "$id" \
+		>cancel.out 2>cancel.err; echo $? >cancel.rc) &
+	r=$!
+	sleep 0.5
+	run_q fsck --repair
+	wait "$r"
+	is "$(cat cancel.rc)" 0 "q cancel exits 0 though recovery requeued the job meanwhile"
+	run_q show --json "$id"
+	is "$(jpy '[j["status"], j["state"]]' <<<"$out")" '["cancelled", "cancelled"]' \
+		"the job is cancelled, not left pending with a cancel in its log"
+	run_q fsck
+	is "$rc" 0 "fsck is clean"
+	[ "$rc" = 0 ] || diag "$out" "$err"
 else
-	skip 5 "strace cannot trace here"
+	skip 8 "strace cannot trace here"
 fi
 
 done_testing

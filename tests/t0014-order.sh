@@ -80,7 +80,22 @@ run_q worker --once -j 1
 is "$(q show --json "$id_depc" | jpy '[j["status"], j["error"]]')" '["failed", "dependency_failed"]' \
 	"dependent of a cancelled job: failed, dependency_failed"
 
+# A dependent whose log already has a verdict (here: a retry of a cancelled
+# dependent killed between its move back to waiting/ and its retry event)
+# goes where that verdict says, not to failed/, when its dependency fails.
+run_q add -- false
+f=$out
+add_named depv --after "$f"
+run_q cancel "$id_depv"
+is "$rc" 0 "cancel of a waiting dependent"
+mv "$Q_SPOOL/cancelled/${id_depv:0:4}/$id_depv" "$Q_SPOOL/waiting/$id_depv"
+run_q worker --once -j 1
+check "a waiting job with a cancel in its log stays cancelled" \
+	test -f "$Q_SPOOL/cancelled/${id_depv:0:4}/$id_depv"
+is "$(q show --json "$id_depv" | jpy 'j["status"]')" cancelled "its status is cancelled"
+
 run_q fsck
 is "$rc" 0 "fsck clean"
+[ "$rc" = 0 ] || diag "$out" "$err"
 
 done_testing
