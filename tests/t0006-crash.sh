@@ -111,18 +111,27 @@ is "$rc" 0 "fsck is clean"
 # recovery read the log but before recovery's own final event still wins,
 # and the job ends where the log's verdict says.  strace holds recovery's
 # write to the event log for 1.5 s while the cancel runs.
-if strace -f -qq -e trace=write -o /dev/null true 2>/dev/null; then
-	Q_JOB_MAX_INTERRUPTS=1 run_q add -- sh -c 'echo started >started2; sleep 30'
-	id=$out
+# orphan NAME [ENV=VALUE...]: a job whose worker was killed mid-run (its
+# id in $id, its event log in $ev); slowly Q: q, its write to that log
+# held 1.5 s by strace.
+orphan() {
+	local name=$1
+	shift
+	env "$@" "$Q" add -- sh -c "echo started >$name; sleep 30" >id.out
+	id=$(cat id.out)
 	ev="$Q_SPOOL/logs/${id:0:4}/$id.events"
-	q_bg w5 worker --once
-	w=$bg_pid
-	wait_for 'test -s started2' 10
-	{ kill -KILL "$w" && wait "$w"; } 2>/dev/null
+	q_bg "$name" worker --once
+	wait_for "test -s $name" 10
+	{ kill -KILL "$bg_pid" && wait "$bg_pid"; } 2>/dev/null
 	wait_for unlocked 5
-	(ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o /dev/null -P "$ev" \
-		-e trace=write -e inject=write:delay_enter=1500000 "$Q" worker --once \
-		>recover.out 2>recover.err) &
+}
+slowly() {
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o /dev/null -P "$ev" \
+		-e trace=write -e inject=write:delay_enter=1500000 "$Q" "$@"
+}
+if strace -f -qq -e trace=write -o /dev/null true 2>/dev/null; then
+	orphan started2 Q_JOB_MAX_INTERRUPTS=1
+	slowly worker --once >recover.out 2>recover.err &
 	r=$!
 	# Recovery locks the job, reads its log, and is held in its write.
 	wait_for '! unlocked' 10
@@ -142,17 +151,8 @@ if strace -f -qq -e trace=write -o /dev/null true 2>/dev/null; then
 	# The other order: q cancel finds the job in running/, and before its
 	# event goes in, recovery (here fsck --repair) requeues the job to
 	# pending/.  The cancel, done waiting, moves it where its verdict says.
-	run_q add -- sh -c 'echo started >started3; sleep 30'
-	id=$out
-	ev="$Q_SPOOL/logs/${id:0:4}/$id.events"
-	q_bg w6 worker --once
-	w=$bg_pid
-	wait_for 'test -s started3' 10
-	{ kill -KILL "$w" && wait "$w"; } 2>/dev/null
-	wait_for unlocked 5
-	(ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o /dev/null -P "$ev" \
-		-e trace=write -e inject=write:delay_enter=1500000 "$Q" cancel "$id" \
-		>cancel.out 2>cancel.err; echo $? >cancel.rc) &
+	orphan started3
+	(slowly cancel "$id" >cancel.out 2>cancel.err; echo $? >cancel.rc) &
 	r=$!
 	sleep 0.5
 	run_q fsck --repair
