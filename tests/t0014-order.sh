@@ -94,6 +94,15 @@ check "a waiting job with a cancel in its log stays cancelled" \
 	test -f "$Q_SPOOL/cancelled/${id_depv:0:4}/$id_depv"
 is "$(q show --json "$id_depv" | jpy 'j["status"]')" cancelled "its status is cancelled"
 
+# Likewise a held job past its deadline, expired by gc.
+add_named heldv --hold --deadline 1s
+run_q cancel "$id_heldv"
+mv "$Q_SPOOL/cancelled/${id_heldv:0:4}/$id_heldv" "$Q_SPOOL/held/$id_heldv"
+sleep 1.1
+run_q gc
+is "$(q show --json "$id_heldv" | jpy 'j["status"]')" cancelled \
+	"a held job with a cancel in its log, past its deadline: cancelled, not expired"
+
 run_q fsck
 is "$rc" 0 "fsck clean"
 [ "$rc" = 0 ] || diag "$out" "$err"

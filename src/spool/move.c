@@ -242,5 +242,9 @@ int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to
 
 int expire(struct spool *sp, struct jobref *ref, int fd)
 {
+	int r = reconcile_log(sp, ref, fd);
+
+	if (r)
+		return r < 0 ? -1 : 0;
 	return spool_transition(sp, ref, fd, ST_EXPIRED, 0, "expired", "expired");
 }

@@ -115,24 +115,6 @@ static int promote_deferred(const char *name, void *arg)
 	return 0;
 }
 
-/*
- * Before a waiting job is failed or expired here: a verdict already in its
- * log (a retry killed between its move and its `retry` event, a cancel
- * that reached the log as the job left running/) wins, as at a claim.
- * 1 when the job went to its verdict's directory, 0 when it has none, -1.
- */
-static int settled(struct spool *sp, struct jobref *ref, int fd)
-{
-	struct jobstate st;
-	int r;
-
-	if (spool_load_events(sp, ref->id, &st))
-		return -1;
-	r = st.verdict == V_NONE ? 0 : reconcile(sp, ref, fd, &st) < 0 ? -1 : 1;
-	jobstate_release(&st);
-	return r;
-}
-
 static int promote_waiting(const char *name, void *arg)
 {
 	struct promote *p = arg;
@@ -167,9 +149,7 @@ static int promote_waiting(const char *name, void *arg)
 	}
 	ref.prio = job.priority;
 	if (job.deadline >= 0 && p->now > job.deadline) {
-		if (!(r = settled(p->sp, &ref, fd)))
-			r = expire(p->sp, &ref, fd);
-		p->errors += r < 0;
+		p->errors += expire(p->sp, &ref, fd) != 0;
 	} else if ((r = deps_state(p->sp, &job)) > 0) {
 		if (job.run_at > p->now) {
 			if (!spool_move(p->sp, &ref, ST_DEFERRED, fd, job.run_at))
@@ -183,7 +163,7 @@ static int promote_waiting(const char *name, void *arg)
 			p->errors++;
 		}
 	} else if (r == -1) {
-		if (!(r = settled(p->sp, &ref, fd)))
+		if (!(r = reconcile_log(p->sp, &ref, fd)))
 			r = spool_transition(p->sp, &ref, fd, ST_FAILED, 0, "failed", "dependency_failed");
 		p->errors += r < 0;
 	} else if (r == -2) {

@@ -16,6 +16,25 @@ int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstat
 }
 
 /*
+ * Before a job that is not running is failed or expired: a verdict
+ * already in its log (a retry killed between its move and its `retry`
+ * event, a cancel that reached the log as the job left running/) wins,
+ * as at a claim.  1 when the job went to its verdict's directory, 0 when
+ * the log has none, -1 on error.
+ */
+int reconcile_log(struct spool *sp, struct jobref *ref, int fd)
+{
+	struct jobstate st;
+	int r;
+
+	if (spool_load_events(sp, ref->id, &st))
+		return -1;
+	r = st.verdict == V_NONE ? 0 : reconcile(sp, ref, fd, &st) < 0 ? -1 : 1;
+	jobstate_release(&st);
+	return r;
+}
+
+/*
  * Append the event that settles a job whose worker died, then move the
  * job to TO, or where the log's verdict says: q cancel appends its event
  * without the job's lock, so one may land between our reading of the log
