@@ -167,8 +167,11 @@ done
 before=$(n_requests)
 run_q push
 gaps=$(requests "[round(b['t'] - a['t'], 2) for a, b in zip(l[$before:], l[$before + 1:])]")
-"$PY" -c "import sys; sys.exit(0 if min($gaps) >= 0.29 else 1)"
-ok $? "writes to a host at least github.write_interval apart: $gaps"
+# The fake stamps each request as it reads it, so a loaded machine's
+# scheduling shifts a gap by tens of ms either way; unspaced writes would
+# come about 30 ms apart.
+"$PY" -c "import sys; sys.exit(0 if min($gaps) >= 0.2 else 1)"
+ok $? "writes to a host about github.write_interval (300 ms) apart: $gaps"
 export Q_GITHUB_WRITE_INTERVAL=0
 
 faults '[{"method": "POST", "path": "/repos/octo/w/issues$", "kind": "delay", "seconds": 0.15, "times": 6}]'
