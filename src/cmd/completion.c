@@ -57,6 +57,36 @@ static int takes_ids(const struct cmd *c)
 	return u && (u[3] == ' ' || u[3] == '.' || u[3] == ']' || u[3] == '\0');
 }
 
+/* Every command's name, space-separated. */
+static void command_names(struct buf *b)
+{
+	for (const struct cmd *c = commands; c->name; c++)
+		buf_addf(b, "%s%s", c == commands ? "" : " ", c->name);
+}
+
+/* A case arm per command with options: "INDENT NAME) BEFORE OPTIONS AFTER ;;". */
+static void option_arms(struct buf *b, const char *indent, const char *before, const char *after)
+{
+	for (const struct cmd *c = commands; c->name; c++) {
+		struct buf o = BUF_INIT;
+
+		options_of(c, &o, 0);
+		if (o.len)
+			buf_addf(b, "%s%s) %s%s%s ;;\n", indent, c->name, before, o.s, after);
+		buf_release(&o);
+	}
+}
+
+/* The commands that take job ids, as a case pattern: "cancel|log|...". */
+static void id_commands(struct buf *b)
+{
+	for (const struct cmd *c = commands, *first = NULL; c->name; c++)
+		if (takes_ids(c)) {
+			buf_addf(b, "%s%s", first ? "|" : "", c->name);
+			first = c;
+		}
+}
+
 static void bash(struct buf *b)
 {
 	buf_adds(b, "# q completion for bash: eval \"$(q completion bash)\" in ~/.bashrc\n"
@@ -66,34 +96,21 @@ static void bash(struct buf *b)
 		    "\twhile [ \"${COMP_WORDS[i]}\" = -C ] && [ $i -lt $COMP_CWORD ]; do i=$((i + 2)); done\n"
 		    "\tif [ $COMP_CWORD -le $i ]; then\n"
 		    "\t\tCOMPREPLY=($(compgen -W \"");
-	for (const struct cmd *c = commands; c->name; c++)
-		buf_addf(b, "%s%s", c == commands ? "" : " ", c->name);
+	command_names(b);
 	buf_adds(b, "\" -- \"$cur\"))\n\t\treturn\n\tfi\n\tcmd=${COMP_WORDS[i]}\n\tcase $cmd in\n");
-	for (const struct cmd *c = commands; c->name; c++) {
-		struct buf o = BUF_INIT;
-
-		options_of(c, &o, 0);
-		if (o.len)
-			buf_addf(b, "\t%s) opts=\"%s\" ;;\n", c->name, o.s);
-		buf_release(&o);
-	}
+	option_arms(b, "\t", "opts=\"", "\"");
 	buf_adds(b, "\tesac\n"
 		    "\tif [[ $cur == -* ]]; then\n"
 		    "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
 		    "\t\treturn\n"
 		    "\tfi\n"
 		    "\tcase $cmd in\n\t");
-	for (const struct cmd *c = commands, *first = NULL; c->name; c++)
-		if (takes_ids(c)) {
-			buf_addf(b, "%s%s", first ? "|" : "", c->name);
-			first = c;
-		}
+	id_commands(b);
 	buf_adds(b, ")\n"
 		    "\t\tCOMPREPLY=($(compgen -W \"@ $(q list 2>/dev/null | cut -d' ' -f1)\" -- \"$cur\")) ;;\n"
 		    "\thelp | completion)\n"
 		    "\t\tCOMPREPLY=($(compgen -W \"");
-	for (const struct cmd *c = commands; c->name; c++)
-		buf_addf(b, "%s%s", c == commands ? "" : " ", c->name);
+	command_names(b);
 	buf_adds(b, " bash zsh fish\" -- \"$cur\")) ;;\n"
 		    "\t*) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
 		    "\tesac\n"
@@ -124,23 +141,12 @@ static void zsh(struct buf *b)
 		    "\tfi\n"
 		    "\tif [[ $words[CURRENT] == -* ]]; then\n"
 		    "\t\tcase $words[2] in\n");
-	for (const struct cmd *c = commands; c->name; c++) {
-		struct buf o = BUF_INIT;
-
-		options_of(c, &o, 0);
-		if (o.len)
-			buf_addf(b, "\t\t%s) compadd -- %s ;;\n", c->name, o.s);
-		buf_release(&o);
-	}
+	option_arms(b, "\t\t", "compadd -- ", "");
 	buf_adds(b, "\t\tesac\n"
 		    "\t\treturn\n"
 		    "\tfi\n"
 		    "\tcase $words[2] in\n\t");
-	for (const struct cmd *c = commands, *first = NULL; c->name; c++)
-		if (takes_ids(c)) {
-			buf_addf(b, "%s%s", first ? "|" : "", c->name);
-			first = c;
-		}
+	id_commands(b);
 	buf_adds(b, ")\n"
 		    "\t\tcompadd -- @ ${(f)\"$(q list 2>/dev/null | cut -d' ' -f1)\"} ;;\n"
 		    "\t*) _files ;;\n"
