@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-int dir_trusted(int fd, const char *what)
+/* KIND names what it is in messages: "" for a directory of the spool, "spool ". */
+static int check_dir(int fd, const char *kind, const char *what)
 {
 	struct stat st;
 
@@ -20,12 +21,23 @@ int dir_trusted(int fd, const char *what)
 	if (!S_ISDIR(st.st_mode))
 		return error("'%s' is not a directory", what);
 	if (st.st_uid != geteuid())
-		return error("refusing '%s': owned by uid %u, not %u", what, (unsigned)st.st_uid,
-			     (unsigned)geteuid());
+		return error("refusing %s'%s': owned by uid %u, not %u", kind, what,
+			     (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 077)
-		return error("refusing '%s': mode %03o, want 700 (a spool checked out from a "
-			     "repository, or changed by hand?)", what, (unsigned)(st.st_mode & 0777));
+		return error("refusing %s'%s': mode %03o, want 700 (checked out from a "
+			     "repository, or changed by hand?)", kind, what,
+			     (unsigned)(st.st_mode & 0777));
 	return 0;
+}
+
+int dir_trusted(int fd, const char *what)
+{
+	return check_dir(fd, "", what);
+}
+
+int spool_check_dir(int fd, const char *what)
+{
+	return check_dir(fd, "spool ", what);
 }
 
 /* Open (creating if needed) a directory of the spool, if it is ours alone. */

@@ -178,23 +178,6 @@ char *spool_find_top(const char *cwd)
 	}
 }
 
-int spool_check_dir(int fd, const char *what)
-{
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return error_errno("cannot stat '%s'", what);
-	if (!S_ISDIR(st.st_mode))
-		return error("'%s' is not a directory", what);
-	if (st.st_uid != geteuid())
-		return error("refusing spool '%s': owned by uid %u, not %u", what,
-			     (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 077)
-		return error("refusing spool '%s': mode %03o, want 700 (checked out from a "
-			     "repository, or changed by hand?)", what, (unsigned)(st.st_mode & 0777));
-	return 0;
-}
-
 /* mkdir -p for the spool's parents (0700 for the ones we create). */
 static int mkdirs(const char *path)
 {
