@@ -29,8 +29,8 @@ ALL_CFLAGS = $(Q_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(Q_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(Q_LDFLAGS)
 
 LIB_SRC = src/util.c src/file.c src/json.c src/job.c src/types.c src/config.c \
-	$(wildcard src/spool/*.c) src/worker.c src/event.c src/view.c src/proc.c src/ops.c src/gh.c \
-	src/gitargs.c
+	$(wildcard src/spool/*.c) src/worker.c src/supervise.c src/event.c src/view.c src/proc.c \
+	src/ops.c src/gh.c src/gitargs.c
 # Agent front ends: sessions and hooks over the spool (q hook, q next).
 LIB_SRC += src/session.c src/hook.c
 CMD_SRC = $(wildcard src/cmd/*.c)

@@ -1,0 +1,82 @@
+#ifndef Q_SUPERVISE_H
+#define Q_SUPERVISE_H
+/*
+ * The supervisor: the process that runs one attempt of a job, forked by
+ * the runner that claimed it (the worker, worker.h).
+ *
+ * The supervisor holds the job's lock (a descriptor it inherits and
+ * keeps open), adopts every process the job starts (it is a child
+ * subreaper), enforces the time limit itself (so a stopped runner does
+ * not stretch it), and ends only when the command and everything it
+ * left behind, in its process group or not, is dead.  The lock is
+ * therefore free only when no process of the job is alive.  The command
+ * runs only after the runner's go, which the runner sends once the
+ * job's `start` event is on disk.
+ *
+ * The calling sequence, in the runner:
+ *
+ *  - ignore SIGPIPE (a supervisor that died must not take the runner
+ *    with it on a write);
+ *  - make two pipes with O_CLOEXEC, go and rep, and fill a struct sup;
+ *  - fork; the child calls close_except() with the job's lock, logfd,
+ *    go[0], rep[1] and in (and whatever else it must keep), then
+ *    supervise();
+ *  - the parent closes go[0], rep[1] and in, makes `start` durable,
+ *    then writes one byte to go[1] to run the command, or closes go[1]
+ *    to end the supervisor with nothing run;
+ *  - it reads struct sup_msg from rep[0] (SUP_STARTED, then SUP_DONE)
+ *    and reaps the supervisor.
+ *
+ * A supervisor that ends without a SUP_DONE ran nothing (exit status
+ * 125) or was killed; one that was killed before it cleaned up leaves
+ * what the job started to the runner, which should therefore be a child
+ * subreaper too and kill those orphans before it takes the job as over.
+ */
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The most children one scan of /proc collects (proc_children()). */
+#define MAX_KIDS 4096
+
+/* What a supervisor tells its worker: each message is one write(2) to a pipe. */
+struct sup_msg {
+	int kind;               /* SUP_STARTED, SUP_DONE */
+	pid_t cmd;              /* SUP_STARTED: the command, leader of its own process group */
+	int status;             /* SUP_DONE: the command's wait status */
+	int spawn_errno;        /* SUP_DONE: why it could not start, or 0 */
+	int timed_out;          /* SUP_DONE: stopped by the time limit */
+};
+enum { SUP_STARTED = 1, SUP_DONE };
+
+/*
+ * One attempt to supervise.  The command runs with path and argv (and
+ * env as its whole environment) in cwd, its standard output and error
+ * on logfd.  go and rep are the supervisor's ends of the two pipes;
+ * worker is the runner's pid (the supervisor's parent, checked).  After
+ * timeout_ms (0: none) the job is sent SIGTERM, and SIGKILL grace_ms
+ * later.
+ */
+struct sup {
+	const char *path;       /* what to execute (argv[0] when exec searches PATH) */
+	char **argv, **env;
+	const char *cwd;
+	int search;             /* exec jobs search PATH as a shell would */
+	int logfd, go, rep, in; /* in: standard input, or -1 for /dev/null */
+	int64_t timeout_ms, grace_ms;
+	pid_t worker;
+};
+
+/*
+ * The supervisor (a child of the worker).  Waits for the go (sent once
+ * `start` is durable), runs the command, enforces the time limit, stops
+ * the job on SIGTERM (q cancel), and before it ends, kills and reaps
+ * everything the job started: its lock descriptor (inherited) is held
+ * until then.  If the worker dies (SIGHUP, by PR_SET_PDEATHSIG) it does
+ * the same at once.  Never returns.
+ */
+void supervise(const struct sup *s) __attribute__((noreturn));
+
+/* Close every descriptor from 3 up except those in keep (n of them; sorted in place). */
+void close_except(int *keep, int n);
+
+#endif
