@@ -215,4 +215,15 @@ is "$bad" "" "every line on standard output is JSON-RPC"
 unlike "$(cat "$scratch/mcp.err" "$scratch/client.err")" 'Sanitizer|runtime error' \
 	"no sanitizer reports from any server"
 
+# list_jobs counts each status once: held and offered jobs both count as pending.
+Q_SPOOL=$scratch/counts q add --hold -- true >/dev/null
+Q_SPOOL=$scratch/counts q prompt -- a prompt >/dev/null
+counts=$(printf '%s\n' \
+	'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+	'{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+	'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_jobs","arguments":{}}}' |
+	Q_SPOOL=$scratch/counts "$Q" mcp | tail -1 | jpy 'j["result"]["structuredContent"]["counts"]')
+is "$counts" '{"pending": 2, "running": 0, "completed": 0, "failed": 0, "cancelled": 0, "expired": 0}' \
+	"list_jobs counts: each status once, pending covering held and offered jobs"
+
 done_testing

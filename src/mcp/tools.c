@@ -973,12 +973,19 @@ static int list_jobs(struct call *c)
 	jw_obj(&w);
 	for (int s = 0; s < ST_NSTATES; s++) {
 		long n = 0;
+		int seen = 0;
 
-		/* By status: pending covers deferred, waiting and held. */
-		if (s > 0 && !strcmp(state_status(s), state_status(s - 1)))
+		/*
+		 * By status, each once, in the order the states first name it:
+		 * pending covers deferred, waiting, held, offered and forwarded.
+		 */
+		for (int k = 0; k < s && !seen; k++)
+			seen = !strcmp(state_status(k), state_status(s));
+		if (seen)
 			continue;
-		for (int k = s; k < ST_NSTATES && !strcmp(state_status(k), state_status(s)); k++)
-			n += counts[k];
+		for (int k = s; k < ST_NSTATES; k++)
+			if (!strcmp(state_status(k), state_status(s)))
+				n += counts[k];
 		jw_key(&w, state_status(s));
 		jw_int(&w, n);
 	}
