@@ -58,11 +58,26 @@ HELPERS += bin/q-github
 endif
 GITHUB_OBJ = src/github/main.o src/github/http.o
 
+# q-remote: the PostgreSQL remote (src/remote/; pg.c alone includes libpq-fe.h).
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+ifneq ($(PQ_LIBS),)
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+HELPERS += bin/q-remote
+endif
+REMOTE_OBJ = $(patsubst %.c,%.o,$(wildcard src/remote/*.c))
+
 all: bin/q $(HELPERS)
 
 bin/q-github: $(GITHUB_OBJ) $(LIB_OBJ)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CURL_LIBS)
+
+bin/q-remote: $(REMOTE_OBJ) $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PQ_LIBS)
+
+src/remote/pg.o: src/remote/pg.c
+	$(CC) $(ALL_CFLAGS) $(PQ_CFLAGS) -c -o $@ $<
 
 src/github/http.o: src/github/http.c
 	$(CC) $(ALL_CFLAGS) $(CURL_CFLAGS) -c -o $@ $<
@@ -207,7 +222,7 @@ format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c
 
 clean:
-	rm -f bin/q bin/q-git bin/q-github $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
+	rm -f bin/q bin/q-git bin/q-github bin/q-remote $(HELPERS) src/*.o src/*/*.o src/*.d src/*/*.d $(UNIT) tests/unit/*.d \
 		tests/q-exec-only tests/*.o tests/*.d
 
 .PHONY: all check ci valgrind bench bench-github bench-mcp crash chaos install format clean fuzz fuzz-replay

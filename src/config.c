@@ -53,6 +53,9 @@ static const struct key {
 	{ "github.connect_timeout", K_DUR, offsetof(struct config, github_connect_timeout_ms) },
 	{ "github.write_interval", K_DUR, offsetof(struct config, github_write_interval_ms) },
 	{ "mcp.exec", K_STR, offsetof(struct config, mcp_exec) },
+	{ "remote.url", K_STR, offsetof(struct config, remote_url) },
+	{ "remote.detect", K_DUR, offsetof(struct config, remote_detect_ms) },
+	{ "remote.output_max", K_INT, offsetof(struct config, remote_output_max) },
 };
 
 void config_defaults(struct config *c)
@@ -87,6 +90,9 @@ void config_defaults(struct config *c)
 	c->github_connect_timeout_ms = 10000;
 	c->github_write_interval_ms = 1000;
 	snprintf(c->mcp_exec, sizeof(c->mcp_exec), "none");
+	c->remote_url[0] = '\0';
+	c->remote_detect_ms = 10000;
+	c->remote_output_max = 1 << 20;
 }
 
 /* git-config booleans: 1, 0, or -1 when value is not one. */

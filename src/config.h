@@ -55,6 +55,10 @@ struct config {
 	int64_t github_connect_timeout_ms; /* github.connect_timeout */
 	int64_t github_write_interval_ms;  /* github.write_interval: between writes to one host */
 	char mcp_exec[CONFIG_STR_MAX];   /* mcp.exec: none, all, or command names */
+	/* The remote (q remote, the helper q-remote) */
+	char remote_url[CONFIG_STR_MAX]; /* remote.url: a PostgreSQL URL; "" none */
+	int64_t remote_detect_ms;        /* remote.detect: a lost host or server noticed within */
+	int64_t remote_output_max;       /* remote.output_max: output bytes kept per attempt */
 };
 
 void config_defaults(struct config *c);

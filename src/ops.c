@@ -16,6 +16,7 @@
 
 #include "json.h"
 #include "proc.h"
+#include "worker.h"
 
 extern char **environ;
 
@@ -387,6 +388,49 @@ static int cancel_running(struct spool *sp, struct jobref *ref)
 	return OP_OK;
 }
 
+/*
+ * Run q-remote CMD [ID] on this spool and wait: its exit status, or -1.
+ * Its standard output goes to our standard error (ours may be a
+ * protocol: q mcp); quiet sends both to /dev/null.
+ */
+static int run_remote(struct spool *sp, const char *cmd, const char *id, int quiet)
+{
+	struct buf path = BUF_INIT;
+	int status = 0;
+	pid_t pid;
+
+	buf_addf(&path, "%s/q-remote", worker_exec_dir());
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char *av[] = { path.s, (char *)cmd, (char *)id, NULL };
+		int null = quiet ? open("/dev/null", O_WRONLY) : -1;
+
+		dup2(null >= 0 ? null : 2, 1);
+		if (null >= 0)
+			dup2(null, 2);
+		setenv("Q_SPOOL", sp->path, 1);
+		execv(path.s, av);
+		error("cannot run '%s': %s", path.s, strerror(errno));
+		_exit(EXIT_RUNTIME);
+	}
+	buf_release(&path);
+	if (pid < 0)
+		return error_errno("cannot fork");
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return error_errno("cannot wait for q-remote");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A forwarded job is the remote's: cancelled there (its verdict comes back when final at once). */
+static int cancel_forwarded(struct spool *sp, const struct jobref *ref)
+{
+	int r = run_remote(sp, "cancel", ref->id, 0);
+
+	return r == EXIT_OK ? OP_OK : r == EXIT_NO ? OP_REFUSED : OP_ERR;
+}
+
 int op_cancel(struct spool *sp, struct jobref *ref)
 {
 	for (int tries = 0; tries < 100; tries++) {
@@ -406,6 +450,8 @@ int op_cancel(struct spool *sp, struct jobref *ref)
 		}
 		if (ref->state == ST_RUNNING)
 			return cancel_running(sp, ref);
+		if (ref->state == ST_FORWARDED)
+			return cancel_forwarded(sp, ref);
 		/* Pending in one of its forms: whoever holds the lock moves it. */
 		fd = spool_lock(sp, ref);
 		if (fd == -1)
@@ -429,7 +475,7 @@ int op_cancel(struct spool *sp, struct jobref *ref)
 int op_wait(struct spool *sp, struct jobref *ref, int64_t timeout_ms, int (*stop)(void *),
 	    void *arg)
 {
-	int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	int64_t end = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms, synced = mono_ms();
 	long delay = 5;
 
 	for (;;) {
@@ -447,6 +493,11 @@ int op_wait(struct spool *sp, struct jobref *ref, int64_t timeout_ms, int (*stop
 		sleep_ms(delay);
 		if (delay < 200)
 			delay *= 2;
+		/* A forwarded job's verdict comes back when someone asks: each second. */
+		if (ref->state == ST_FORWARDED && sp->cfg.remote_url[0] && mono_ms() - synced >= 1000) {
+			run_remote(sp, "sync", NULL, 1);
+			synced = mono_ms();
+		}
 	}
 }
 

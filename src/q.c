@@ -49,15 +49,17 @@ const struct cmd commands[] = {
 	  "    --manual            queue only; q push or q worker runs it\n"
 	  "    --json              print {\"id\":...,\"duplicate\":...}\n"
 	  "    --batch             one JSON array of strings (argv) per line of standard input" },
-	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N]", "run queued jobs, then exit",
+	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N] [--local]",
+	  "run queued jobs, then exit",
 	  "    --once              exit as soon as nothing is runnable (no waiting)\n"
 	  "    --watch             wait for new jobs (inotify) until worker.idle passes\n"
-	  "-j, --jobs N            run N jobs at once (worker.jobs)" },
+	  "-j, --jobs N            run N jobs at once (worker.jobs)\n"
+	  "    --local             with remote.url set: only this spool's own jobs, no q remote worker" },
 	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground", "" },
 	{ "list", cmd_list, "q list [--state S] [-l LABEL] [--json]", "list jobs",
 	  "    --state S           only jobs in state S (pending, deferred, waiting, held,\n"
 	  "                        offered, running, leased, completed, failed, cancelled,\n"
-	  "                        expired)\n"
+	  "                        expired, forwarded)\n"
 	  "-l, --label LABEL       only jobs with LABEL\n"
 	  "    --json              a JSON array of job views" },
 	{ "show", cmd_show, "q show ID [--json]", "show one job",
@@ -168,6 +170,20 @@ const struct cmd commands[] = {
 	  "GitHub jobs: what is pending, sent, failed; send failed ones again",
 	  "    --json              status: the counts, jobs and hosts as JSON\n"
 	  "    --all               retry: every failed or deferred GitHub job" },
+	{ "remote", cmd_remote,
+	  "q remote init\n"
+	  "   or: q remote status [--json]\n"
+	  "   or: q remote sync\n"
+	  "   or: q remote worker [--once | --watch] [-j N]\n"
+	  "   or: q remote cancel ID...\n"
+	  "   or: q remote show [--json] ID\n"
+	  "   or: q remote log ID\n"
+	  "   or: q remote fsck",
+	  "share the queue with other hosts through PostgreSQL (remote.url)",
+	  "    --json              status, show: as JSON\n"
+	  "    --once              worker: exit as soon as nothing is runnable\n"
+	  "    --watch             worker: wait for new jobs until worker.idle passes\n"
+	  "-j, --jobs N            worker: run N jobs at once (worker.jobs)" },
 	{ "help", cmd_help, "q help [COMMAND]", "show this help", "" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

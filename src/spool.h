@@ -30,6 +30,7 @@ enum state {
 	ST_PENDING, ST_DEFERRED, ST_WAITING, ST_HELD, ST_RUNNING,
 	ST_DONE, ST_FAILED, ST_CANCELLED, ST_EXPIRED,
 	ST_OFFERED, ST_LEASED,  /* prompts: waiting for an agent session, leased to one */
+	ST_FORWARDED,           /* handed to the remote (q remote): it owns the job now */
 	ST_NSTATES
 };
 
@@ -432,6 +433,19 @@ int spool_session_remove(struct spool *sp, const char *session, int sd);
 void spool_session_job(struct spool *sp, const char *id);
 /* Remove sessions whose state has not changed for a week (a lease left expires by itself). */
 int spool_sessions_gc(struct spool *sp);
+
+/*
+ * Forwarded jobs (q remote; spool-format.md, "Forwarded jobs").  A job
+ * handed to the remote moves to forwarded/ID with a `forwarded` event
+ * (spool_transition).  Its verdict comes back with spool_mirror: with
+ * ref (in forwarded/) locked as fd, the output log is replaced by out,
+ * result (when not empty) stored, the event log replaced by its lines
+ * up to the last `forwarded` event followed by events (the remote's
+ * event lines), all synced, and the job moved to final state `to`.
+ * Repeating it after a crash gives the same files.
+ */
+int spool_mirror(struct spool *sp, struct jobref *ref, int fd, enum state to,
+		 const struct buf *events, const struct buf *out, const struct buf *result);
 
 /* Count jobs per state; returns SP_OK. */
 int spool_count(struct spool *sp, long counts[ST_NSTATES]);

@@ -111,7 +111,7 @@ static int q_var(const char *kv)
  * The attempt's environment: the job's, secrets from ours, and the Q_*
  * variables of spool-format.md ("Running a job").
  */
-static char **job_environ(struct worker *w, const struct job *job, int attempt)
+char **worker_environ(struct spool *sp, const struct job *job, int attempt, const char *progress)
 {
 	static const char *const known[] = { "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN",
 					     "GITHUB_ENTERPRISE_TOKEN" };
@@ -135,25 +135,28 @@ static char **job_environ(struct worker *w, const struct job *job, int attempt)
 	}
 	buf_addf(&b, "Q_JOB_ID=%s", job->id);
 	env[n++] = buf_detach(&b);
-	env[n++] = xstrdup(spool_env(w->sp));
+	env[n++] = xstrdup(spool_env(sp));
 	buf_addf(&b, "Q_ATTEMPT=%d", attempt);
 	env[n++] = buf_detach(&b);
 	buf_adds(&b, "Q_RESULT=");
 	{
 		struct buf p = BUF_INIT;
 
-		buf_adds(&b, spool_result_staging(w->sp, job->id, &p));
+		buf_adds(&b, spool_result_staging(sp, job->id, &p));
 		buf_release(&p);
 	}
 	env[n++] = buf_detach(&b);
-	buf_addf(&b, "Q_PROGRESS=%s/logs/%.*s/%s.progress", w->sp->path, BUCKET_LEN, job->id,
-		 job->id);
+	if (progress)
+		buf_addf(&b, "Q_PROGRESS=%s", progress);
+	else
+		buf_addf(&b, "Q_PROGRESS=%s/logs/%.*s/%s.progress", sp->path, BUCKET_LEN, job->id,
+			 job->id);
 	env[n++] = buf_detach(&b);
 	env[n] = NULL;
 	return env;
 }
 
-static void free_env(char **env)
+void worker_environ_free(char **env)
 {
 	for (char **e = env; *e; e++)
 		free(*e);
@@ -171,6 +174,15 @@ static int runnable(const struct job *job, void *arg, char *why, size_t n)
 	struct buf p = BUF_INIT;
 	int ok = 1;
 
+	/*
+	 * With a remote, commands are the remote's to run (q remote worker
+	 * forwards them); only q push and q add --sync run them here.  Left
+	 * quietly: this is the rule, not a problem.
+	 */
+	if (w->sp->cfg.remote_url[0] && job->type->run == RUN_EXEC && !w->o->push && !w->o->only) {
+		why[0] = '\0';
+		return 0;
+	}
 	if (job->type->run == RUN_HELPER) {
 		buf_addf(&p, "%s/%s", worker_exec_dir(), job->type->helper);
 		if (access(p.s, X_OK)) {
@@ -311,7 +323,7 @@ static int start_job(struct worker *w, struct claim *c)
 		error_errno("cannot create a pipe");
 		goto fail;
 	}
-	env = job_environ(w, job, r->attempt);
+	env = worker_environ(w->sp, job, r->attempt, NULL);
 	s = (struct sup){
 		.path = path.s ? path.s : job->argv.v[0],
 		.argv = path.s ? hargv : job->argv.v,
@@ -340,7 +352,7 @@ static int start_job(struct worker *w, struct claim *c)
 		close_except(keep, n);
 		supervise(&s);
 	}
-	free_env(env);
+	worker_environ_free(env);
 	env = NULL;
 	close(go[0]);
 	close(rep[1]);
@@ -375,7 +387,7 @@ static int start_job(struct worker *w, struct claim *c)
 	return ret;
 fail:
 	if (env)
-		free_env(env);
+		worker_environ_free(env);
 	if (go[0] >= 0) close(go[0]);
 	if (go[1] >= 0) close(go[1]);
 	if (rep[0] >= 0) close(rep[0]);
@@ -399,7 +411,7 @@ fail:
  * again at random so retries that failed together spread out; at the
  * cap, up to a quarter less.  Waits never fall below BASE and grow.
  */
-static int64_t backoff(const struct job *job, int n)
+int64_t worker_backoff(const struct job *job, int n)
 {
 	int64_t wait = job->backoff_ms, spread;
 	unsigned char r[4];
@@ -424,7 +436,7 @@ static int64_t backoff(const struct job *job, int n)
  * a temporarily failed job may be tried again (a rate limit's reset).
  * -1 when absent or unusable.
  */
-static int64_t retry_after(const struct buf *res, int64_t now)
+int64_t worker_retry_after(const struct buf *res, int64_t now)
 {
 	struct json j;
 	const char *why;
@@ -454,7 +466,7 @@ static int64_t retry_after(const struct buf *res, int64_t now)
  * failure is for good (GitHub's 404 or 422) fails the job at once,
  * whatever attempts remain.
  */
-static int no_retry(const struct buf *res)
+int worker_no_retry(const struct buf *res)
 {
 	struct json j;
 	const char *why;
@@ -532,7 +544,7 @@ static void finish_job(struct worker *w, struct running *r)
 	if (spool_result_take(w->sp, job->id, &res, rwhy, sizeof(rwhy))) {
 		dprintf(r->logfd, "q: result refused: %s\n", rwhy);
 	} else if (err && !strcmp(err, "tempfail")) {
-		until = retry_after(&res, now);
+		until = worker_retry_after(&res, now);
 	} else if (res.len) {
 		if (spool_result_store(w->sp, job->id, &res))
 			w->errors++;
@@ -547,10 +559,10 @@ static void finish_job(struct worker *w, struct running *r)
 		final = "completed";
 	} else if (!strcmp(err, "tempfail")) {
 		if (until < 0)
-			until = now + backoff(job, c->st.tempfails + 1);
+			until = now + worker_backoff(job, c->st.tempfails + 1);
 	} else if (r->attempt < job->max_attempts && (!done.timed_out || job->retry_timeout) &&
-		   !(stored && no_retry(&res))) {
-		until = now + backoff(job, r->attempt);
+		   !(stored && worker_no_retry(&res))) {
+		until = now + worker_backoff(job, r->attempt);
 	} else {
 		final = "failed";
 	}
@@ -798,7 +810,7 @@ static int rescan(struct worker *w, int force)
 static void skip(struct worker *w, const char *name, const struct claim *c)
 {
 	strv_push(&w->skipped, name);
-	if (!strv_has(&w->noted, c->why)) {
+	if (c->why[0] && !strv_has(&w->noted, c->why)) {
 		strv_push(&w->noted, c->why);
 		spool_note(w->sp, "leaving job %s pending: %s", c->ref.id, c->why);
 	}

@@ -62,4 +62,20 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 /* The directory helpers run from: $Q_EXEC_PATH, else $(LIBEXECDIR)/q. */
 const char *worker_exec_dir(void);
 
+/*
+ * What a runner of jobs shares with the worker (q-remote runs jobs the
+ * same way).  worker_environ: an attempt's environment, NULL-terminated
+ * (the job's env, the secrets named from ours, the Q_* variables;
+ * progress, when set, is Q_PROGRESS instead of the spool's file);
+ * worker_environ_free releases it.  worker_backoff: the wait before
+ * retry n.  From a result left by a tempfail: worker_retry_after, when
+ * to try again (its retry_after, else now); worker_no_retry, whether it
+ * says "retry": false.
+ */
+char **worker_environ(struct spool *sp, const struct job *job, int attempt, const char *progress);
+void worker_environ_free(char **env);
+int64_t worker_backoff(const struct job *job, int n);
+int64_t worker_retry_after(const struct buf *res, int64_t now);
+int worker_no_retry(const struct buf *res);
+
 #endif

@@ -272,7 +272,7 @@ for o in --priority --batch --label --queue --env --json; do
 done
 eval "$("$Q" completion bash)"
 COMP_WORDS=(q re); COMP_CWORD=1; _q
-is "${COMPREPLY[*]}" "result retry release resume" "bash completes commands"
+is "${COMPREPLY[*]}" "result retry release resume remote" "bash completes commands"
 COMP_WORDS=(q wait --t); COMP_CWORD=2; _q
 is "${COMPREPLY[*]}" "--timeout" "and options"
 run_q add -- true

@@ -175,10 +175,10 @@ int state_select(const char *s)
 {
 	int st = state_parse(s), mask = 0;
 
-	/* A state picks its directory; "pending", the status, all five waiting ones. */
+	/* A state picks its directory; "pending", the status, all six waiting ones. */
 	if (!strcmp(s, "pending"))
 		return 1 << ST_PENDING | 1 << ST_DEFERRED | 1 << ST_WAITING | 1 << ST_HELD |
-		       1 << ST_OFFERED;
+		       1 << ST_OFFERED | 1 << ST_FORWARDED;
 	if (st >= 0)
 		mask = 1 << st;
 	return mask ? mask : -1;

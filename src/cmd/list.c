@@ -87,7 +87,7 @@ int cmd_list(int argc, char **argv)
 	int i = 1, id, ret, missing, want = -1;
 	const char *arg;
 	static const enum state order[] = { ST_RUNNING, ST_LEASED, ST_PENDING, ST_OFFERED,
-					    ST_DEFERRED, ST_WAITING, ST_HELD, ST_DONE, ST_FAILED,
+					    ST_DEFERRED, ST_WAITING, ST_HELD, ST_FORWARDED, ST_DONE, ST_FAILED,
 					    ST_CANCELLED, ST_EXPIRED };
 
 	while ((id = opt_next(argc, argv, &i, opts, &arg, "list")) > 0) {

@@ -123,6 +123,13 @@ int cmd_show(int argc, char **argv)
 		return usage_error("show", n ? "too many arguments" : "no job id given");
 	if ((ret = cmd_open_job(&sp, job, &ref)))
 		return ret;
+	if (ref.state == ST_FORWARDED && sp.cfg.remote_url[0]) {
+		/* The remote owns it: its view, there (the local one if unreachable). */
+		char *av[] = { "show", json ? "--json" : ref.id, ref.id };
+
+		spool_release(&sp);
+		return remote_exec(json ? 3 : 2, av);
+	}
 	if ((ret = view_load(&sp, &ref, &v))) {
 		spool_release(&sp);
 		return ret == SP_NOJOB ? EXIT_NOJOB : EXIT_RUNTIME;
@@ -266,6 +273,15 @@ static int cat_file(int argc, char **argv, const char *cmd, const char *ext, int
 	      : ids.n > 1 && !several ? usage_error(cmd, "too many arguments") : EXIT_OK;
 	if (ret || (ret = cmd_open_jobs(&sp, &ids, &refs)))
 		goto out;
+	if (ids.n == 1 && !follow && !strcmp(ext, "out") && refs[0].state == ST_FORWARDED &&
+	    sp.cfg.remote_url[0]) {
+		/* Its output is the remote's until the verdict comes back. */
+		char *av[] = { "log", refs[0].id };
+
+		spool_release(&sp);
+		ret = remote_exec(2, av);
+		goto out;
+	}
 	ret = print_logs(&sp, refs, ids.n, ext, follow);
 	spool_release(&sp);
 out:

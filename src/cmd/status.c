@@ -78,8 +78,12 @@ int cmd_status(int argc, char **argv)
 		paused = spool_paused(&sp);
 		waiter = spool_waiter(&sp);
 	}
-	/* The six statuses: pending covers deferred, waiting, held and offered; running leased. */
-	v[0] = c.n[ST_PENDING] + c.n[ST_DEFERRED] + c.n[ST_WAITING] + c.n[ST_HELD] + c.n[ST_OFFERED];
+	/*
+	 * The six statuses: pending covers deferred, waiting, held, offered
+	 * and forwarded; running leased.
+	 */
+	v[0] = c.n[ST_PENDING] + c.n[ST_DEFERRED] + c.n[ST_WAITING] + c.n[ST_HELD] + c.n[ST_OFFERED] +
+	       c.n[ST_FORWARDED];
 	v[1] = c.n[ST_RUNNING] + c.n[ST_LEASED];
 	v[2] = c.n[ST_DONE];
 	v[3] = c.n[ST_FAILED];
@@ -127,6 +131,9 @@ int cmd_status(int argc, char **argv)
 		if (c.n[ST_OFFERED] || c.n[ST_LEASED])
 			printf("prompts: %ld offered to agent sessions, %ld leased\n", c.n[ST_OFFERED],
 			       c.n[ST_LEASED]);
+		if (c.n[ST_FORWARDED])
+			printf("remote: %ld forwarded, verdict not back yet (q remote status)\n",
+			       c.n[ST_FORWARDED]);
 		if (c.next_due >= 0) {
 			char d[32], t[TIME_LEN];
 			int64_t now = now_ms();

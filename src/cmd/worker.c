@@ -7,12 +7,13 @@
 
 #include "worker.h"
 
-enum { O_ONCE = 1, O_WATCH, O_JOBS };
+enum { O_ONCE = 1, O_WATCH, O_JOBS, O_LOCAL };
 
 static const struct opt opts[] = {
 	{ "once", 0, 0, O_ONCE },
 	{ "watch", 0, 0, O_WATCH },
 	{ "jobs", 'j', 1, O_JOBS },
+	{ "local", 0, 0, O_LOCAL },
 	{ NULL, 0, 0, 0 },
 };
 
@@ -22,9 +23,11 @@ int cmd_worker(int argc, char **argv)
 	const char *fd = getenv("Q_SLOT_FD");
 	struct worker_stats stats;
 	struct spool sp;
-	int i = 1, id, ret, missing;
+	int i = 1, id, ret, missing, local = 0;
 	const char *arg;
 	long long n = 0;
+	char jobs[24], *rargv[5] = { "worker", NULL, NULL, NULL, NULL };
+	int rargc = 1;
 
 	while ((id = opt_next(argc, argv, &i, opts, &arg, "worker")) > 0) {
 		if (id == O_ONCE)
@@ -33,6 +36,8 @@ int cmd_worker(int argc, char **argv)
 			o.watch = 1;
 		else if (id == O_JOBS && parse_int(arg, 1, 256, &n))
 			return usage_error("worker", "bad job count '%s': want 1-256", arg);
+		else if (id == O_LOCAL)
+			local = 1;
 	}
 	if (id < 0)
 		return EXIT_USAGE;
@@ -57,8 +62,27 @@ int cmd_worker(int argc, char **argv)
 	}
 	if (spool_paused(&sp) && !o.watch)
 		fprintf(stderr, "q: spool is paused; not running jobs (q resume)\n");
-	ret = worker_run(&sp, &o, &stats) ? EXIT_RUNTIME : EXIT_OK;
+	/*
+	 * With a remote, commands are the remote's: this spool's other jobs
+	 * run here first (not under --watch, which serves the remote only),
+	 * then q remote worker forwards and runs the shared queue.
+	 */
+	local = local || !sp.cfg.remote_url[0];
+	if (!local) {
+		if (o.once)
+			rargv[rargc++] = "--once";
+		if (o.watch)
+			rargv[rargc++] = "--watch";
+		snprintf(jobs, sizeof(jobs), "%d", o.jobs);
+		rargv[rargc++] = "--jobs";
+		rargv[rargc++] = jobs;
+	}
+	ret = !local && o.watch ? EXIT_OK : worker_run(&sp, &o, &stats) ? EXIT_RUNTIME : EXIT_OK;
+	/* A paused spool sends nothing to the remote either. */
+	local = local || spool_paused(&sp);
 	spool_release(&sp);
+	if (!local && ret == EXIT_OK)
+		return remote_exec(rargc, rargv);
 	return ret;
 }
 

@@ -28,6 +28,7 @@ const struct state_info states[ST_NSTATES] = {
 	[ST_EXPIRED] = { "expired", "expired", "expired", 1, 0, 0 },
 	[ST_OFFERED] = { "offered", "offered", "pending", 0, 1, 0 },
 	[ST_LEASED] = { "leased", "leased", "running", 0, 0, 1 },
+	[ST_FORWARDED] = { "forwarded", "forwarded", "pending", 0, 0, 0 },
 };
 
 int state_parse(const char *name)

@@ -1,0 +1,190 @@
+/*
+ * pg.c: libpq behind q-remote's small interface (pg.h).
+ */
+#include "remote/pg.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct pg {
+	PGconn *conn;
+};
+
+const char *pgrows_get(const struct pgrows *r, int row, int col)
+{
+	if (row < 0 || row >= r->nrows || col < 0 || col >= r->ncols)
+		return NULL;
+	return r->v[row * r->ncols + col];
+}
+
+void pgrows_release(struct pgrows *r)
+{
+	for (int i = 0; i < r->nrows * r->ncols; i++)
+		free(r->v[i]);
+	free(r->v);
+	r->v = NULL;
+	r->nrows = r->ncols = 0;
+}
+
+/* libpq's message without its trailing newline. */
+static const char *pg_message(const char *m)
+{
+	static char out[512];
+	size_t n;
+
+	snprintf(out, sizeof(out), "%s", m && *m ? m : "unknown error");
+	n = strlen(out);
+	while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	/* Several lines (a refused connection per address): one line. */
+	for (char *p = out; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return out;
+}
+
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+struct pg *pg_connect(const char *url, int64_t detect_ms)
+{
+	char idle[24], interval[24], user_timeout[24], opts[200];
+	int64_t d = detect_ms < 3000 ? 3000 : detect_ms;
+	struct pg *pg;
+
+	/*
+	 * This end notices a dead server (or a partition) within about
+	 * 0.4 x detect: keepalive probes after 0.2 x detect of silence, two
+	 * more 0.1 x detect apart, and unacknowledged data given up after
+	 * 0.4 x detect.  The server is told to take about detect to give up
+	 * on us, so a cut-off worker stops its jobs before another host can
+	 * claim them.  Settings in the url come later and win.
+	 */
+	snprintf(idle, sizeof(idle), "%lld", (long long)(d / 5000 ? d / 5000 : 1));
+	snprintf(interval, sizeof(interval), "%lld", (long long)(d / 10000 ? d / 10000 : 1));
+	snprintf(user_timeout, sizeof(user_timeout), "%lld", (long long)(d * 2 / 5));
+	snprintf(opts, sizeof(opts),
+		 "-c tcp_keepalives_idle=%lld -c tcp_keepalives_interval=%lld "
+		 "-c tcp_keepalives_count=3 -c tcp_user_timeout=%lld",
+		 (long long)(d * 2 / 5000 ? d * 2 / 5000 : 1), (long long)(d / 5000 ? d / 5000 : 1),
+		 (long long)d);
+	const char *keys[] = { "keepalives", "keepalives_idle", "keepalives_interval",
+			       "keepalives_count", "tcp_user_timeout", "connect_timeout",
+			       "application_name", "options", "dbname", NULL };
+	const char *vals[] = { "1", idle, interval, "2", user_timeout, "10", "q", opts, url, NULL };
+
+	pg = xmalloc(sizeof(*pg));
+	pg->conn = PQconnectdbParams(keys, vals, 1);
+	if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
+		error("cannot connect to the remote: %s",
+		      pg_message(pg->conn ? PQerrorMessage(pg->conn) : "out of memory"));
+		pg_close(pg);
+		return NULL;
+	}
+	/* Notices (NOTICE: relation exists, skipping) are not for people. */
+	PQsetNoticeProcessor(pg->conn, quiet, NULL);
+	return pg;
+}
+
+void pg_close(struct pg *pg)
+{
+	if (!pg)
+		return;
+	if (pg->conn)
+		PQfinish(pg->conn);
+	free(pg);
+}
+
+static int take_rows(PGresult *res, struct pgrows *rows)
+{
+	int nr = PQntuples(res), nc = PQnfields(res);
+
+	rows->nrows = nr;
+	rows->ncols = nc;
+	rows->v = xmalloc(sizeof(char *) * (size_t)(nr * nc > 0 ? nr * nc : 1));
+	for (int i = 0; i < nr; i++)
+		for (int k = 0; k < nc; k++)
+			rows->v[i * nc + k] = PQgetisnull(res, i, k) ? NULL :
+				xstrdup(PQgetvalue(res, i, k));
+	return 0;
+}
+
+int pg_exec(struct pg *pg, const char *what, const char *sql, int n, const char *const *params,
+	    struct pgrows *rows)
+{
+	PGresult *res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (rows)
+		*rows = (struct pgrows)PGROWS_INIT;
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		error("%s: %s", what, pg_message(res ? PQresultErrorMessage(res) :
+					   PQerrorMessage(pg->conn)));
+		PQclear(res);
+		return -1;
+	}
+	if (rows)
+		take_rows(res, rows);
+	PQclear(res);
+	return 0;
+}
+
+int pg_script(struct pg *pg, const char *what, const char *sql)
+{
+	PGresult *res = PQexec(pg->conn, sql);
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		error("%s: %s", what, pg_message(res ? PQresultErrorMessage(res) :
+					   PQerrorMessage(pg->conn)));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int pg_socket(struct pg *pg)
+{
+	return PQsocket(pg->conn);
+}
+
+int pg_alive(struct pg *pg)
+{
+	return PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+char *pg_notification(struct pg *pg, char channel[64], int *dead)
+{
+	PGnotify *nt;
+	char *out;
+
+	*dead = 0;
+	if (!PQconsumeInput(pg->conn)) {
+		*dead = -1;
+		return NULL;
+	}
+	if (!(nt = PQnotifies(pg->conn)))
+		return NULL;
+	snprintf(channel, 64, "%s", nt->relname);
+	out = xstrdup(nt->extra);
+	PQfreemem(nt);
+	return out;
+}
+
+int pg_server_version(struct pg *pg)
+{
+	return PQserverVersion(pg->conn);
+}
+
+int pg_backend_pid(struct pg *pg)
+{
+	return PQbackendPID(pg->conn);
+}

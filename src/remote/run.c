@@ -1,0 +1,579 @@
+/*
+ * run.c: q remote worker: claim, supervise, finish; recovery, cancel and
+ * a lost session.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "json.h"
+#include "remote/remote.h"
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "worker.h"
+
+/* ---------------------------------------------------------- worker */
+
+static char *join(const char *a, const char *b)
+{
+	struct buf p = BUF_INIT;
+
+	buf_addf(&p, "%s/%s", a, b);
+	return buf_detach(&p);
+}
+
+static struct rjob *find_run(struct remote *r, int64_t n)
+{
+	for (int i = 0; i < r->nrun; i++)
+		if (r->run[i].n == n)
+			return &r->run[i];
+	return NULL;
+}
+
+/* Where a job from origin runs here: its cwd, or the same place in this repository. */
+static char *run_dir(struct remote *r, const struct job *job, const char *origin, const char *rel)
+{
+	struct stat st;
+	char *p;
+
+	if (!strcmp(origin, r->origin) && !stat(job->cwd, &st) && S_ISDIR(st.st_mode))
+		return xstrdup(job->cwd);
+	if (rel) {
+		p = strcmp(rel, ".") ? join(r->sp.top, rel) : xstrdup(r->sp.top);
+		if (!stat(p, &st) && S_ISDIR(st.st_mode))
+			return p;
+		free(p);
+	}
+	return xstrdup(r->sp.top);
+}
+
+/* Send what the job wrote since the last call (up to remote.output_max). */
+static int upload(struct remote *r, struct rjob *j)
+{
+	struct stat st;
+	char n[24], att[16], off[24];
+	struct buf hex = BUF_INIT;
+	const char *p[4] = { n, att, off, NULL };
+	static const char digits[] = "0123456789abcdef";
+	char *data;
+	ssize_t got;
+
+	if (j->logfd < 0 || fstat(j->logfd, &st) || st.st_size <= j->uploaded || j->capped)
+		return 0;
+	snprintf(n, sizeof(n), "%lld", (long long)j->n);
+	snprintf(att, sizeof(att), "%d", j->attempt);
+	data = xmalloc(CHUNK);
+	while (j->uploaded < st.st_size && !j->capped) {
+		int64_t want = st.st_size - j->uploaded;
+
+		if (want > CHUNK)
+			want = CHUNK;
+		if (j->uploaded + want > r->sp.cfg.remote_output_max)
+			want = r->sp.cfg.remote_output_max - j->uploaded;
+		got = want > 0 ? pread(j->logfd, data, want, j->uploaded) : 0;
+		if (got < 0)
+			break;
+		buf_reset(&hex);
+		buf_adds(&hex, "\\x");
+		for (ssize_t i = 0; i < got; i++) {
+			buf_addc(&hex, digits[(unsigned char)data[i] >> 4]);
+			buf_addc(&hex, digits[data[i] & 15]);
+		}
+		if (got == 0) {
+			static const char note[] = "\nq: output past remote.output_max not kept\n";
+
+			for (size_t i = 0; i < sizeof(note) - 1; i++) {
+				buf_addc(&hex, digits[(unsigned char)note[i] >> 4]);
+				buf_addc(&hex, digits[note[i] & 15]);
+			}
+			j->capped = 1;
+		}
+		snprintf(off, sizeof(off), "%lld", (long long)j->uploaded);
+		p[3] = hex.s;
+		if (pg_exec(r->pg, "cannot send a job's output",
+			    "INSERT INTO q.output (n, attempt, off, data) VALUES ($1, $2, $3, $4::bytea) "
+			    "ON CONFLICT DO NOTHING", 4, p, NULL)) {
+			free(data);
+			buf_release(&hex);
+			return -1;
+		}
+		j->uploaded += got;
+	}
+	free(data);
+	buf_release(&hex);
+	return 0;
+}
+
+static void unlock_job(struct remote *r, int64_t n)
+{
+	char num[24];
+	const char *p[1] = { num };
+
+	snprintf(num, sizeof(num), "%lld", (long long)n);
+	pg_exec(r->pg, "cannot free a job's lock",
+		"SELECT pg_advisory_unlock(" LOCK_NS ", q.lockkey($1))", 1, p, NULL);
+}
+
+/* The attempt is over: record how it ended (fenced by the attempt), free its lock. */
+static void finish(struct remote *r, struct rjob *j)
+{
+	const struct job *job = &j->job;
+	int code = -1, sig = 0, status = j->sup_status, stored = 0;
+	const char *err = NULL, *outcome;
+	struct buf ev = BUF_INIT, res = BUF_INIT;
+	char n[24], att[16], wait[24], rwhy[200] = "";
+	int64_t until = 0, now = now_ms();
+	struct pgrows rows;
+	struct stat st;
+	struct jw w;
+
+	if (j->got_done)
+		status = j->done.status;
+	if (WIFEXITED(status))
+		code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		sig = WTERMSIG(status);
+	if (j->unstarted || (!j->done.kind && WIFEXITED(status))) {
+		code = -1;
+		err = j->cancelling ? "cancelled" : "spawn_failed";
+	} else if (j->done.spawn_errno) {
+		err = "spawn_failed";
+	} else if (j->done.timed_out) {
+		err = "timeout";
+	} else if (sig) {
+		err = "signal";
+	} else if (code == EXIT_TEMPFAIL) {
+		err = "tempfail";
+	} else if (code != 0) {
+		err = "nonzero_exit";
+	}
+	if (spool_result_take(&r->sp, job->id, &res, rwhy, sizeof(rwhy)))
+		dprintf(j->logfd, "q: result refused: %s\n", rwhy);
+	else if (err && !strcmp(err, "tempfail"))
+		until = worker_retry_after(&res, now);
+	else
+		stored = res.len > 0;
+	if (upload(r, j))
+		r->lost = 1;
+
+	if (!err)
+		outcome = "completed";
+	else if (!strcmp(err, "tempfail"))
+		outcome = "tempfail";
+	else if (!strcmp(err, "cancelled") || (j->done.timed_out && !job->retry_timeout) ||
+		 (stored && worker_no_retry(&res)))
+		outcome = "failed";
+	else
+		outcome = "retry";
+	if (!strcmp(outcome, "tempfail") && until <= now)
+		until = now + worker_backoff(job, 1);
+	else if (!strcmp(outcome, "retry"))
+		until = now + worker_backoff(job, j->tries + 1);
+
+	jw_init(&w, &ev);
+	jw_obj(&w);
+	jw_key(&w, "attempt");
+	jw_int(&w, j->attempt);
+	jw_key(&w, "exit_code");
+	jw_int_or_null(&w, code, code < 0);
+	jw_key(&w, "signal");
+	jw_int_or_null(&w, sig, !sig);
+	jw_key(&w, "error");
+	jw_str(&w, err);
+	jw_key(&w, "output_size");
+	jw_int(&w, j->logfd >= 0 && !fstat(j->logfd, &st) ? st.st_size : 0);
+	jw_key(&w, "result");
+	jw_bool(&w, stored);
+	if (rwhy[0]) {
+		jw_key(&w, "result_error");
+		jw_str(&w, rwhy);
+	}
+	jw_key(&w, "host");
+	jw_str(&w, r->me);
+	jw_obj_end(&w);
+	snprintf(n, sizeof(n), "%lld", (long long)j->n);
+	snprintf(att, sizeof(att), "%d", j->attempt);
+	snprintf(wait, sizeof(wait), "%lld", (long long)(until > now ? until - now : 0));
+	{
+		const char *p[7] = { n, att, ev.s, outcome, err, wait, stored ? res.s : NULL };
+
+		if (!r->lost &&
+		    !pg_exec(r->pg, "cannot record a job's end",
+			     "SELECT q.finish($1, $2, $3::jsonb, $4, $5, $6, $7)", 7, p, &rows)) {
+			const char *to = pgrows_get(&rows, 0, 0);
+
+			if (!to)
+				spool_note(&r->sp, "remote job %s/%s: attempt %d was recovered by another "
+					   "worker before it ended; its end is not recorded", j->origin,
+					   job->id, j->attempt);
+			else if (!strcmp(to, "completed"))
+				r->completed++;
+			else if (strcmp(to, "deferred"))
+				r->failed++;
+			pgrows_release(&rows);
+			unlock_job(r, j->n);
+		} else {
+			/* Our session is gone with the lock: the job is recovered elsewhere. */
+			r->lost = 1;
+		}
+	}
+	if (j->logfd >= 0)
+		close(j->logfd);
+	buf_release(&ev);
+	buf_release(&res);
+	job_release(&j->job);
+	*j = r->run[--r->nrun];
+}
+
+/*
+ * Claim the next pending job and start it under a supervisor that keeps
+ * our session's socket open (the job's lock lives in that session).
+ * 1 started, 0 nothing to claim, -1 error.
+ */
+static int claim(struct remote *r)
+{
+	struct rjob *j = &r->run[r->nrun];
+	struct pgrows rows;
+	const char *p[3] = { r->me, NULL, NULL };
+	int go[2] = { -1, -1 }, rep[2] = { -1, -1 }, tries = 0;
+	char why[200], **env = NULL, *dir = NULL, num[24], att[16];
+	struct buf fields = BUF_INIT;
+	struct jw w;
+	struct sup s;
+
+	for (;;) {
+		if (pg_exec(r->pg, "cannot claim a job",
+			    "WITH c AS MATERIALIZED (SELECT n FROM q.job WHERE state = 'pending' "
+			    "  ORDER BY priority, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+			    "l AS MATERIALIZED (SELECT n FROM c WHERE pg_try_advisory_lock(" LOCK_NS
+			    ", q.lockkey(n))) "
+			    "UPDATE q.job j SET state = 'running', attempt = j.attempt + 1, worker = $1, "
+			    "  updated_at = now() FROM l WHERE j.n = l.n "
+			    "RETURNING j.n, j.origin, j.id, j.attempt, j.tries, j.spec, j.cwd_rel",
+			    1, p, &rows))
+			return -1;
+		if (rows.nrows)
+			break;
+		pgrows_release(&rows);
+		/* Rows others are claiming (or a rescuer holds for a moment): look again. */
+		if (pg_exec(r->pg, "cannot look for jobs",
+			    "SELECT 1 FROM q.job WHERE state = 'pending' LIMIT 1", 0, NULL, &rows))
+			return -1;
+		if (!rows.nrows || ++tries > 50) {
+			pgrows_release(&rows);
+			return 0;
+		}
+		pgrows_release(&rows);
+		sleep_ms(5);
+	}
+	memset(j, 0, sizeof(*j));
+	j->n = strtoll(pgrows_get(&rows, 0, 0), NULL, 10);
+	snprintf(j->origin, sizeof(j->origin), "%s", pgrows_get(&rows, 0, 1));
+	j->attempt = atoi(pgrows_get(&rows, 0, 3));
+	j->tries = atoi(pgrows_get(&rows, 0, 4));
+	j->rep = j->logfd = -1;
+	j->sup = -1;
+	r->nrun++;
+	job_init(&j->job);
+	if (job_parse(&j->job, pgrows_get(&rows, 0, 5), strlen(pgrows_get(&rows, 0, 5)), why,
+		      sizeof(why)) || !j->job.type || j->job.type->run != RUN_EXEC) {
+		/* Not a job this q can run: recorded as such, not retried. */
+		j->unstarted = 1;
+		j->logfd = -1;
+		spool_note(&r->sp, "remote job %s/%s: cannot run here: %s", j->origin,
+			   pgrows_get(&rows, 0, 2), why);
+		snprintf(j->job.id, sizeof(j->job.id), "%s", pgrows_get(&rows, 0, 2));
+		pgrows_release(&rows);
+		finish(r, j);
+		return 1;
+	}
+	dir = run_dir(r, &j->job, j->origin, pgrows_get(&rows, 0, 6));
+	pgrows_release(&rows);
+
+	j->logfd = f_openat(r->sp.fd, "tmp", O_TMPFILE | O_RDWR, 0600);
+	if (j->logfd < 0 || pipe2(go, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
+		error_errno("cannot set up job %s", j->job.id);
+		goto fail;
+	}
+	fcntl(j->logfd, F_SETFL, O_RDWR | O_APPEND);
+	env = worker_environ(&r->sp, &j->job, j->attempt, "/dev/null");
+	s = (struct sup){
+		.path = j->job.argv.v[0], .argv = j->job.argv.v, .env = env, .cwd = dir,
+		.search = 1, .logfd = j->logfd, .go = go[0], .rep = rep[1], .in = -1,
+		.timeout_ms = j->job.timeout_ms, .grace_ms = r->sp.cfg.kill_grace_ms,
+		.worker = getpid(),
+	};
+	j->sup = fork();
+	if (j->sup < 0) {
+		error_errno("cannot fork");
+		goto fail;
+	}
+	if (j->sup == 0) {
+		/* The session's socket stays open here: its lock outlives us only with the job. */
+		int keep[5] = { pg_socket(r->pg), j->logfd, go[0], rep[1] };
+
+		close_except(keep, 4);
+		supervise(&s);
+	}
+	worker_environ_free(env);
+	env = NULL;
+	free(dir);
+	dir = NULL;
+	close(go[0]);
+	close(rep[1]);
+	j->rep = rep[0];
+
+	jw_init(&w, &fields);
+	jw_obj(&w);
+	jw_key(&w, "attempt");
+	jw_int(&w, j->attempt);
+	jw_key(&w, "pid");
+	jw_int(&w, j->sup);
+	jw_key(&w, "host");
+	jw_str(&w, r->me);
+	jw_obj_end(&w);
+	snprintf(num, sizeof(num), "%lld", (long long)j->n);
+	snprintf(att, sizeof(att), "%d", j->attempt);
+	p[0] = num;
+	p[1] = att;
+	p[2] = fields.s;
+	if (pg_exec(r->pg, "cannot record a job's start", "SELECT q.start($1, $2, $3::jsonb)", 3, p,
+		    &rows)) {
+		r->lost = !pg_alive(r->pg);
+		j->unstarted = 1;
+	} else {
+		if (strcmp(pgrows_get(&rows, 0, 0), "t"))
+			j->cancelling = j->unstarted = 1; /* cancelled before it ran */
+		else if (write(go[1], "g", 1) != 1)
+			error_errno("cannot start job %s", j->job.id);
+		pgrows_release(&rows);
+	}
+	close(go[1]);
+	buf_release(&fields);
+	return 1;
+fail:
+	if (env)
+		worker_environ_free(env);
+	free(dir);
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0)
+			close(go[i]);
+		if (rep[i] >= 0)
+			close(rep[i]);
+	}
+	j->unstarted = 1;
+	j->rep = -1;
+	finish(r, j);
+	return -1;
+}
+
+/* Read the supervisor's messages; 1 when it has ended (and is reaped). */
+static int read_sup(struct rjob *j)
+{
+	struct sup_msg m;
+	ssize_t n;
+
+	while ((n = read(j->rep, &m, sizeof(m))) == (ssize_t)sizeof(m))
+		if (m.kind == SUP_DONE) {
+			j->done = m;
+			j->got_done = 1;
+		}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	/* End of file: the supervisor is gone. */
+	close(j->rep);
+	j->rep = -1;
+	while (waitpid(j->sup, &j->sup_status, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+/* Our session is gone: stop every job at once (another host may claim them soon). */
+static void stop_all(struct remote *r)
+{
+	for (int i = 0; i < r->nrun; i++)
+		if (r->run[i].sup > 0)
+			kill(r->run[i].sup, SIGHUP);
+	for (int i = 0; i < r->nrun; i++)
+		if (r->run[i].sup > 0)
+			while (waitpid(r->run[i].sup, NULL, 0) < 0 && errno == EINTR)
+				;
+}
+
+static void take_notifications(struct remote *r)
+{
+	char chan[64], *payload;
+	int dead;
+
+	while ((payload = pg_notification(r->pg, chan, &dead))) {
+		struct rjob *j;
+
+		if (!strcmp(chan, "q_cancel") && (j = find_run(r, strtoll(payload, NULL, 10))) &&
+		    !j->cancelling && j->sup > 0) {
+			j->cancelling = 1;
+			kill(j->sup, SIGTERM); /* the supervisor stops the job, with the grace */
+		}
+		free(payload);
+	}
+	if (dead)
+		r->lost = 1;
+}
+
+/* Milliseconds until the next retry is due (0: now), or -1 when none is waiting. */
+static int64_t next_due(struct remote *r)
+{
+	struct pgrows rows;
+	int64_t ms = -1;
+
+	if (pg_exec(r->pg, "cannot read the schedule",
+		    "SELECT ceil(greatest(extract(epoch FROM min(run_at) - now()), 0) * 1000)::bigint "
+		    "FROM q.job WHERE state = 'deferred' HAVING count(*) > 0", 0, NULL, &rows))
+		return -1;
+	if (pgrows_get(&rows, 0, 0))
+		ms = strtoll(pgrows_get(&rows, 0, 0), NULL, 10);
+	pgrows_release(&rows);
+	return ms;
+}
+
+/* One round of upkeep: forward, bring verdicts back, schedule, recover. */
+static int upkeep(struct remote *r)
+{
+	const char *p[1] = { r->me };
+
+	if (remote_forward(r) || remote_mirror(r))
+		return -1;
+	if (pg_exec(r->pg, "cannot promote due jobs", "SELECT q.tick()", 0, NULL, NULL) ||
+	    pg_exec(r->pg, "cannot recover jobs", "SELECT q.rescue($1)", 1, p, NULL))
+		return -1;
+	return 0;
+}
+
+int remote_worker(struct remote *r, const struct wopts *o)
+{
+	char host[64] = "";
+	int slot, ino = -1, ret = EXIT_OK;
+	int64_t idle_since = mono_ms(), last_ping = mono_ms();
+
+	/* One of worker.max slots, shared with local workers, or nothing to do here. */
+	slot = spool_slot(&r->sp, (int)r->sp.cfg.worker_max);
+	if (slot == -1)
+		return EXIT_RUNTIME;
+	if (slot == -2 && !o->watch)
+		return EXIT_OK;
+	if (remote_ready(r))
+		return EXIT_RUNTIME;
+	/* What the jobs leave behind is ours to reap when a supervisor dies first. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(r->me, sizeof(r->me), "%s/%ld/%d", host, (long)getpid(), pg_backend_pid(r->pg));
+	r->jobs = o->jobs;
+	if (pg_script(r->pg, "cannot listen", "LISTEN q_cancel; LISTEN q_job"))
+		return EXIT_RUNTIME;
+	if (o->watch) {
+		ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (ino >= 0)
+			inotify_add_watch(ino, r->sp.path, IN_MOVED_TO | IN_CREATE);
+		{
+			char *pend = join(r->sp.path, "pending");
+
+			if (ino >= 0)
+				inotify_add_watch(ino, pend, IN_MOVED_TO | IN_CREATE);
+			free(pend);
+		}
+	}
+	for (;;) {
+		struct pollfd pf[MAX_RUN + 2];
+		int np = 0, timeout = 1000;
+		int64_t due;
+
+		if (!r->lost && upkeep(r))
+			r->lost = !pg_alive(r->pg);
+		while (!r->lost && r->nrun < r->jobs) {
+			int c = claim(r);
+
+			if (c <= 0) {
+				if (c < 0)
+					r->lost = !pg_alive(r->pg);
+				break;
+			}
+		}
+		if (r->lost)
+			break;
+		if (r->nrun == 0) {
+			due = next_due(r);
+			if (o->once && !o->watch)
+				break;
+			if (!o->watch && (due < 0 || due > r->sp.cfg.linger_ms))
+				break;
+			if (o->watch && mono_ms() - idle_since > r->sp.cfg.idle_ms && due < 0)
+				break;
+			timeout = due >= 0 && due < 60000 ? (int)due + 1 : 60000;
+		} else {
+			idle_since = mono_ms();
+		}
+		pf[np++] = (struct pollfd){ pg_socket(r->pg), POLLIN, 0 };
+		if (ino >= 0)
+			pf[np++] = (struct pollfd){ ino, POLLIN, 0 };
+		for (int i = 0; i < r->nrun; i++)
+			if (r->run[i].rep >= 0)
+				pf[np++] = (struct pollfd){ r->run[i].rep, POLLIN, 0 };
+		if (poll(pf, np, timeout) < 0 && errno != EINTR)
+			break;
+		if (ino >= 0 && pf[1].revents) {
+			char b[4096];
+
+			while (read(ino, b, sizeof(b)) > 0)
+				;
+		}
+		take_notifications(r);
+		for (int i = 0; i < r->nrun;) {
+			struct rjob *j = &r->run[i];
+
+			if (j->rep >= 0) {
+				fcntl(j->rep, F_SETFL, O_NONBLOCK);
+				if (!read_sup(j)) {
+					i++;
+					continue;
+				}
+			}
+			finish(r, j); /* moves the last one here */
+		}
+		/* Output, and a sign of life that finds a lost session within remote.detect. */
+		if (!r->lost && mono_ms() - last_ping >= 1000) {
+			last_ping = mono_ms();
+			for (int i = 0; i < r->nrun && !r->lost; i++)
+				if (upload(r, &r->run[i]))
+					r->lost = 1;
+			if (!r->lost && r->nrun > 0 &&
+			    pg_exec(r->pg, "lost the remote", "SELECT 1", 0, NULL, NULL))
+				r->lost = 1;
+		}
+		if (r->lost)
+			break;
+	}
+	if (r->lost) {
+		spool_note(&r->sp, "remote worker: lost the database session; stopped %d job%s "
+			   "(another worker recovers them)", r->nrun, r->nrun == 1 ? "" : "s");
+		error("lost the remote: stopped %d running job%s", r->nrun, r->nrun == 1 ? "" : "s");
+		stop_all(r);
+		ret = EXIT_RUNTIME;
+	}
+	if (slot >= 0)
+		close(slot);
+	/* A job added while we held the slot is forwarded, not stranded. */
+	if (!r->lost && pg_alive(r->pg) && (remote_forward(r) || remote_mirror(r)))
+		ret = EXIT_RUNTIME;
+	if (ino >= 0)
+		close(ino);
+	return ret;
+}

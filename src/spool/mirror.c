@@ -1,0 +1,101 @@
+/*
+ * mirror.c: a job handed to the remote (forwarded/) and its verdict
+ * coming back (spool-format.md, "Forwarded jobs").
+ */
+#include "spool/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+
+/* Replace logs/B/ID.EXT with text: an unnamed file, synced, renamed over it. */
+static int replace_log(int d, const char *id, const char *ext, const struct buf *text)
+{
+	char name[ID_LEN + 16], tmp[ID_LEN + 40];
+	int fd, ret = -1;
+
+	snprintf(name, sizeof(name), "%s.%s", id, ext);
+	snprintf(tmp, sizeof(tmp), "%s.%s.%ld", id, ext, (long)getpid());
+	fd = f_openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return error_errno("cannot create 'logs/%.*s/%s'", BUCKET_LEN, id, tmp);
+	if (f_write_all(fd, text->s ? text->s : "", text->len) || f_fsync(fd) ||
+	    f_rename(d, tmp, d, name, 0)) {
+		error_errno("cannot write 'logs/%.*s/%s'", BUCKET_LEN, id, name);
+		f_unlinkat(d, tmp, 0);
+	} else {
+		ret = 0;
+	}
+	close(fd);
+	return ret;
+}
+
+/* The log's lines up to and including its last `forwarded` event (all if none). */
+static void local_part(const struct buf *log, struct buf *out)
+{
+	const char *p = log->s ? log->s : "", *e = p + log->len;
+	size_t keep = 0;
+
+	for (const char *q = p; q < e;) {
+		const char *nl = memchr(q, '\n', e - q);
+		struct json j;
+		const char *why;
+		int t;
+
+		if (!nl)
+			break;
+		if (nl > q && !json_parse(&j, q, nl - q, &why)) {
+			t = json_get(&j, 0, "event");
+			if (t > 0 && json_eq(&j, t, "forwarded"))
+				keep = nl + 1 - p;
+			json_release(&j);
+		}
+		q = nl + 1;
+	}
+	buf_add(out, p, keep ? keep : (size_t)(e - p));
+}
+
+int spool_mirror(struct spool *sp, struct jobref *ref, int fd, enum state to,
+		 const struct buf *events, const struct buf *out, const struct buf *result)
+{
+	struct buf log = BUF_INIT, text = BUF_INIT;
+	int d, in, ret = -1;
+
+	if (ref->state != ST_FORWARDED || !state_final(to))
+		return error("job %s: cannot mirror a %s job to %s", ref->id, state_name(ref->state),
+			     state_name(to));
+	d = logs_bucket(sp, ref->id, 1);
+	if (d < 0)
+		return -1;
+	in = spool_open_log(sp, ref->id, "events", O_RDONLY);
+	if (in >= 0) {
+		if (f_read_all(in, EVENTS_MAX_SIZE, &log)) {
+			error_errno("cannot read 'logs/%.*s/%s.events'", BUCKET_LEN, ref->id, ref->id);
+			close(in);
+			goto out;
+		}
+		close(in);
+	}
+	/* What happened here, then what the remote says: repeatable after a crash. */
+	local_part(&log, &text);
+	if (text.len && text.s[text.len - 1] != '\n')
+		buf_addc(&text, '\n');
+	buf_add(&text, events->s ? events->s : "", events->len);
+	if (replace_log(d, ref->id, "out", out) || (result->len &&
+	    spool_result_store(sp, ref->id, result)) || replace_log(d, ref->id, "events", &text))
+		goto out;
+	if (f_fsync(d)) {
+		error_errno("cannot sync 'logs/%.*s'", BUCKET_LEN, ref->id);
+		goto out;
+	}
+	ret = spool_move(sp, ref, to, fd, 0);
+out:
+	close(d);
+	buf_release(&log);
+	buf_release(&text);
+	return ret;
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# q remote: forwarding to PostgreSQL, running, verdicts back, cancel,
+# retries, dependencies, keys across hosts, settings and errors.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/pg.sh"
+export Q_EXEC_PATH=$TOP/bin
+[ -x "$TOP/bin/q-remote" ] || {
+	echo "1..0 # SKIP bin/q-remote is not built (libpq-dev missing)"
+	exit 0
+}
+
+# --- without a remote, and a bad one -------------------------------------------
+run_q remote status
+is "$rc" 3 "q remote without remote.url fails"
+like "$err" "no remote: set remote.url" "and says how to set one"
+Q_REMOTE_URL='postgresql://q:hunter2@127.0.0.1:1/q' run_q remote status
+is "$rc" 3 "a URL with a password is refused"
+like "$err" "must not carry a password" "and says why"
+unlike "$err" "hunter2" "without echoing the password"
+run_q remote frobnicate
+is "$rc" 2 "an unknown subcommand is a usage error"
+
+pg_start
+export Q_REMOTE_URL
+run_q remote status
+is "$rc" 3 "status before init fails"
+like "$err" "q remote init" "and says to run q remote init"
+run_q remote init
+is "$rc" 0 "q remote init"
+like "$out" "schema at version 1" "applies the schema"
+run_q remote init
+is "$rc:$out:$err" "0:remote: schema is at version 1; nothing to do:" "a second init changes nothing"
+is "$(pg_psql -c 'select version from q.meta')" 1 "the schema version is recorded"
+
+# --- forward, run, bring back --------------------------------------------------
+printf 'line one\nline two\n' >"$scratch/in.txt"
+a=$(q add -- sh -c 'cat in.txt; echo to-stderr >&2; echo "{\"n\": 42}" >"$Q_RESULT"')
+b=$(q add -- sh -c 'exit 3')
+is "$(q list --json | jpy 'len(j)')" 2 "two jobs queued"
+run_q remote sync
+is "$rc" 0 "q remote sync"
+like "$out" "2 forwarded" "forwards both"
+ok "$([ -e "$Q_SPOOL/forwarded/$a" ]; echo $?)" "the job is in forwarded/ here"
+is "$(pg_psql -c "select state from q.job where id = '$a'")" pending "and pending in the remote"
+run_q show "$a"
+like "$out" "pending \(on the remote\)" "q show of a forwarded job shows the remote's state"
+run_q remote worker
+is "$rc" 0 "q remote worker runs and exits"
+is "$(q show --json "$a" | jpy 'j["state"]')" completed "the verdict is back: completed"
+is "$(q show --json "$b" | jpy 'j["state"]')" failed "the failing one failed"
+is "$(q show --json "$b" | jpy 'j["exit_code"]')" 3 "with its exit code"
+is "$(q log "$a")" $'line one\nline two\nto-stderr' "its output is back (stdout and stderr)"
+is "$(q show --json "$a" | jpy 'j["result"]')" '{"n": 42}' "its result is back"
+like "$(cat "$Q_SPOOL"/logs/*/"$a".events)" '"host"' "its events name the host that ran it"
+run_q fsck
+is "$rc" 0 "the spool is consistent"
+run_q remote fsck
+is "$rc" 0 "the remote is consistent"
+is "$(pg_psql -c 'select count(*) from q.job where not mirrored')" 0 "every verdict is marked brought back"
+
+# --- q worker with a remote forwards; local workers leave commands alone ---------
+c=$(q add -- echo via-q-worker)
+run_q worker --local
+is "$(q show --json "$c" | jpy 'j["state"]')" pending "q worker --local leaves a command to the remote"
+unlike "$(cat "$Q_SPOOL/spool.log" 2>/dev/null)" "leaving job $c" "quietly (nothing in spool.log)"
+run_q worker
+is "$rc" 0 "q worker (with a remote) runs q remote worker"
+is "$(q show --json "$c" | jpy 'j["state"]')" completed "which forwards and runs it"
+d=$(q add --sync -- echo here | head -1)
+is "$(q show --json "$d" | jpy 'j["state"]')" completed "q add --sync runs here"
+unlike "$(cat "$Q_SPOOL"/logs/*/"$d".events)" forwarded "without the remote"
+
+# --- async adds start workers that forward -------------------------------------
+ids=()
+for i in 1 2 3 4 5 6; do ids+=("$(Q_SYNC_MODE=async q add -- echo "async $i")"); done
+all_done() {
+	for id in "${ids[@]}"; do
+		[ "$(q show --json "$id" | jpy 'j["state"]')" = completed ] || return 1
+	done
+}
+wait_for all_done 30
+ok $? "6 async adds ran through the remote with no worker started by hand"
+
+# --- cancel -------------------------------------------------------------------
+e=$(q add -- echo never)
+q remote sync >/dev/null
+run_q cancel "$e"
+is "$rc" 0 "q cancel of a forwarded, pending job"
+is "$(q show --json "$e" | jpy 'j["state"]')" cancelled "is cancelled, and the verdict is back at once"
+run_q cancel "$e"
+is "$rc" 1 "cancelling it again is refused"
+
+f=$(q add -- sh -c 'echo $$ >"$HOME/f.pid"; exec sleep 60')
+q_bg w1 remote worker
+wait_for '[ -s "$HOME/f.pid" ]' 10
+ok $? "a long job runs on a remote worker"
+run_q remote show "$f"
+like "$out" "running \(on the remote\)" "q remote show: running"
+like "$out" "worker +[^ ]+/$bg_pid/" "and names its worker"
+run_q show --json "$f"
+is "$(echo "$out" | jpy 'j["state"]')" running "q show --json of a forwarded job gives the remote's state"
+run_q cancel "$f"
+is "$rc" 0 "q cancel of a job running on another worker"
+wait "$bg_pid"
+is "$?" 0 "its worker exits"
+ok "$(! kill -0 "$(cat "$HOME/f.pid")" 2>/dev/null; echo $?)" "the job's process is gone"
+is "$(q show --json "$f" | jpy 'j["state"]')" cancelled "the job is cancelled here"
+
+# --- retries, tempfail, timeout --------------------------------------------------
+g=$(q add --attempts 2 --backoff 200ms -- sh -c 'n=$(cat "$HOME/g.n" 2>/dev/null || echo 0); echo $((n+1)) >"$HOME/g.n"; [ $n -ge 1 ]')
+h=$(q add --backoff 100ms -- sh -c '[ -e "$HOME/h.1" ] && exit 0; touch "$HOME/h.1"; exit 75')
+t=$(q add --timeout 300ms -- sleep 10)
+run_q remote worker
+is "$rc" 0 "a worker lingers for retries that come due"
+is "$(q show --json "$g" | jpy 'j["state"]+" "+str(j["attempts"])')" "completed 2" \
+	"a failed attempt is retried after its backoff"
+is "$(q show --json "$h" | jpy 'j["state"]+" "+str(j["attempts"])')" "completed 1" \
+	"exit 75 is tried again without spending an attempt"
+is "$(q show --json "$t" | jpy 'j["state"]+" "+j["error"]')" "failed timeout" "the time limit holds"
+
+# --- dependencies -------------------------------------------------------------
+p1=$(q add -- sh -c 'sleep 0.3; echo p1 >>"$HOME/order"')
+p2=$(q add --after "$p1" -- sh -c 'echo p2 >>"$HOME/order"')
+x1=$(q add -- false)
+x2=$(q add --after "$x1" -- echo never)
+x3=$(q add --after "$x2" -- echo never)
+run_q remote worker -j 4
+is "$(cat "$HOME/order")" $'p1\np2' "a dependent job runs after its dependency, on 4 slots"
+is "$(q show --json "$x2" | jpy 'j["state"]+" "+j["error"]')" "failed dependency_failed" \
+	"a failed dependency fails the dependent"
+is "$(q show --json "$x3" | jpy 'j["state"]+" "+j["error"]')" "failed dependency_failed" \
+	"and its dependents in turn"
+
+# --- keys across two hosts -----------------------------------------------------
+other=$scratch/other/spool
+mkdir -p "$scratch/other"
+k1=$(q add --key deploy -- sleep 0.2)
+q remote sync >/dev/null
+k2=$(Q_SPOOL=$other q add --key deploy -- echo second)
+Q_SPOOL=$other run_q remote sync
+is "$(Q_SPOOL=$other q show --json "$k2" | jpy 'j["state"]')" cancelled \
+	"another host's job with a live key is cancelled as a duplicate"
+like "$(cat "$other"/logs/*/"$k2".events)" "\"duplicate_of\":\"[0-9a-f]{32}/$k1\"" \
+	"naming the holder"
+run_q remote worker
+k3=$(Q_SPOOL=$other q add --key deploy -- echo third)
+Q_SPOOL=$other run_q remote worker
+is "$(Q_SPOOL=$other q show --json "$k3" | jpy 'j["state"]')" completed \
+	"the key is free again once its job is final"
+isnt "$(cat "$other/remote.origin")" "$(cat "$Q_SPOOL/remote.origin")" "each spool has its own origin"
+
+# --- the working directory on another host --------------------------------------
+mkdir -p "$scratch/sub" "$scratch/other/sub"
+m=$(cd "$scratch/sub" && q add -- pwd)
+q remote sync >/dev/null
+Q_SPOOL=$other run_q remote worker
+q remote sync >/dev/null
+is "$(q log "$m")" "$scratch/other/sub" "a job runs in the same place of the other host's repository"
+
+# --- secrets stay out of the database --------------------------------------------
+s=$(MY_TOKEN=s3cr3t-value q add --secret-env MY_TOKEN -- sh -c 'echo "token=$MY_TOKEN"')
+q remote sync >/dev/null
+unlike "$(pg_psql -c "select spec from q.job where id = '$s'")" s3cr3t "no secret in the remote's job"
+MY_TOKEN=worker-side run_q remote worker
+is "$(q log "$s")" "token=worker-side" "the worker supplies it from its own environment"
+unlike "$(pg_psql -c "select string_agg(line, ' ') from q.event")" s3cr3t "nor in its events"
+
+# --- status and fsck ----------------------------------------------------------
+run_q remote status --json
+is "$rc" 0 "q remote status --json"
+is "$(echo "$out" | jpy 'j["connected"], j["schema"], j["to_forward"], j["forwarded"]')" \
+	'[true, 1, 0, 0]' "says connected, the schema, nothing to forward or bring back"
+is "$(echo "$out" | jpy 'j["origins"][open("'"$Q_SPOOL"'/remote.origin").read().strip()]["completed"] > 5')" \
+	true "counts jobs per origin and state"
+n=$(q add -- echo lost)
+q remote sync >/dev/null
+pg_psql -c "delete from q.job where id = '$n'"
+run_q remote fsck
+is "$rc" 1 "q remote fsck finds a forwarded job the remote lacks"
+like "$out" "forwarded/$n: the remote has no such job" "and names it"
+run_q remote worker
+is "$(q show --json "$n" | jpy 'j["state"]')" completed "a new worker sends it again and runs it"
+run_q remote fsck
+is "$rc:$out" "0:" "the remote is consistent again"
+
+done_testing
