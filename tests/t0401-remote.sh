@@ -118,6 +118,21 @@ is "$(q show --json "$h" | jpy 'j["state"]+" "+str(j["attempts"])')" "completed 
 	"exit 75 is tried again without spending an attempt"
 is "$(q show --json "$t" | jpy 'j["state"]+" "+j["error"]')" "failed timeout" "the time limit holds"
 
+# --- priorities, deadlines, schedules -------------------------------------------
+for p in low normal high; do q add -p "$p" -- sh -c "echo $p >>\"\$HOME/prio\"" >/dev/null; done
+q remote sync >/dev/null
+run_q remote worker -j 1
+is "$(cat "$HOME/prio")" $'high\nnormal\nlow' "the remote runs higher priorities first"
+dl=$(q add --deadline 1s -- echo too-late)
+q remote sync >/dev/null
+sleep 1.2
+run_q remote worker
+is "$(q show --json "$dl" | jpy 'j["state"]')" expired "a forwarded job past its deadline expires"
+sc=$(q add --in 1s -- echo scheduled)
+run_q remote worker
+is "$(q show --json "$sc" | jpy 'j["state"]')" completed \
+	"a scheduled job is forwarded when due, by a worker that waits for it"
+
 # --- dependencies -------------------------------------------------------------
 p1=$(q add -- sh -c 'sleep 0.3; echo p1 >>"$HOME/order"')
 p2=$(q add --after "$p1" -- sh -c 'echo p2 >>"$HOME/order"')

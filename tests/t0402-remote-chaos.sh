@@ -91,7 +91,7 @@ all_final() {
 			jpy 'j["pending"] + j["running"]')" = 0 ] || return 1
 	done
 }
-end=$(($(now_ms) + 240000))
+end=$(($(now_ms) + 120000 + total * 60))
 round=0
 while ! all_final && [ "$(now_ms)" -lt "$end" ]; do
 	round=$((round + 1))

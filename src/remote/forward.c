@@ -224,7 +224,6 @@ int remote_resend(struct remote *r)
 int remote_forward(struct remote *r)
 {
 	struct fwd f = { r, ST_PENDING, 0, { NULL, 0 } };
-	int64_t due;
 
 	if (r->resend) {
 		if (remote_resend(r))
@@ -232,7 +231,7 @@ int remote_forward(struct remote *r)
 		r->resend = 0;
 	}
 	/* Due scheduled jobs and met dependencies become pending here first. */
-	if (spool_promote(&r->sp, &due, NULL) < 0)
+	if (spool_promote(&r->sp, &r->local_due, NULL) < 0)
 		f.errors++;
 	if (spool_each(&r->sp, ST_PENDING, 1, forward_fn, &f))
 		f.errors++;

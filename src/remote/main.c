@@ -68,6 +68,7 @@ int main(int argc, char **argv)
 	if ((ret = remote_open(&r)))
 		return ret;
 	r.resend = 1;
+	r.local_due = -1;
 	if (!strcmp(cmd, "init")) {
 		ret = argc > 2 ? remote_usage("unexpected argument '%s'", argv[2]) : remote_init(&r);
 	} else if (!strcmp(cmd, "status")) {

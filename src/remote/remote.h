@@ -49,6 +49,7 @@ struct remote {
 	struct rjob run[MAX_RUN];
 	int nrun, jobs, lost;
 	int resend;             /* forwarded/ may hold unsent jobs: look (at start, after errors) */
+	int64_t local_due;      /* when the spool's next scheduled job is due (wall ms), or -1 */
 	long forwarded, mirrored, completed, failed;
 };
 

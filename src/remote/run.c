@@ -428,11 +428,15 @@ static void take_notifications(struct remote *r)
 		r->lost = 1;
 }
 
-/* Milliseconds until the next retry is due (0: now), or -1 when none is waiting. */
+/*
+ * Milliseconds until the next job is due (0: now), or -1 when none is
+ * scheduled: a retry in the remote, or a scheduled job of this spool
+ * (forwarded once due).
+ */
 static int64_t next_due(struct remote *r)
 {
 	struct pgrows rows;
-	int64_t ms = -1;
+	int64_t ms = -1, now = now_ms();
 
 	if (pg_exec(r->pg, "cannot read the schedule",
 		    "SELECT ceil(greatest(extract(epoch FROM min(run_at) - now()), 0) * 1000)::bigint "
@@ -441,6 +445,12 @@ static int64_t next_due(struct remote *r)
 	if (pgrows_get(&rows, 0, 0))
 		ms = strtoll(pgrows_get(&rows, 0, 0), NULL, 10);
 	pgrows_release(&rows);
+	if (r->local_due >= 0) {
+		int64_t l = r->local_due > now ? r->local_due - now : 0;
+
+		if (ms < 0 || l < ms)
+			ms = l;
+	}
 	return ms;
 }
 
