@@ -171,6 +171,12 @@ q remote sync >/dev/null
 Q_SPOOL=$other run_q remote worker
 q remote sync >/dev/null
 is "$(q log "$m")" "$scratch/other/sub" "a job runs in the same place of the other host's repository"
+wt=$(q add -- sh -c 'sleep 0.5; echo waited')
+q remote sync >/dev/null
+Q_SPOOL=$other q_bg ow remote worker
+RUN_Q_TIMEOUT=20 run_q wait "$wt"
+is "$rc:$out" "0:$wt completed exit 0" "q wait returns when another host's worker finished the job"
+wait "$bg_pid"
 
 # --- secrets stay out of the database --------------------------------------------
 s=$(MY_TOKEN=s3cr3t-value q add --secret-env MY_TOKEN -- sh -c 'echo "token=$MY_TOKEN"')
