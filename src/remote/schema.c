@@ -229,12 +229,13 @@ const char *const remote_migrations[] = {
 	 * Recover running jobs whose worker's session is gone (their lock
 	 * is free), other than p_worker's own: a requested cancel becomes
 	 * the verdict; else back to pending, or failed with worker_died
-	 * once max_interrupts attempts were cut short.  Guarded by the
-	 * attempt seen, so a job finished or claimed again meanwhile is
-	 * left alone.
+	 * once max_interrupts attempts were cut short (an attempt whose
+	 * start was never recorded ran nothing and counts for nothing).
+	 * Guarded by the attempt seen, so a job finished or claimed again
+	 * meanwhile is left alone.
 	 */
 	"CREATE FUNCTION q.rescue(p_worker text) RETURNS int LANGUAGE plpgsql AS $$\n"
-	"DECLARE r record; j q.job; k int := 0;\n"
+	"DECLARE r record; j q.job; k int := 0; cut int;\n"
 	"BEGIN\n"
 	"  FOR r IN SELECT n, attempt FROM q.job WHERE state = 'running'\n"
 	"      AND worker IS DISTINCT FROM p_worker LOOP\n"
@@ -243,6 +244,9 @@ const char *const remote_migrations[] = {
 	"      AND state = 'running' FOR UPDATE;\n"
 	"    IF FOUND THEN\n"
 	"      k := k + 1;\n"
+	"      cut := CASE WHEN EXISTS (SELECT 1 FROM q.event e WHERE e.n = r.n\n"
+	"        AND e.line::jsonb->>'event' = 'start'\n"
+	"        AND (e.line::jsonb->>'attempt')::int = r.attempt) THEN 1 ELSE 0 END;\n"
 	"      IF j.cancel_requested THEN\n"
 	"        UPDATE q.job SET state = 'cancelled', error = 'cancelled', worker = NULL,\n"
 	"          updated_at = now() WHERE n = r.n;\n"
@@ -250,15 +254,15 @@ const char *const remote_migrations[] = {
 	"        PERFORM q.log(r.n, 'cancelled');\n"
 	"        PERFORM q.after_final(r.n, false);\n"
 	"        PERFORM pg_notify('q_final', '');\n"
-	"      ELSIF j.interrupts + 1 >= j.max_interrupts THEN\n"
+	"      ELSIF j.interrupts + cut >= j.max_interrupts THEN\n"
 	"        UPDATE q.job SET state = 'failed', error = 'worker_died', worker = NULL,\n"
-	"          interrupts = j.interrupts + 1, updated_at = now() WHERE n = r.n;\n"
+	"          interrupts = j.interrupts + cut, updated_at = now() WHERE n = r.n;\n"
 	"        PERFORM q.log(r.n, 'requeued', '{\"reason\": \"worker_died\"}');\n"
 	"        PERFORM q.log(r.n, 'failed', '{\"error\": \"worker_died\"}');\n"
 	"        PERFORM q.after_final(r.n, false);\n"
 	"        PERFORM pg_notify('q_final', '');\n"
 	"      ELSE\n"
-	"        UPDATE q.job SET state = 'pending', worker = NULL, interrupts = j.interrupts + 1,\n"
+	"        UPDATE q.job SET state = 'pending', worker = NULL, interrupts = j.interrupts + cut,\n"
 	"          updated_at = now() WHERE n = r.n;\n"
 	"        PERFORM q.log(r.n, 'requeued', '{\"reason\": \"worker_died\"}');\n"
 	"        PERFORM pg_notify('q_job', '');\n"
