@@ -389,12 +389,15 @@ static int cancel_running(struct spool *sp, struct jobref *ref)
 }
 
 /*
- * Run q-remote CMD [ID] on this spool and wait: its exit status, or -1.
- * Its standard output goes to our standard error (ours may be a
- * protocol: q mcp); quiet sends both to /dev/null.
+ * Run q-remote CMD [ID] on this spool and wait, at most limit_ms (-1:
+ * no limit; then it is killed): its exit status, or -1.  Its standard
+ * output goes to our standard error (ours may be a protocol: q mcp);
+ * quiet sends both to /dev/null.
  */
-static int run_remote(struct spool *sp, const char *cmd, const char *id, int quiet)
+static int run_remote(struct spool *sp, const char *cmd, const char *id, int quiet,
+		      int64_t limit_ms)
 {
+	int64_t end = limit_ms < 0 ? -1 : mono_ms() + limit_ms;
 	struct buf path = BUF_INIT;
 	int status = 0;
 	pid_t pid;
@@ -406,10 +409,17 @@ static int run_remote(struct spool *sp, const char *cmd, const char *id, int qui
 		char *av[] = { path.s, (char *)cmd, (char *)id, NULL };
 		int null = quiet ? open("/dev/null", O_WRONLY) : -1;
 
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
 		dup2(null >= 0 ? null : 2, 1);
 		if (null >= 0)
 			dup2(null, 2);
 		setenv("Q_SPOOL", sp->path, 1);
+		if (n > 0) {
+			self[n] = '\0';
+			setenv("Q_BIN", self, 1);
+		}
 		execv(path.s, av);
 		error("cannot run '%s': %s", path.s, strerror(errno));
 		_exit(EXIT_RUNTIME);
@@ -417,16 +427,27 @@ static int run_remote(struct spool *sp, const char *cmd, const char *id, int qui
 	buf_release(&path);
 	if (pid < 0)
 		return error_errno("cannot fork");
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
+	for (;;) {
+		pid_t r = waitpid(pid, &status, end < 0 ? 0 : WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
 			return error_errno("cannot wait for q-remote");
+		if (r == 0 && mono_ms() >= end) {
+			kill(pid, SIGKILL);
+			end = -1;
+		} else if (r == 0) {
+			sleep_ms(10);
+		}
+	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* A forwarded job is the remote's: cancelled there (its verdict comes back when final at once). */
 static int cancel_forwarded(struct spool *sp, const struct jobref *ref)
 {
-	int r = run_remote(sp, "cancel", ref->id, 0);
+	int r = run_remote(sp, "cancel", ref->id, 0, -1);
 
 	return r == EXIT_OK ? OP_OK : r == EXIT_NO ? OP_REFUSED : OP_ERR;
 }
@@ -495,7 +516,7 @@ int op_wait(struct spool *sp, struct jobref *ref, int64_t timeout_ms, int (*stop
 			delay *= 2;
 		/* A forwarded job's verdict comes back when someone asks: each second. */
 		if (ref->state == ST_FORWARDED && sp->cfg.remote_url[0] && mono_ms() - synced >= 1000) {
-			run_remote(sp, "sync", NULL, 1);
+			run_remote(sp, "sync", NULL, 1, end < 0 ? -1 : end - mono_ms());
 			synced = mono_ms();
 		}
 	}
@@ -554,15 +575,19 @@ void op_kick(struct spool *sp)
 		op_spawn_worker(sp);
 }
 
+const char *op_q_path;
+
 /* Start a detached q COMMAND: double fork, new session, no fds but 0-2 (and keep at 3). */
 static void spawn_q(struct spool *sp, const char *cmd, int keep)
 {
 	char self[PATH_MAX] = "";
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ssize_t n = op_q_path ? 0 : readlink("/proc/self/exe", self, sizeof(self) - 1);
 	pid_t pid;
 
 	/* A binary replaced or removed since we started: /proc/self/exe still runs us. */
 	self[n > 0 && !memmem(self, n, " (deleted)", 10) ? n : 0] = '\0';
+	if (op_q_path)
+		snprintf(self, sizeof(self), "%s", op_q_path);
 	pid = fork();
 
 	if (pid < 0) {
@@ -602,7 +627,8 @@ static void spawn_q(struct spool *sp, const char *cmd, int keep)
 		/* By its path, so that ps and top show it as q, not as exe. */
 		if (self[0])
 			execl(self, "q", cmd, (char *)NULL);
-		execl("/proc/self/exe", "q", cmd, (char *)NULL);
+		if (!op_q_path)
+			execl("/proc/self/exe", "q", cmd, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

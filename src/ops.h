@@ -94,5 +94,10 @@ void op_kick(struct spool *sp);
 void op_spawn_worker(struct spool *sp);
 /* Start a detached q notify, to make the job.on_finish calls jobs owe. */
 void op_spawn_notifier(struct spool *sp);
+/*
+ * The q those start: this executable when NULL; a helper that is not q
+ * (q-remote) sets it to bin/q's path, which bin/q passes in $Q_BIN.
+ */
+extern const char *op_q_path;
 
 #endif

@@ -254,6 +254,14 @@ int spool_move_nosync(struct spool *sp, struct jobref *ref, enum state to, int f
 int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
 		     const char *ev, const char *err);
 
+/*
+ * spool_transition with the event line given (built with event_begin
+ * and event_end); sync: the move and the event are durable on return,
+ * else the caller syncs the file system (many returns at once).
+ */
+int transition_line(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
+		    struct buf *line, int sync);
+
 /* Open and flock(LOCK_EX|LOCK_NB) ref's file: fd, -1 error, -2 locked or gone. */
 int spool_lock(struct spool *sp, const struct jobref *ref);
 

@@ -17,6 +17,10 @@ Q_REMOTE_URL='postgresql://q:hunter2@127.0.0.1:1/q' run_q remote status
 is "$rc" 3 "a URL with a password is refused"
 like "$err" "must not carry a password" "and says why"
 unlike "$err" "hunter2" "without echoing the password"
+Q_REMOTE_URL='host=127.0.0.1 user=q password =hunter2' run_q remote status
+is "$rc" 3 "a key=value string with a password is refused"
+Q_REMOTE_URL='postgresql://q@127.0.0.1/q?pass%77ord=hunter2' run_q remote status
+like "$err" "must not carry a password" "so is an escaped password parameter"
 run_q remote frobnicate
 is "$rc" 2 "an unknown subcommand is a usage error"
 
@@ -185,6 +189,75 @@ unlike "$(pg_psql -c "select spec from q.job where id = '$s'")" s3cr3t "no secre
 MY_TOKEN=worker-side run_q remote worker
 is "$(q log "$s")" "token=worker-side" "the worker supplies it from its own environment"
 unlike "$(pg_psql -c "select string_agg(line, ' ') from q.event")" s3cr3t "nor in its events"
+
+# --- what the review found ------------------------------------------------------
+# A dependency that completed here (it never went to the remote).
+la=$(q add --sync -- true | head -1)
+lb=$(q add --after "$la" -- echo after-local)
+lc=$(q add -- echo unrelated)
+run_q remote worker
+is "$rc" 0 "a job whose dependency ran here is forwarded"
+is "$(q show --json "$lb" | jpy 'j["state"]'):$(q show --json "$lc" | jpy 'j["state"]')" \
+	"completed:completed" "and runs, and blocks nothing else"
+
+# A pending job whose advisory lock someone holds does not stop the others.
+h1=$(q add -p high -- echo held-lock)
+h2=$(q add -- echo next)
+q remote sync >/dev/null
+"$PG_BIN/psql" -X -q "$PG_SOCKET_URL" -c "select pg_advisory_lock(q.lockkey(n)) from q.job
+	where id = '$h1'; select pg_sleep(4)" >/dev/null 2>&1 &
+lockpid=$!
+wait_for "[ \"\$(pg_psql -c \"select count(*) from pg_locks where locktype = 'advisory'\")\" = 1 ]" 5
+run_q remote worker --once
+is "$(q show --json "$h2" | jpy 'j["state"]')" completed "a worker claims past a job whose lock is held"
+wait "$lockpid"
+run_q remote worker
+is "$(q show --json "$h1" | jpy 'j["state"]')" completed "and that job runs once the lock is free"
+
+# job.on_finish is called for verdicts brought back.
+of=$(Q_JOB_ON_FINISH='echo "$1 $2" >>"$HOME/finished"' q add -- true)
+Q_JOB_ON_FINISH='echo "$1 $2" >>"$HOME/finished"' run_q remote worker
+wait_for "grep -q '$of completed' '$HOME/finished'" 10
+ok $? "job.on_finish runs for a verdict brought back from the remote"
+
+# A paused spool forwards nothing, and its remote worker claims nothing.
+q pause
+pz=$(q add -- echo paused)
+run_q remote worker
+is "$(q show --json "$pz" | jpy 'j["state"]')" pending "a paused spool forwards nothing"
+q resume
+run_q remote worker
+is "$(q show --json "$pz" | jpy 'j["state"]')" completed "and runs the job once resumed"
+
+# A job of a type this q cannot run goes back for a host that can, costing no attempt.
+fj=$(q add -- echo future)
+q remote sync >/dev/null
+pg_psql -c "update q.job set spec = replace(spec, '\"type\":\"exec\"', '\"type\":\"future\"')
+	where id = '$fj'"
+run_q remote worker --once
+is "$(pg_psql -c "select state, tries from q.job where id = '$fj'")" "deferred|0" \
+	"a job for another q is deferred, no attempt spent"
+like "$(cat "$Q_SPOOL/spool.log")" "$fj: cannot run here: job type 'future' is unknown" \
+	"and spool.log says why"
+q cancel "$fj"
+is "$(q show --json "$fj" | jpy 'j["state"]')" cancelled "it can be cancelled meanwhile"
+
+# A stopped worker keeps its session: its job is not run a second time.
+stp=$(q add -- sh -c 'echo start >>"$HOME/stp"; sleep 6')
+q remote sync >/dev/null
+Q_REMOTE_DETECT=3s q_bg stopped remote worker
+stopped=$bg_pid
+wait_for '[ -s "$HOME/stp" ]' 10
+kill -STOP "$stopped"
+pg_psql -c "select pg_notify('q_job', repeat('x', 7000)) from generate_series(1, 60)" >/dev/null
+sleep 4
+Q_REMOTE_DETECT=3s run_q remote worker --once
+is "$(grep -c start "$HOME/stp")" 1 "a stopped worker's job is not run again, notifications or not"
+kill -CONT "$stopped"
+wait "$stopped"
+is "$?" 0 "the worker goes on once continued"
+is "$(q show --json "$stp" | jpy 'j["state"]+" "+str(j["attempts"])')" "completed 1" \
+	"and its job completes on its first attempt"
 
 # --- status and fsck ----------------------------------------------------------
 run_q remote status --json

@@ -64,8 +64,10 @@ int cmd_worker(int argc, char **argv)
 		fprintf(stderr, "q: spool is paused; not running jobs (q resume)\n");
 	/*
 	 * With a remote, commands are the remote's: this spool's other jobs
-	 * run here first (not under --watch, which serves the remote only),
-	 * then q remote worker forwards and runs the shared queue.
+	 * run here first, then q remote worker forwards and runs the shared
+	 * queue.  Under --watch q remote worker serves the remote only (it
+	 * waits out a pause); q worker --local --watch beside it serves the
+	 * spool's typed jobs.
 	 */
 	local = local || !sp.cfg.remote_url[0];
 	if (!local) {
@@ -78,8 +80,8 @@ int cmd_worker(int argc, char **argv)
 		rargv[rargc++] = jobs;
 	}
 	ret = !local && o.watch ? EXIT_OK : worker_run(&sp, &o, &stats) ? EXIT_RUNTIME : EXIT_OK;
-	/* A paused spool sends nothing to the remote either. */
-	local = local || spool_paused(&sp);
+	/* A paused spool sends nothing to the remote either (--watch waits for a resume there). */
+	local = local || (!o.watch && spool_paused(&sp));
 	spool_release(&sp);
 	if (!local && ret == EXIT_OK)
 		return remote_exec(rargc, rargv);

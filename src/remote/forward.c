@@ -39,6 +39,23 @@ static int forwardable(struct remote *r, const struct job *job, enum state s)
 	return 1;
 }
 
+/*
+ * The dependencies the remote must know: those it has (forwarded/), and
+ * those that did not complete (a verdict that came back, which the
+ * remote has too).  One that completed here needs nothing: a job ran
+ * here (q add --sync, a git job, before the remote) is in no database.
+ */
+static void remote_deps(struct remote *r, const struct job *job, struct strv *deps)
+{
+	for (int i = 0; i < job->after.n; i++) {
+		struct jobref dep;
+
+		if (!spool_locate(&r->sp, job->after.v[i], &dep) &&
+		    (dep.state == ST_FORWARDED || (state_final(dep.state) && dep.state != ST_DONE)))
+			strv_push(deps, job->after.v[i]);
+	}
+}
+
 /* Postgres array literal of ids ({a,b}): ids are base32, nothing to quote. */
 static void id_array(struct buf *b, const struct strv *ids)
 {
@@ -58,6 +75,7 @@ static int send_one(struct remote *r, struct jobref *ref, int fd, const struct b
 {
 	char prio[8], att[16], intr[16], dl[TIME_LEN];
 	struct buf after = BUF_INIT;
+	struct strv deps = { NULL, 0 };
 	struct pgrows rows;
 	const char *outcome, *p[10];
 	int ret = -1;
@@ -67,7 +85,8 @@ static int send_one(struct remote *r, struct jobref *ref, int fd, const struct b
 	snprintf(intr, sizeof(intr), "%d", job->max_interrupts);
 	if (job->deadline >= 0)
 		time_format(job->deadline, dl);
-	id_array(&after, &job->after);
+	remote_deps(r, job, &deps);
+	id_array(&after, &deps);
 	p[0] = r->origin;
 	p[1] = job->id;
 	p[2] = text->s;
@@ -93,8 +112,7 @@ static int send_one(struct remote *r, struct jobref *ref, int fd, const struct b
 		jw_key(&w, "duplicate_of");
 		jw_str(&w, pgrows_get(&rows, 0, 1));
 		event_end(&w);
-		ret = spool_move(&r->sp, ref, ST_CANCELLED, fd, 0) ||
-		      spool_event(&r->sp, ref->id, &line, 1) ? -1 : 0;
+		ret = transition_line(&r->sp, ref, fd, ST_CANCELLED, 0, &line, 1) ? -1 : 0;
 		buf_release(&line);
 		if (!ret)
 			spool_note(&r->sp, "job %s: key '%s' is held by job %s on the remote: "
@@ -104,6 +122,7 @@ static int send_one(struct remote *r, struct jobref *ref, int fd, const struct b
 	pgrows_release(&rows);
 out:
 	buf_release(&after);
+	strv_clear(&deps);
 	return ret;
 }
 
@@ -230,6 +249,9 @@ int remote_forward(struct remote *r)
 			return -1;
 		r->resend = 0;
 	}
+	/* A paused spool sends nothing (what it sent already stays the remote's). */
+	if (spool_paused(&r->sp))
+		return 0;
 	/* Due scheduled jobs and met dependencies become pending here first. */
 	if (spool_promote(&r->sp, &r->local_due, NULL) < 0)
 		f.errors++;

@@ -29,6 +29,7 @@
 
 #include "file.h"
 #include "json.h"
+#include "ops.h"
 #include "remote/remote.h"
 
 static const char *const usage_text =
@@ -65,6 +66,11 @@ int main(int argc, char **argv)
 	    strcmp(cmd, "worker") && strcmp(cmd, "cancel") && strcmp(cmd, "show") &&
 	    strcmp(cmd, "log") && strcmp(cmd, "fsck"))
 		return remote_usage("unknown command '%s'", cmd);
+	/* Verdicts brought back owe their job.on_finish calls: q (bin/q) makes them. */
+	if (getenv("Q_BIN") && getenv("Q_BIN")[0] == '/') {
+		op_q_path = getenv("Q_BIN");
+		spool_notify_hook = op_spawn_notifier;
+	}
 	if ((ret = remote_open(&r)))
 		return ret;
 	r.resend = 1;

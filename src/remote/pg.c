@@ -93,6 +93,25 @@ struct pg *pg_connect(const char *url, int64_t detect_ms)
 	return pg;
 }
 
+int pg_url_check(const char *url)
+{
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &why);
+	int ret = 0;
+
+	if (!opts) {
+		error("remote.url is not a PostgreSQL URL: %s", pg_message(why));
+		PQfreemem(why);
+		return -1;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if ((!strcmp(o->keyword, "password") || !strcmp(o->keyword, "sslpassword")) &&
+		    o->val && *o->val)
+			ret = 1;
+	PQconninfoFree(opts);
+	return ret;
+}
+
 void pg_close(struct pg *pg)
 {
 	if (!pg)

@@ -28,6 +28,12 @@ void pgrows_release(struct pgrows *r);
  * password file or a user.
  */
 struct pg *pg_connect(const char *url, int64_t detect_ms);
+/*
+ * Check a url as libpq reads it: 1 when it carries a password (or an
+ * SSL key's password), 0 when not, -1 when libpq cannot parse it (said,
+ * without the url).
+ */
+int pg_url_check(const char *url);
 void pg_close(struct pg *pg);
 
 /*

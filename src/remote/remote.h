@@ -21,8 +21,6 @@
 #include "spool.h"
 #include "supervise.h"
 
-/* The namespace of q's advisory locks (the other key is q.lockkey(n)). */
-#define LOCK_NS "29009"
 #define MAX_RUN 256
 #define CHUNK (64 << 10)
 #define ORIGIN_LEN 32
@@ -39,11 +37,13 @@ struct rjob {
 	int cancelling;
 	struct sup_msg done;
 	int got_done, sup_status, unstarted;
+	const char *refused;    /* not run: invalid (fails), or for another q (back later) */
 };
 
 struct remote {
 	struct spool sp;
-	struct pg *pg;
+	struct pg *pg;          /* the session: queries, and the locks of the jobs we run */
+	struct pg *lpg;         /* LISTEN only (a stopped worker must not lose pg to it) */
 	char origin[ORIGIN_LEN + 1];
 	char me[160];           /* this worker: host/pid/backend pid */
 	struct rjob run[MAX_RUN];

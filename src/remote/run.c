@@ -120,7 +120,7 @@ static void unlock_job(struct remote *r, int64_t n)
 
 	snprintf(num, sizeof(num), "%lld", (long long)n);
 	pg_exec(r->pg, "cannot free a job's lock",
-		"SELECT pg_advisory_unlock(" LOCK_NS ", q.lockkey($1))", 1, p, NULL);
+		"SELECT pg_advisory_unlock(q.lockkey($1))", 1, p, NULL);
 }
 
 /* The attempt is over: record how it ended (fenced by the attempt), free its lock. */
@@ -131,7 +131,7 @@ static void finish(struct remote *r, struct rjob *j)
 	const char *err = NULL, *outcome;
 	struct buf ev = BUF_INIT, res = BUF_INIT;
 	char n[24], att[16], wait[24], rwhy[200] = "";
-	int64_t until = 0, now = now_ms();
+	int64_t until = -1, now = now_ms();
 	struct pgrows rows;
 	struct stat st;
 	struct jw w;
@@ -142,7 +142,10 @@ static void finish(struct remote *r, struct rjob *j)
 		code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		sig = WTERMSIG(status);
-	if (j->unstarted || (!j->done.kind && WIFEXITED(status))) {
+	if (j->refused) {
+		code = -1;
+		err = !strcmp(j->refused, "foreign") ? "tempfail" : "invalid_job";
+	} else if (j->unstarted || (!j->done.kind && WIFEXITED(status))) {
 		code = -1;
 		err = j->cancelling ? "cancelled" : "spawn_failed";
 	} else if (j->done.spawn_errno) {
@@ -156,7 +159,9 @@ static void finish(struct remote *r, struct rjob *j)
 	} else if (code != 0) {
 		err = "nonzero_exit";
 	}
-	if (spool_result_take(&r->sp, job->id, &res, rwhy, sizeof(rwhy)))
+	if (j->refused)
+		; /* nothing ran: no result to take */
+	else if (spool_result_take(&r->sp, job->id, &res, rwhy, sizeof(rwhy)))
 		dprintf(j->logfd, "q: result refused: %s\n", rwhy);
 	else if (err && !strcmp(err, "tempfail"))
 		until = worker_retry_after(&res, now);
@@ -169,13 +174,17 @@ static void finish(struct remote *r, struct rjob *j)
 		outcome = "completed";
 	else if (!strcmp(err, "tempfail"))
 		outcome = "tempfail";
-	else if (!strcmp(err, "cancelled") || (j->done.timed_out && !job->retry_timeout) ||
+	else if (!strcmp(err, "cancelled") || !strcmp(err, "invalid_job") ||
+		 (j->done.timed_out && !job->retry_timeout) ||
 		 (stored && worker_no_retry(&res)))
 		outcome = "failed";
 	else
 		outcome = "retry";
-	if (!strcmp(outcome, "tempfail") && until <= now)
-		until = now + worker_backoff(job, 1);
+	if (j->refused && !strcmp(outcome, "tempfail"))
+		until = now + 60000;
+	else if (!strcmp(outcome, "tempfail") && until < 0)
+		/* Tempfails in a row back off as they do here: claims not spent, at least 1. */
+		until = now + worker_backoff(job, j->attempt - j->tries > 1 ? j->attempt - j->tries : 1);
 	else if (!strcmp(outcome, "retry"))
 		until = now + worker_backoff(job, j->tries + 1);
 
@@ -246,6 +255,7 @@ static int claim(struct remote *r)
 	const char *p[3] = { r->me, NULL, NULL };
 	int go[2] = { -1, -1 }, rep[2] = { -1, -1 }, tries = 0;
 	char why[200], **env = NULL, *dir = NULL, num[24], att[16];
+	int pr;
 	struct buf fields = BUF_INIT;
 	struct jw w;
 	struct sup s;
@@ -253,9 +263,9 @@ static int claim(struct remote *r)
 	for (;;) {
 		if (pg_exec(r->pg, "cannot claim a job",
 			    "WITH c AS MATERIALIZED (SELECT n FROM q.job WHERE state = 'pending' "
-			    "  ORDER BY priority, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
-			    "l AS MATERIALIZED (SELECT n FROM c WHERE pg_try_advisory_lock(" LOCK_NS
-			    ", q.lockkey(n))) "
+			    "  ORDER BY priority, id LIMIT 16 FOR UPDATE SKIP LOCKED), "
+			    "l AS MATERIALIZED (SELECT n FROM c WHERE pg_try_advisory_lock(q.lockkey(n)) "
+			    "  LIMIT 1) "
 			    "UPDATE q.job j SET state = 'running', attempt = j.attempt + 1, worker = $1, "
 			    "  updated_at = now() FROM l WHERE j.n = l.n "
 			    "RETURNING j.n, j.origin, j.id, j.attempt, j.tries, j.spec, j.cwd_rel",
@@ -284,11 +294,23 @@ static int claim(struct remote *r)
 	j->sup = -1;
 	r->nrun++;
 	job_init(&j->job);
-	if (job_parse(&j->job, pgrows_get(&rows, 0, 5), strlen(pgrows_get(&rows, 0, 5)), why,
-		      sizeof(why)) || !j->job.type || j->job.type->run != RUN_EXEC) {
-		/* Not a job this q can run: recorded as such, not retried. */
+	why[0] = '\0';
+	pr = job_parse(&j->job, pgrows_get(&rows, 0, 5), strlen(pgrows_get(&rows, 0, 5)), why,
+		       sizeof(why));
+	if (!pr && (!j->job.type || j->job.type->run != RUN_EXEC)) {
+		pr = JOB_FOREIGN;
+		snprintf(why, sizeof(why), "a '%s' job (only commands run from the remote)",
+			 j->job.type_name ? j->job.type_name : "?");
+	}
+	if (pr) {
+		/*
+		 * Not a job this q can run: an invalid one fails; one for a newer
+		 * q (or another type) goes back for a minute, costing no attempt,
+		 * for a host that can run it.
+		 */
 		j->unstarted = 1;
 		j->logfd = -1;
+		j->refused = pr == JOB_FOREIGN ? "foreign" : "invalid";
 		spool_note(&r->sp, "remote job %s/%s: cannot run here: %s", j->origin,
 			   pgrows_get(&rows, 0, 2), why);
 		snprintf(j->job.id, sizeof(j->job.id), "%s", pgrows_get(&rows, 0, 2));
@@ -409,23 +431,87 @@ static void stop_all(struct remote *r)
 				;
 }
 
-static void take_notifications(struct remote *r)
+/* Stop job j (a cancel was requested): its supervisor sends TERM, then KILL after the grace. */
+static void cancel_run(struct rjob *j)
+{
+	if (!j->cancelling && j->sup > 0) {
+		j->cancelling = 1;
+		kill(j->sup, SIGTERM);
+	}
+}
+
+/*
+ * Notifications, on their own session: a worker stopped for a while
+ * (SIGSTOP) stops reading, and a server whose sends to it stall gives up
+ * that session; the jobs' locks must not be in it.  A lost listener is
+ * only closed (made again next round): cancels are also polled.
+ * Returns 1 when a job became pending somewhere.
+ */
+static int take_notifications(struct remote *r)
 {
 	char chan[64], *payload;
-	int dead;
+	int dead, work = 0;
 
-	while ((payload = pg_notification(r->pg, chan, &dead))) {
+	if (!r->lpg)
+		return 0;
+	while ((payload = pg_notification(r->lpg, chan, &dead))) {
 		struct rjob *j;
 
-		if (!strcmp(chan, "q_cancel") && (j = find_run(r, strtoll(payload, NULL, 10))) &&
-		    !j->cancelling && j->sup > 0) {
-			j->cancelling = 1;
-			kill(j->sup, SIGTERM); /* the supervisor stops the job, with the grace */
-		}
+		if (!strcmp(chan, "q_cancel") && (j = find_run(r, strtoll(payload, NULL, 10))))
+			cancel_run(j);
+		else if (!strcmp(chan, "q_job"))
+			work = 1;
 		free(payload);
 	}
-	if (dead)
-		r->lost = 1;
+	if (dead) {
+		pg_close(r->lpg);
+		r->lpg = NULL;
+	}
+	return work;
+}
+
+static void listen_again(struct remote *r)
+{
+	if (r->lpg)
+		return;
+	r->lpg = pg_connect(r->sp.cfg.remote_url, r->sp.cfg.remote_detect_ms);
+	if (r->lpg && pg_script(r->lpg, "cannot listen", "LISTEN q_cancel; LISTEN q_job")) {
+		pg_close(r->lpg);
+		r->lpg = NULL;
+	}
+}
+
+/*
+ * Each second while jobs run: a query that finds a lost session within
+ * remote.detect, and the cancels requested for our jobs (a notification
+ * can be missed).  -1 when the session is lost.
+ */
+static int ping(struct remote *r)
+{
+	struct buf ns = BUF_INIT;
+	struct pgrows rows;
+	const char *p[1];
+
+	buf_addc(&ns, '{');
+	for (int i = 0; i < r->nrun; i++)
+		buf_addf(&ns, "%s%lld", i ? "," : "", (long long)r->run[i].n);
+	buf_addc(&ns, '}');
+	p[0] = ns.s;
+	if (pg_exec(r->pg, "lost the remote",
+		    "SELECT n FROM q.job WHERE n = ANY ($1::bigint[]) AND cancel_requested", 1, p,
+		    &rows)) {
+		buf_release(&ns);
+		return -1;
+	}
+	for (int i = 0; i < rows.nrows; i++) {
+		struct rjob *j = find_run(r, strtoll(pgrows_get(&rows, i, 0), NULL, 10));
+
+		if (j)
+			cancel_run(j);
+	}
+	pgrows_release(&rows);
+	buf_release(&ns);
+	return 0;
 }
 
 /*
@@ -454,61 +540,72 @@ static int64_t next_due(struct remote *r)
 	return ms;
 }
 
-/* One round of upkeep: forward, bring verdicts back, schedule, recover. */
+/*
+ * One round of upkeep: forward, bring verdicts back, schedule, recover.
+ * Each step runs whatever another failed (a job the remote refuses must
+ * not stop the verdicts of the others); -1 when one did.
+ */
 static int upkeep(struct remote *r)
 {
 	const char *p[1] = { r->me };
+	int errors = 0;
 
-	if (remote_forward(r) || remote_mirror(r))
-		return -1;
-	if (pg_exec(r->pg, "cannot promote due jobs", "SELECT q.tick()", 0, NULL, NULL) ||
-	    pg_exec(r->pg, "cannot recover jobs", "SELECT q.rescue($1)", 1, p, NULL))
-		return -1;
-	return 0;
+	errors += remote_forward(r) < 0;
+	errors += pg_alive(r->pg) && remote_mirror(r) < 0;
+	errors += pg_alive(r->pg) &&
+		  pg_exec(r->pg, "cannot promote due jobs", "SELECT q.tick()", 0, NULL, NULL) < 0;
+	errors += pg_alive(r->pg) &&
+		  pg_exec(r->pg, "cannot recover jobs", "SELECT q.rescue($1)", 1, p, NULL) < 0;
+	return errors ? -1 : 0;
 }
 
 int remote_worker(struct remote *r, const struct wopts *o)
 {
 	char host[64] = "";
-	int slot, ino = -1, ret = EXIT_OK;
+	int slot, ino = -1, ret = EXIT_OK, work = 0;
 	int64_t idle_since = mono_ms(), last_ping = mono_ms();
 
-	/* One of worker.max slots, shared with local workers, or nothing to do here. */
+	/*
+	 * One of worker.max slots, shared with local workers.  Without one:
+	 * forward (a job added now is not stranded) and exit; under --watch,
+	 * forward and bring verdicts back, and claim once a slot is free.
+	 */
 	slot = spool_slot(&r->sp, (int)r->sp.cfg.worker_max);
 	if (slot == -1)
 		return EXIT_RUNTIME;
-	if (slot == -2 && !o->watch)
-		return EXIT_OK;
 	if (remote_ready(r))
 		return EXIT_RUNTIME;
+	if (slot == -2 && !o->watch)
+		return remote_forward(r) || remote_mirror(r) ? EXIT_RUNTIME : EXIT_OK;
 	/* What the jobs leave behind is ours to reap when a supervisor dies first. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	gethostname(host, sizeof(host) - 1);
 	snprintf(r->me, sizeof(r->me), "%s/%ld/%d", host, (long)getpid(), pg_backend_pid(r->pg));
 	r->jobs = o->jobs;
-	if (pg_script(r->pg, "cannot listen", "LISTEN q_cancel; LISTEN q_job"))
-		return EXIT_RUNTIME;
+	listen_again(r);
 	if (o->watch) {
-		ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-		if (ino >= 0)
-			inotify_add_watch(ino, r->sp.path, IN_MOVED_TO | IN_CREATE);
-		{
-			char *pend = join(r->sp.path, "pending");
+		char *pend = join(r->sp.path, "pending");
 
-			if (ino >= 0)
-				inotify_add_watch(ino, pend, IN_MOVED_TO | IN_CREATE);
-			free(pend);
+		ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (ino >= 0) {
+			inotify_add_watch(ino, r->sp.path, IN_MOVED_TO | IN_CREATE | IN_DELETE);
+			inotify_add_watch(ino, pend, IN_MOVED_TO | IN_CREATE);
 		}
+		free(pend);
 	}
 	for (;;) {
-		struct pollfd pf[MAX_RUN + 2];
-		int np = 0, timeout = 1000;
+		struct pollfd pf[MAX_RUN + 3];
+		int np = 0, timeout = 1000, paused = spool_paused(&r->sp);
 		int64_t due;
 
+		if (slot == -2)
+			slot = spool_slot(&r->sp, (int)r->sp.cfg.worker_max);
+		if (slot == -1)
+			break;
 		if (!r->lost && upkeep(r))
 			r->lost = !pg_alive(r->pg);
-		while (!r->lost && r->nrun < r->jobs) {
+		while (!r->lost && slot >= 0 && !paused && r->nrun < r->jobs) {
 			int c = claim(r);
 
 			if (c <= 0) {
@@ -520,18 +617,24 @@ int remote_worker(struct remote *r, const struct wopts *o)
 		if (r->lost)
 			break;
 		if (r->nrun == 0) {
-			due = next_due(r);
-			if (o->once && !o->watch)
-				break;
-			if (!o->watch && (due < 0 || due > r->sp.cfg.linger_ms))
+			due = paused ? -1 : next_due(r);
+			if (!o->watch && (o->once || paused || due < 0 || due > r->sp.cfg.linger_ms))
 				break;
 			if (o->watch && mono_ms() - idle_since > r->sp.cfg.idle_ms && due < 0)
 				break;
 			timeout = due >= 0 && due < 60000 ? (int)due + 1 : 60000;
+			if (slot == -2 && timeout > 1000)
+				timeout = 1000; /* a slot may free */
 		} else {
 			idle_since = mono_ms();
 		}
-		pf[np++] = (struct pollfd){ pg_socket(r->pg), POLLIN, 0 };
+		listen_again(r);
+		/* Notifications read with other traffic are queued already: no sleep then. */
+		if (take_notifications(r) || work)
+			timeout = 0;
+		work = 0;
+		if (r->lpg)
+			pf[np++] = (struct pollfd){ pg_socket(r->lpg), POLLIN, 0 };
 		if (ino >= 0)
 			pf[np++] = (struct pollfd){ ino, POLLIN, 0 };
 		for (int i = 0; i < r->nrun; i++)
@@ -539,13 +642,13 @@ int remote_worker(struct remote *r, const struct wopts *o)
 				pf[np++] = (struct pollfd){ r->run[i].rep, POLLIN, 0 };
 		if (poll(pf, np, timeout) < 0 && errno != EINTR)
 			break;
-		if (ino >= 0 && pf[1].revents) {
+		if (ino >= 0) {
 			char b[4096];
 
 			while (read(ino, b, sizeof(b)) > 0)
 				;
 		}
-		take_notifications(r);
+		work = take_notifications(r);
 		for (int i = 0; i < r->nrun;) {
 			struct rjob *j = &r->run[i];
 
@@ -558,14 +661,13 @@ int remote_worker(struct remote *r, const struct wopts *o)
 			}
 			finish(r, j); /* moves the last one here */
 		}
-		/* Output, and a sign of life that finds a lost session within remote.detect. */
-		if (!r->lost && mono_ms() - last_ping >= 1000) {
+		/* Output, cancels, and a sign of life that finds a lost session within remote.detect. */
+		if (!r->lost && r->nrun > 0 && mono_ms() - last_ping >= 1000) {
 			last_ping = mono_ms();
 			for (int i = 0; i < r->nrun && !r->lost; i++)
 				if (upload(r, &r->run[i]))
 					r->lost = 1;
-			if (!r->lost && r->nrun > 0 &&
-			    pg_exec(r->pg, "lost the remote", "SELECT 1", 0, NULL, NULL))
+			if (!r->lost && ping(r))
 				r->lost = 1;
 		}
 		if (r->lost)
@@ -585,5 +687,7 @@ int remote_worker(struct remote *r, const struct wopts *o)
 		ret = EXIT_RUNTIME;
 	if (ino >= 0)
 		close(ino);
+	pg_close(r->lpg);
+	r->lpg = NULL;
 	return ret;
 }

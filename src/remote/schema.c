@@ -129,6 +129,9 @@ const char *const remote_migrations[] = {
 	"      VALUES (p_origin, p_id, st, p_priority, p_key, p_deadline, p_max_attempts,\n"
 	"        p_max_interrupts, p_spec, p_cwd_rel, err) RETURNING n INTO nn;\n"
 	"  EXCEPTION WHEN unique_violation THEN\n"
+	"    IF EXISTS (SELECT 1 FROM q.job WHERE origin = p_origin AND id = p_id) THEN\n"
+	"      RETURN QUERY SELECT 'exists'::text, NULL::text; RETURN;\n"
+	"    END IF;\n"
 	"    SELECT origin || '/' || id INTO h FROM q.job WHERE key = p_key\n"
 	"      AND state IN ('pending', 'deferred', 'waiting', 'running');\n"
 	"    IF h IS NULL THEN RAISE; END IF;\n"
@@ -166,8 +169,8 @@ const char *const remote_migrations[] = {
 	 * a session advisory lock on the job held until it is finished (the
 	 * worker's session ending frees it: liveness from the lock).
 	 */
-	"CREATE FUNCTION q.lockkey(p_n bigint) RETURNS int LANGUAGE sql IMMUTABLE AS $$\n"
-	"  SELECT (p_n % 2147483647)::int $$;\n"
+	"CREATE FUNCTION q.lockkey(p_n bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$\n"
+	"  SELECT (29009::bigint << 48) | p_n $$;\n"
 	/*
 	 * Record the start of attempt p_attempt (before the command runs):
 	 * false when it must not run (cancel requested, or no longer this
@@ -239,7 +242,8 @@ const char *const remote_migrations[] = {
 	"BEGIN\n"
 	"  FOR r IN SELECT n, attempt FROM q.job WHERE state = 'running'\n"
 	"      AND worker IS DISTINCT FROM p_worker LOOP\n"
-	"    CONTINUE WHEN NOT pg_try_advisory_lock(29009, q.lockkey(r.n));\n"
+	"    CONTINUE WHEN NOT pg_try_advisory_lock(q.lockkey(r.n));\n"
+	"    BEGIN\n"
 	"    SELECT * INTO j FROM q.job WHERE n = r.n AND attempt = r.attempt\n"
 	"      AND state = 'running' FOR UPDATE;\n"
 	"    IF FOUND THEN\n"
@@ -268,7 +272,11 @@ const char *const remote_migrations[] = {
 	"        PERFORM pg_notify('q_job', '');\n"
 	"      END IF;\n"
 	"    END IF;\n"
-	"    PERFORM pg_advisory_unlock(29009, q.lockkey(r.n));\n"
+	"    EXCEPTION WHEN OTHERS THEN\n"
+	"      PERFORM pg_advisory_unlock(q.lockkey(r.n));\n"
+	"      RAISE;\n"
+	"    END;\n"
+	"    PERFORM pg_advisory_unlock(q.lockkey(r.n));\n"
 	"  END LOOP;\n"
 	"  RETURN k;\n"
 	"END $$;\n"

@@ -59,20 +59,6 @@ static int load_origin(struct remote *r)
 }
 
 /* A URL with a password in it would put a secret in q.conf or a log: refused. */
-static int url_has_password(const char *url)
-{
-	const char *p = strstr(url, "://"), *at, *colon;
-
-	if (strstr(url, "password="))
-		return 1;
-	if (!p)
-		return 0;
-	p += 3;
-	at = strchr(p, '@');
-	colon = strchr(p, ':');
-	return at && colon && colon < at && (!strchr(p, '/') || at < strchr(p, '/'));
-}
-
 int remote_open(struct remote *r)
 {
 	if (spool_open(&r->sp, 1, NULL))
@@ -82,9 +68,12 @@ int remote_open(struct remote *r)
 		      "PostgreSQL URL");
 		return EXIT_RUNTIME;
 	}
-	if (url_has_password(r->sp.cfg.remote_url)) {
+	switch (pg_url_check(r->sp.cfg.remote_url)) {
+	case 1:
 		error("remote.url must not carry a password: use ~/.pgpass, PGPASSFILE or "
 		      "PGPASSWORD");
+		return EXIT_RUNTIME;
+	case -1:
 		return EXIT_RUNTIME;
 	}
 	return load_origin(r) ? EXIT_RUNTIME : EXIT_OK;
@@ -156,7 +145,7 @@ int remote_init(struct remote *r)
 		return EXIT_RUNTIME;
 	/* One transaction, serialised by a lock: two inits at once apply each step once. */
 	if (pg_script(r->pg, "cannot start the migration",
-		      "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_NS ", 0); "
+		      "BEGIN; SELECT pg_advisory_xact_lock(29009::bigint << 48); "
 		      "CREATE SCHEMA IF NOT EXISTS q"))
 		return EXIT_RUNTIME;
 	v = remote_schema_version(r->pg);

@@ -119,14 +119,6 @@ int key_live(struct spool *sp, int keyfd, char dup[ID_LEN + 1]);
 /* Note (set) or drop the job.on_finish call a job owes (notify/ID). */
 int notify_mark(struct spool *sp, const char *id, int set);
 
-/*
- * spool_transition with the event line given (built with event_begin
- * and event_end); sync: the move and the event are durable on return,
- * else the caller syncs the file system (many returns at once).
- */
-int transition_line(struct spool *sp, struct jobref *ref, int fd, enum state to, int64_t until,
-		    struct buf *line, int sync);
-
 /* A locked job whose log has a verdict its place disagrees with: move it. */
 int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st);
 int reconcile_log(struct spool *sp, struct jobref *ref, int fd);

@@ -34,8 +34,8 @@ static int replace_log(int d, const char *id, const char *ext, const struct buf 
 	return ret;
 }
 
-/* The log's lines up to and including its last `forwarded` event (all if none). */
-static void local_part(const struct buf *log, struct buf *out)
+/* The log's lines up to and including its last `forwarded` event (all if none): 1 if found. */
+static int local_part(const struct buf *log, struct buf *out)
 {
 	const char *p = log->s ? log->s : "", *e = p + log->len;
 	size_t keep = 0;
@@ -57,6 +57,7 @@ static void local_part(const struct buf *log, struct buf *out)
 		q = nl + 1;
 	}
 	buf_add(out, p, keep ? keep : (size_t)(e - p));
+	return keep > 0;
 }
 
 int spool_mirror(struct spool *sp, struct jobref *ref, int fd, enum state to,
@@ -80,8 +81,20 @@ int spool_mirror(struct spool *sp, struct jobref *ref, int fd, enum state to,
 		}
 		close(in);
 	}
-	/* What happened here, then what the remote says: repeatable after a crash. */
-	local_part(&log, &text);
+	/*
+	 * What happened here, up to the `forwarded` event, then what the
+	 * remote says: repeatable after a crash.  A log without that event (a
+	 * crash cut the forward short of it) gets one, marking where the
+	 * remote's part starts.
+	 */
+	if (!local_part(&log, &text)) {
+		struct jw w;
+
+		if (text.len && text.s[text.len - 1] != '\n')
+			buf_addc(&text, '\n');
+		event_begin(&w, &text, "forwarded");
+		event_end(&w);
+	}
 	if (text.len && text.s[text.len - 1] != '\n')
 		buf_addc(&text, '\n');
 	buf_add(&text, events->s ? events->s : "", events->len);
