@@ -203,10 +203,10 @@ stress: all
 	tests/stress.sh
 .PHONY: stress
 
-# The remote's chaos test at size: 3 hosts x 3,334 jobs (10,002) drained
+# The remote's chaos test at size: 3 hosts x 3,340 jobs (10,020) drained
 # while workers are killed and PostgreSQL is crashed twice (JOBS=N per host).
 chaos-remote: all
-	QTEST_REMOTE_JOBS=$${JOBS:-3334} prove -v tests/t0402-remote-chaos.sh
+	QTEST_REMOTE_JOBS=$${JOBS:-3340} prove -v tests/t0402-remote-chaos.sh
 .PHONY: chaos-remote
 
 # git jobs against q add and git clone (bench/git --quick for a short run).
