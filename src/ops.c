@@ -195,12 +195,16 @@ int op_retry(struct spool *sp, struct jobref *ref)
 	return ret;
 }
 
+static int forwarded_op(struct spool *sp, const struct jobref *ref, const char *what);
+
 int op_hold(struct spool *sp, struct jobref *ref)
 {
 	int fd, ret = OP_OK;
 
 	if (ref->state == ST_HELD)
 		return OP_OK;
+	if (ref->state == ST_FORWARDED)
+		return forwarded_op(sp, ref, "hold");
 	if (ref->state != ST_PENDING && ref->state != ST_DEFERRED && ref->state != ST_WAITING &&
 	    ref->state != ST_OFFERED) {
 		error("job %s is %s: only pending jobs can be held", ref->id, state_name(ref->state));
@@ -306,6 +310,8 @@ int op_release(struct spool *sp, struct jobref *ref)
 
 	if (ref->state == ST_LEASED)
 		return give_back(sp, ref);
+	if (ref->state == ST_FORWARDED)
+		return forwarded_op(sp, ref, "release");
 	if (ref->state != ST_HELD) {
 		error("job %s is not held", ref->id);
 		return OP_REFUSED;
@@ -444,10 +450,13 @@ static int run_remote(struct spool *sp, const char *cmd, const char *id, int qui
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* A forwarded job is the remote's: cancelled there (its verdict comes back when final at once). */
-static int cancel_forwarded(struct spool *sp, const struct jobref *ref)
+/*
+ * A forwarded job is the remote's: cancelled, held or released there
+ * (a verdict reached at once comes back).
+ */
+static int forwarded_op(struct spool *sp, const struct jobref *ref, const char *what)
 {
-	int r = run_remote(sp, "cancel", ref->id, 0, -1);
+	int r = run_remote(sp, what, ref->id, 0, -1);
 
 	return r == EXIT_OK ? OP_OK : r == EXIT_NO ? OP_REFUSED : OP_ERR;
 }
@@ -472,7 +481,7 @@ int op_cancel(struct spool *sp, struct jobref *ref)
 		if (ref->state == ST_RUNNING)
 			return cancel_running(sp, ref);
 		if (ref->state == ST_FORWARDED)
-			return cancel_forwarded(sp, ref);
+			return forwarded_op(sp, ref, "cancel");
 		/* Pending in one of its forms: whoever holds the lock moves it. */
 		fd = spool_lock(sp, ref);
 		if (fd == -1)

@@ -176,6 +176,8 @@ const struct cmd commands[] = {
 	  "   or: q remote sync\n"
 	  "   or: q remote worker [--once | --watch] [-j N]\n"
 	  "   or: q remote cancel ID...\n"
+	  "   or: q remote hold ID...\n"
+	  "   or: q remote release ID...\n"
 	  "   or: q remote show [--json] ID\n"
 	  "   or: q remote log ID\n"
 	  "   or: q remote fsck",

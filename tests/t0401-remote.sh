@@ -259,6 +259,35 @@ is "$?" 0 "the worker goes on once continued"
 is "$(q show --json "$stp" | jpy 'j["state"]+" "+str(j["attempts"])')" "completed 1" \
 	"and its job completes on its first attempt"
 
+# q hold and q release of a forwarded job act in the remote.
+hd=$(q add -- echo held-remotely)
+q remote sync >/dev/null
+run_q hold "$hd"
+is "$rc" 0 "q hold of a forwarded job"
+is "$(pg_psql -c "select state from q.job where id = '$hd'")" held "holds it in the remote"
+run_q remote worker
+is "$(pg_psql -c "select state from q.job where id = '$hd'")" held "where workers leave it"
+run_q release "$hd"
+is "$rc" 0 "q release of it"
+run_q release "$hd"
+is "$rc:$err" "1:q: job $hd is not held" "releasing it again is refused"
+run_q remote worker
+is "$(q show --json "$hd" | jpy 'j["state"]')" completed "released, it runs"
+like "$(cat "$Q_SPOOL"/logs/*/"$hd".events)" '"held".*"released"' "its log has both events"
+
+# q retry of a job whose verdict came back runs it again through the remote.
+rt=$(q add -- sh -c 'n=$(cat "$HOME/rt" 2>/dev/null || echo 0); echo $((n+1)) >"$HOME/rt"; [ $n -ge 1 ]')
+run_q remote worker
+is "$(q show --json "$rt" | jpy 'j["state"]')" failed "a job fails through the remote"
+run_q retry "$rt"
+is "$rc" 0 "q retry of it"
+run_q remote worker
+is "$(q show --json "$rt" | jpy 'j["state"]+" "+str(j["attempts"])')" "completed 1" \
+	"it runs again through the remote and completes"
+is "$(grep -c '"event":"forwarded"' "$Q_SPOOL"/logs/*/"$rt".events)" 2 \
+	"its log keeps both runs, each after its forwarded event"
+is "$(grep -c '"event": "start"' "$Q_SPOOL"/logs/*/"$rt".events)" 2 "each start once"
+
 # --- status and fsck ----------------------------------------------------------
 run_q remote status --json
 is "$rc" 0 "q remote status --json"

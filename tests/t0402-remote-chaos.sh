@@ -110,7 +110,7 @@ while ! all_final && [ "$(now_ms)" -lt "$end" ]; do
 		pg_restart_server || bail_out "PostgreSQL did not come back"
 	fi
 	n=$(pg_psql -c "select count(*) from (select key from q.job where key is not null and
-		state in ('pending', 'deferred', 'waiting', 'running') group by key
+		state in ('pending', 'deferred', 'waiting', 'held', 'running') group by key
 		having count(*) > 1) k" 2>/dev/null)
 	[ "${n:-0}" = 0 ] || keys_twice=$((keys_twice + 1))
 done

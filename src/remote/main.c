@@ -38,6 +38,8 @@ static const char *const usage_text =
 	"       q remote sync\n"
 	"       q remote worker [--once | --watch] [--jobs N]\n"
 	"       q remote cancel ID...\n"
+	"       q remote hold ID...\n"
+	"       q remote release ID...\n"
 	"       q remote show [--json] ID\n"
 	"       q remote log ID\n"
 	"       q remote fsck\n";
@@ -64,7 +66,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "init") && strcmp(cmd, "status") && strcmp(cmd, "sync") &&
 	    strcmp(cmd, "worker") && strcmp(cmd, "cancel") && strcmp(cmd, "show") &&
-	    strcmp(cmd, "log") && strcmp(cmd, "fsck"))
+	    strcmp(cmd, "log") && strcmp(cmd, "fsck") && strcmp(cmd, "hold") &&
+	    strcmp(cmd, "release"))
 		return remote_usage("unknown command '%s'", cmd);
 	/* Verdicts brought back owe their job.on_finish calls: q (bin/q) makes them. */
 	if (getenv("Q_BIN") && getenv("Q_BIN")[0] == '/') {
@@ -109,6 +112,10 @@ int main(int argc, char **argv)
 			ret = remote_worker(&r, &o);
 	} else if (!strcmp(cmd, "cancel")) {
 		ret = remote_cancel(&r, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "hold")) {
+		ret = remote_hold(&r, argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "release")) {
+		ret = remote_release(&r, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "show")) {
 		ret = remote_show(&r, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "log")) {

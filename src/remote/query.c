@@ -28,14 +28,21 @@ static int find_forwarded(struct remote *r, const char *arg, struct jobref *ref)
 	return EXIT_OK;
 }
 
-int remote_cancel(struct remote *r, int argc, char **argv)
+/*
+ * q.cancel, q.hold or q.release (what) of forwarded jobs, with the
+ * outcomes that are success; the verdicts reached at once come back.
+ */
+static int act(struct remote *r, int argc, char **argv, const char *what, const char *ok1,
+	       const char *ok2)
 {
+	char sql[64];
 	int ret = EXIT_OK, rr;
 
 	if (argc < 1)
 		return remote_usage("%s", "no job id given");
 	if (remote_ready(r))
 		return EXIT_RUNTIME;
+	snprintf(sql, sizeof(sql), "SELECT q.%s($1, $2)", what);
 	for (int i = 0; i < argc; i++) {
 		struct jobref ref;
 		struct pgrows rows;
@@ -46,21 +53,21 @@ int remote_cancel(struct remote *r, int argc, char **argv)
 			continue;
 		}
 		if (ref.state != ST_FORWARDED) {
-			error("job %s is %s here, not forwarded: use q cancel", ref.id,
-			      state_name(ref.state));
+			error("job %s is %s here, not forwarded: use q %s", ref.id,
+			      state_name(ref.state), what);
 			ret = ret ? ret : EXIT_NO;
 			continue;
 		}
 		p[1] = ref.id;
-		if (pg_exec(r->pg, "cannot cancel", "SELECT q.cancel($1, $2)", 2, p, &rows)) {
+		if (pg_exec(r->pg, "cannot reach the job", sql, 2, p, &rows)) {
 			ret = EXIT_RUNTIME;
 			continue;
 		}
 		out = pgrows_get(&rows, 0, 0);
 		if (!out && !remote_resend(r)) {
-			/* Forwarded but not sent yet (a crash cut it short): sent now, then cancelled. */
+			/* Forwarded but not sent yet (a crash cut it short): sent now. */
 			pgrows_release(&rows);
-			if (pg_exec(r->pg, "cannot cancel", "SELECT q.cancel($1, $2)", 2, p, &rows)) {
+			if (pg_exec(r->pg, "cannot reach the job", sql, 2, p, &rows)) {
 				ret = EXIT_RUNTIME;
 				continue;
 			}
@@ -69,16 +76,35 @@ int remote_cancel(struct remote *r, int argc, char **argv)
 		if (!out) {
 			error("job %s is forwarded but the remote has no such job (q remote fsck)", ref.id);
 			ret = ret ? ret : EXIT_RUNTIME;
-		} else if (strcmp(out, "cancelled") && strcmp(out, "requested")) {
-			error("job %s is already %s", ref.id, out);
+		} else if (strcmp(out, ok1) && (!ok2 || strcmp(out, ok2))) {
+			if (!strcmp(what, "hold"))
+				error("job %s is %s: only pending jobs can be held", ref.id, out);
+			else if (!strcmp(what, "release"))
+				error("job %s is not held", ref.id);
+			else
+				error("job %s is already %s", ref.id, out);
 			ret = ret ? ret : EXIT_NO;
 		}
 		pgrows_release(&rows);
 	}
-	/* A verdict reached at once comes back now. */
 	if (remote_mirror(r))
 		ret = ret ? ret : EXIT_RUNTIME;
 	return ret;
+}
+
+int remote_cancel(struct remote *r, int argc, char **argv)
+{
+	return act(r, argc, argv, "cancel", "cancelled", "requested");
+}
+
+int remote_hold(struct remote *r, int argc, char **argv)
+{
+	return act(r, argc, argv, "hold", "held", NULL);
+}
+
+int remote_release(struct remote *r, int argc, char **argv)
+{
+	return act(r, argc, argv, "release", "released", NULL);
 }
 
 /* The remote's row of a forwarded job: n, state, attempt, worker, error, result, spec. */
@@ -415,7 +441,7 @@ int remote_fsck(struct remote *r)
 		  "'exit' AND (e.line::jsonb->>'attempt')::int = j.attempt)" },
 		{ "more live jobs than one with its key",
 		  "SELECT key FROM q.job WHERE key IS NOT NULL AND state IN ('pending', 'deferred', "
-		  "'waiting', 'running') GROUP BY key HAVING count(*) > 1" },
+		  "'waiting', 'held', 'running') GROUP BY key HAVING count(*) > 1" },
 	};
 	struct fsck f = { r, 0 };
 

@@ -85,6 +85,8 @@ int remote_worker(struct remote *r, const struct wopts *o);
 
 /* query.c */
 int remote_cancel(struct remote *r, int argc, char **argv);
+int remote_hold(struct remote *r, int argc, char **argv);
+int remote_release(struct remote *r, int argc, char **argv);
 int remote_show(struct remote *r, int argc, char **argv);
 int remote_log(struct remote *r, int argc, char **argv);
 int remote_status(struct remote *r, int json);
