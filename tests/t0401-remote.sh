@@ -306,4 +306,28 @@ is "$(q show --json "$n" | jpy 'j["state"]')" completed "a new worker sends it a
 run_q remote fsck
 is "$rc:$out" "0:" "the remote is consistent again"
 
+# --- a server that stops answering: the worker gives up and stops its jobs -------
+# Its backend stopped (SIGSTOP), the server's kernel still answers TCP: only
+# the worker's own limit (0.4 x remote.detect without an answer) ends it.
+u=$(q add -- sh -c '[ "$Q_ATTEMPT" = 1 ] || exit 0; echo $$ >"$HOME/u.pid"; exec sleep 60')
+Q_REMOTE_DETECT=3s q_bg w2 remote worker
+wait_for '[ -s "$HOME/u.pid" ]' 10
+ok $? "a long job runs"
+ub=$(pg_psql -c "select worker from q.job where id = '$u'")
+ub=${ub##*/}
+kill -STOP "$ub"
+wait_gone 10 "$(cat "$HOME/u.pid")"
+ok $? "the worker's backend stopped answering: the worker kills its job"
+wait_gone 5 "$bg_pid"
+! alive "$bg_pid" || kill -9 "$bg_pid" # (a worker still waiting fails, not hangs, the test)
+wait "$bg_pid"
+is "$?" 3 "and exits 3"
+like "$(cat "$scratch/w2.err")" "no answer from the server in 1200 ms" "saying the server did not answer"
+kill -CONT "$ub"
+wait_for "[ \"\$(pg_psql -c 'select count(*) from pg_stat_activity where pid = $ub')\" = 0 ]" 10
+ok $? "once continued, the backend finds its worker gone and ends"
+run_q remote worker
+is "$(q show --json "$u" | jpy 'j["state"]+" "+str(j["interrupts"])')" "completed 1" \
+	"and the next worker recovers the job"
+
 done_testing

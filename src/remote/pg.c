@@ -3,7 +3,9 @@
  */
 #include "remote/pg.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 
 struct pg {
 	PGconn *conn;
+	int64_t answer_ms;      /* give up a query the server is silent on this long (0: never) */
+	int dead;               /* given up: the session counts as lost */
 };
 
 const char *pgrows_get(const struct pgrows *r, int row, int col)
@@ -80,7 +84,7 @@ struct pg *pg_connect(const char *url, int64_t detect_ms)
 			       "application_name", "options", "dbname", NULL };
 	const char *vals[] = { "1", idle, interval, "2", user_timeout, "10", "q", opts, url, NULL };
 
-	pg = xmalloc(sizeof(*pg));
+	pg = xcalloc(1, sizeof(*pg));
 	pg->conn = PQconnectdbParams(keys, vals, 1);
 	if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
 		error("cannot connect to the remote: %s",
@@ -135,17 +139,93 @@ static int take_rows(PGresult *res, struct pgrows *rows)
 	return 0;
 }
 
+void pg_answer_within(struct pg *pg, int64_t ms)
+{
+	pg->answer_ms = ms;
+	/* Sending must not block either (an output upload may fill the socket). */
+	PQsetnonblocking(pg->conn, ms > 0);
+}
+
+/*
+ * Wait at most answer_ms for the socket to be ready for events: 1 ready,
+ * 0 when the server stayed silent (pg->dead is set then), -1 error.
+ */
+static int pg_ready(struct pg *pg, short events, short *revents)
+{
+	for (;;) {
+		struct pollfd pf = { PQsocket(pg->conn), events, 0 };
+		int n = poll(&pf, 1, (int)pg->answer_ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			pg->dead = 1;
+		*revents = pf.revents;
+		return n < 0 ? -1 : n;
+	}
+}
+
+/*
+ * The result of the query just sent, waiting at most answer_ms at a time
+ * for the server to take it or say something.  The kernel's
+ * tcp_user_timeout alone does not bound this: when this host's own route
+ * to the server fails while the server's packets still arrive, Linux
+ * aborts the connection only once the server stopped retransmitting,
+ * after the server ended the session.  NULL when the server went silent
+ * (pg->dead set).
+ */
+static PGresult *pg_wait(struct pg *pg)
+{
+	PGresult *res, *last = NULL;
+	short rev;
+	int r = 1;
+
+	if (pg->answer_ms > 0) {
+		while (r > 0 && PQflush(pg->conn) == 1)
+			if ((r = pg_ready(pg, POLLIN | POLLOUT, &rev)) > 0 && (rev & POLLIN) &&
+			    !PQconsumeInput(pg->conn))
+				r = -1;
+		while (r > 0 && PQisBusy(pg->conn))
+			if ((r = pg_ready(pg, POLLIN, &rev)) > 0 && !PQconsumeInput(pg->conn))
+				r = -1; /* PQgetResult says what failed */
+		if (pg->dead)
+			return NULL;
+	}
+	/* As PQexec: the first error, else the last result. */
+	while ((res = PQgetResult(pg->conn))) {
+		if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(last);
+		last = res;
+	}
+	return last;
+}
+
+/* what: the message of the query's failure (res NULL: no result). */
+static void pg_fail(struct pg *pg, const char *what, PGresult *res)
+{
+	if (pg->dead)
+		error("%s: no answer from the server in %lld ms", what, (long long)pg->answer_ms);
+	else
+		error("%s: %s", what, pg_message(res ? PQresultErrorMessage(res) :
+					   PQerrorMessage(pg->conn)));
+}
+
 int pg_exec(struct pg *pg, const char *what, const char *sql, int n, const char *const *params,
 	    struct pgrows *rows)
 {
-	PGresult *res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res = NULL;
+	ExecStatusType s;
 
 	if (rows)
 		*rows = (struct pgrows)PGROWS_INIT;
+	if (!pg->dead && PQsendQueryParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0))
+		res = pg_wait(pg);
+	s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		error("%s: %s", what, pg_message(res ? PQresultErrorMessage(res) :
-					   PQerrorMessage(pg->conn)));
+		pg_fail(pg, what, res);
 		PQclear(res);
 		return -1;
 	}
@@ -157,12 +237,14 @@ int pg_exec(struct pg *pg, const char *what, const char *sql, int n, const char 
 
 int pg_script(struct pg *pg, const char *what, const char *sql)
 {
-	PGresult *res = PQexec(pg->conn, sql);
-	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res = NULL;
+	ExecStatusType s;
 
+	if (!pg->dead && PQsendQuery(pg->conn, sql))
+		res = pg_wait(pg);
+	s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		error("%s: %s", what, pg_message(res ? PQresultErrorMessage(res) :
-					   PQerrorMessage(pg->conn)));
+		pg_fail(pg, what, res);
 		PQclear(res);
 		return -1;
 	}
@@ -177,7 +259,7 @@ int pg_socket(struct pg *pg)
 
 int pg_alive(struct pg *pg)
 {
-	return PQstatus(pg->conn) == CONNECTION_OK;
+	return !pg->dead && PQstatus(pg->conn) == CONNECTION_OK;
 }
 
 char *pg_notification(struct pg *pg, char channel[64], int *dead)

@@ -46,6 +46,12 @@ int pg_exec(struct pg *pg, const char *what, const char *sql, int n, const char 
 /* The same for SQL that may hold several statements and no parameters. */
 int pg_script(struct pg *pg, const char *what, const char *sql);
 
+/*
+ * From now on, a query on which the server stays silent for ms (0:
+ * never) fails, and the connection counts as lost (pg_alive is 0).
+ */
+void pg_answer_within(struct pg *pg, int64_t ms);
+
 /* The connection's socket (for poll), and whether it still works. */
 int pg_socket(struct pg *pg);
 int pg_alive(struct pg *pg);

@@ -577,6 +577,14 @@ int remote_worker(struct remote *r, const struct wopts *o)
 		return EXIT_RUNTIME;
 	if (slot == -2 && !o->watch)
 		return remote_forward(r) || remote_mirror(r) ? EXIT_RUNTIME : EXIT_OK;
+	/*
+	 * A query the server is silent on for 0.4 x remote.detect ends the
+	 * session here, whatever the kernel makes of the connection: the
+	 * server frees our jobs after remote.detect, and they must be dead
+	 * by then.
+	 */
+	pg_answer_within(r->pg, (r->sp.cfg.remote_detect_ms < 3000 ? 3000 :
+				 r->sp.cfg.remote_detect_ms) * 2 / 5);
 	/* What the jobs leave behind is ours to reap when a supervisor dies first. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
