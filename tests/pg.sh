@@ -22,6 +22,9 @@
 #	pg_restart_server            starts it again on the same port and data
 #	pg_psql ARG...               psql -X -q -v ON_ERROR_STOP=1 -At ARG... on
 #	                             database q (through the socket)
+#	pg_listen=ADDR,...           the addresses it listens on from its next
+#	                             start (127.0.0.1; a test adds its own, e.g.
+#	                             a veth's, then pg_stop, pg_restart_server)
 #
 # $PG_BIN is the directory of the server programs; $pg_dir holds data/, the
 # socket directory sock/ and the server's log.
@@ -40,6 +43,7 @@ if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/psql" ] ||
 fi
 
 pg_dir=
+pg_listen=127.0.0.1
 _pg_port=
 _pg_tmpl=
 
@@ -86,7 +90,7 @@ _pg_template() {
 # _pg_ctl_start: starts the server on $_pg_port; fails if it does not start.
 _pg_ctl_start() {
 	_pg_as "$PG_BIN/pg_ctl" -D "$pg_dir/data" -w -t 60 -l "$pg_dir/log" -o "-p $_pg_port \
--k $pg_dir/sock -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100 \
+-k $pg_dir/sock -c listen_addresses=$pg_listen -c fsync=on -c max_connections=100 \
 -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3" \
 		start >>"$pg_dir/pg_ctl.out" 2>&1
 }
