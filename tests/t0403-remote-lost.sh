@@ -105,6 +105,31 @@ is "$(pg_psql -c "select tries || ' ' || interrupts || ' ' || attempt from q.job
 	"1 1 2" "in the remote: 1 attempt spent, 1 interrupted, 2 claims"
 is "$(cat "$R/a.twice" 2>/dev/null)" "" "the two attempts never ran at once"
 
+# --- the same, while another host's worker waits for jobs (--watch) --------------
+# Nothing tells it that a worker died: it must look (q.rescue) on its own.
+b=$(q add -- "$scratch/job.sh" "$R" b)
+q_bg w4 remote worker
+w4=$bg_pid
+wait_for '[ -s "$R/b.pid" ]' 10
+ok $? "a long job runs on a worker"
+old=$(row "$b")
+mkdir -p "$scratch/watcher"
+Q_SPOOL=$scratch/watcher/spool "$Q" remote worker --watch >/dev/null 2>"$scratch/watcher.err" &
+watcher=$!
+sleep 1.$((RANDOM % 10)) # (its first round done, it waits; then any moment)
+t0=$(now_ms)
+{ kill -9 "$w4"; wait "$w4"; } 2>/dev/null
+wait_for '[ "$(row "$b")" != "$old" ]' 10
+ok $? "an idle --watch worker on another host recovers the job of a worker killed -9"
+note "kill -9 with a --watch worker elsewhere: the job left its dead worker after" \
+	"$(secs $(($(now_ms) - t0))) s"
+wait_for '[ "$(row "$b")" = "completed -" ]' 10
+ok $? "and runs it to completion"
+kill "$watcher"
+wait "$watcher" 2>/dev/null
+is "$(cat "$scratch/watcher.err")" "" "saying nothing"
+is "$(cat "$R/b.twice" 2>/dev/null)" "" "the two attempts never ran at once"
+
 # --- an offline host: adds work, jobs wait here, and go in order later ---------
 # q_running: q processes of this test (workers that async adds started).
 q_running() {
@@ -132,7 +157,7 @@ ok $? "the workers the async adds started have given up"
 run_q worker
 is "$rc" 3 "offline: q worker fails (exit 3)"
 like "$err" "cannot connect to the remote.*127\.0\.0\.1.*$PGPORT" "and says it cannot reach the remote, naming it"
-is "$(q list --json | jpy '" ".join(sorted(x["id"] + ":" + x["state"] for x in j if x["id"] != "'"$a"'"))')" \
+is "$(q list --json | jpy '" ".join(sorted(x["id"] + ":" + x["state"] for x in j if x["id"] in "'"${ids[*]}"'"))')" \
 	"$(printf '%s:pending ' "${ids[@]}" | sed 's/ $//')" "the 5 jobs wait here, pending, nothing lost"
 run_q remote status
 is "$rc" 3 "offline: q remote status exits 3"

@@ -540,6 +540,20 @@ static int64_t next_due(struct remote *r)
 	return ms;
 }
 
+/* Whether a job runs anywhere (a worker that runs none: on another worker). */
+static int running_anywhere(struct remote *r)
+{
+	struct pgrows rows;
+	int any;
+
+	if (pg_exec(r->pg, "cannot look for running jobs",
+		    "SELECT 1 FROM q.job WHERE state = 'running' LIMIT 1", 0, NULL, &rows))
+		return 0; /* the next round finds the connection's trouble */
+	any = rows.nrows > 0;
+	pgrows_release(&rows);
+	return any;
+}
+
 /*
  * One round of upkeep: forward, bring verdicts back, schedule, recover.
  * Each step runs whatever another failed (a job the remote refuses must
@@ -633,6 +647,13 @@ int remote_worker(struct remote *r, const struct wopts *o)
 			timeout = due >= 0 && due < 60000 ? (int)due + 1 : 60000;
 			if (slot == -2 && timeout > 1000)
 				timeout = 1000; /* a slot may free */
+			/*
+			 * Nothing says that another worker died: while jobs run
+			 * elsewhere, a round (q.rescue) each second recovers theirs
+			 * at once, as a busy worker's rounds do.
+			 */
+			if (timeout > 1000 && running_anywhere(r))
+				timeout = 1000;
 		} else {
 			idle_since = mono_ms();
 		}
