@@ -587,8 +587,11 @@ int remote_worker(struct remote *r, const struct wopts *o)
 	slot = spool_slot(&r->sp, (int)r->sp.cfg.worker_max);
 	if (slot == -1)
 		return EXIT_RUNTIME;
-	if (remote_ready(r))
+	if (remote_ready(r)) {
+		spool_note(&r->sp, "remote worker: cannot use the remote (see q remote status); "
+			   "commands wait in the spool");
 		return EXIT_RUNTIME;
+	}
 	if (slot == -2 && !o->watch)
 		return remote_forward(r) || remote_mirror(r) ? EXIT_RUNTIME : EXIT_OK;
 	/*
