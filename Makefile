@@ -214,6 +214,12 @@ bench-git: all
 	bench/git
 .PHONY: bench-git
 
+# The PostgreSQL remote: claims/s against the local drain, recovery after
+# kill -9 and after a vanished host (bench/remote --quick for a short run).
+bench-remote: all
+	bench/remote
+.PHONY: bench-remote
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 bin/q $(DESTDIR)$(BINDIR)/
