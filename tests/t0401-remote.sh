@@ -330,4 +330,18 @@ run_q remote worker
 is "$(q show --json "$u" | jpy 'j["state"]+" "+str(j["interrupts"])')" "completed 1" \
 	"and the next worker recovers the job"
 
+# --- retention ----------------------------------------------------------------
+live=$(q add --hold -- echo kept)
+q release "$live"
+q remote sync >/dev/null
+q hold "$live"
+Q_GC_COMPLETED=1ms Q_GC_FAILED=1ms Q_GC_INTERVAL=1ms run_q remote worker --once
+is "$rc" 0 "a worker with gc due"
+is "$(pg_psql -c "select count(*) from q.job where state <> 'held'")" 0 \
+	"removes the final jobs whose verdicts came back, with gc.completed and gc.failed"
+is "$(pg_psql -c "select count(*) from q.event e where not exists (select 1 from q.job j where j.n = e.n)")" 0 \
+	"and their events"
+is "$(pg_psql -c "select state from q.job where id = '$live'")" held "a live job stays"
+is "$(q show --json "$a" | jpy 'j["state"]')" completed "the spool keeps its verdicts"
+
 done_testing

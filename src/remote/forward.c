@@ -318,21 +318,15 @@ int remote_fetch(struct remote *r, const char *n, struct buf *events, struct buf
 	return 0;
 }
 
-/* Bring back the verdicts of this origin's final jobs; how many, -1 on error. */
-int remote_mirror(struct remote *r)
+/* Bring back the verdicts of rows (n, id, state, result): how many failed. */
+static int mirror_rows(struct remote *r, const struct pgrows *rows)
 {
-	const char *p[2] = { r->origin, NULL };
-	struct pgrows rows;
+	const char *p[1];
 	int errors = 0;
 
-	if (pg_exec(r->pg, "cannot read verdicts",
-		    "SELECT n, id, state, result FROM q.job WHERE origin = $1 AND NOT mirrored "
-		    "AND state IN ('completed', 'failed', 'cancelled', 'expired') ORDER BY id LIMIT 500",
-		    1, p, &rows))
-		return -1;
-	for (int i = 0; i < rows.nrows; i++) {
-		const char *n = pgrows_get(&rows, i, 0), *id = pgrows_get(&rows, i, 1);
-		const char *res = pgrows_get(&rows, i, 3);
+	for (int i = 0; i < rows->nrows; i++) {
+		const char *n = pgrows_get(rows, i, 0), *id = pgrows_get(rows, i, 1);
+		const char *res = pgrows_get(rows, i, 3);
 		struct buf ev = BUF_INIT, out = BUF_INIT, result = BUF_INIT;
 		struct jobref ref;
 		int fd = -1, ok = 0, found = spool_locate(&r->sp, id, &ref);
@@ -350,16 +344,16 @@ int remote_mirror(struct remote *r)
 			if (res)
 				buf_adds(&result, res);
 			ok = !remote_fetch(r, n, &ev, &out) &&
-			     !spool_mirror(&r->sp, &ref, fd, remote_state(pgrows_get(&rows, i, 2)), &ev,
+			     !spool_mirror(&r->sp, &ref, fd, remote_state(pgrows_get(rows, i, 2)), &ev,
 					   &out, &result);
 			close(fd);
 		} else {
 			/* Mirrored before a crash, removed by gc, or never here: nothing to bring. */
 			ok = 1;
 		}
-		p[1] = n;
+		p[0] = n;
 		if (ok && !pg_exec(r->pg, "cannot record a mirrored verdict",
-				   "UPDATE q.job SET mirrored = true WHERE n = $1", 1, p + 1, NULL))
+				   "UPDATE q.job SET mirrored = true WHERE n = $1", 1, p, NULL))
 			r->mirrored++;
 		else
 			errors++;
@@ -367,9 +361,34 @@ int remote_mirror(struct remote *r)
 		buf_release(&out);
 		buf_release(&result);
 	}
-	pgrows_release(&rows);
+	return errors;
+}
+
+/* Bring back the verdicts of this origin's final jobs; how many, -1 on error. */
+int remote_mirror(struct remote *r)
+{
+	char last[ID_LEN + 1] = "";
+	int errors = 0, more = 1;
+
+	/* 500 at a time, in id order, until none is left. */
+	while (more) {
+		const char *p[2] = { r->origin, last };
+		struct pgrows rows;
+
+		if (pg_exec(r->pg, "cannot read verdicts",
+			    "SELECT n, id, state, result FROM q.job WHERE origin = $1 AND NOT mirrored "
+			    "AND state IN ('completed', 'failed', 'cancelled', 'expired') AND id > $2 "
+			    "ORDER BY id LIMIT 500", 2, p, &rows))
+			return -1;
+		more = rows.nrows == 500;
+		if (rows.nrows)
+			snprintf(last, sizeof(last), "%s", pgrows_get(&rows, rows.nrows - 1, 1));
+		errors += mirror_rows(r, &rows);
+		pgrows_release(&rows);
+	}
 	return errors ? -1 : 0;
 }
+
 
 int remote_sync(struct remote *r)
 {

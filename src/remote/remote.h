@@ -50,6 +50,7 @@ struct remote {
 	int nrun, jobs, lost;
 	int resend;             /* forwarded/ may hold unsent jobs: look (at start, after errors) */
 	int64_t local_due;      /* when the spool's next scheduled job is due (wall ms), or -1 */
+	int64_t gc_at;          /* when this process last asked for the remote's gc (mono ms) */
 	long forwarded, mirrored, completed, failed;
 };
 

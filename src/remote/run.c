@@ -564,6 +564,20 @@ static int upkeep(struct remote *r)
 	const char *p[1] = { r->me };
 	int errors = 0;
 
+	/* Retention, as the spool's (gc.completed, gc.failed), each gc.interval at most. */
+	if (!r->gc_at || mono_ms() - r->gc_at >= r->sp.cfg.gc_interval_ms) {
+		char c[32], f[32], e[32];
+		const char *g[3] = { c, f, e };
+
+		snprintf(c, sizeof(c), "%lld milliseconds", (long long)r->sp.cfg.gc_completed_ms);
+		snprintf(f, sizeof(f), "%lld milliseconds", (long long)r->sp.cfg.gc_failed_ms);
+		snprintf(e, sizeof(e), "%lld milliseconds", (long long)r->sp.cfg.gc_interval_ms);
+		r->gc_at = mono_ms();
+		errors += pg_exec(r->pg, "cannot remove old jobs",
+				  "SELECT q.gc($1::interval, $2::interval, $3::interval)", 3, g,
+				  NULL) < 0;
+	}
+
 	errors += remote_forward(r) < 0;
 	errors += pg_alive(r->pg) && remote_mirror(r) < 0;
 	errors += pg_alive(r->pg) &&
@@ -577,7 +591,7 @@ int remote_worker(struct remote *r, const struct wopts *o)
 {
 	char host[64] = "";
 	int slot, ino = -1, ret = EXIT_OK, work = 0;
-	int64_t idle_since = mono_ms(), last_ping = mono_ms();
+	int64_t idle_since = mono_ms(), last_ping = mono_ms(), upkept = -1000000;
 
 	/*
 	 * One of worker.max slots, shared with local workers.  Without one:
@@ -628,16 +642,30 @@ int remote_worker(struct remote *r, const struct wopts *o)
 			slot = spool_slot(&r->sp, (int)r->sp.cfg.worker_max);
 		if (slot == -1)
 			break;
-		if (!r->lost && upkeep(r))
-			r->lost = !pg_alive(r->pg);
-		while (!r->lost && slot >= 0 && !paused && r->nrun < r->jobs) {
-			int c = claim(r);
+		/*
+		 * Upkeep each second while there is work (it costs some round
+		 * trips: not on every job), and before deciding there is none.
+		 */
+		for (int pass = 0; pass < 2 && !r->lost; pass++) {
+			int fresh = 0;
 
-			if (c <= 0) {
-				if (c < 0)
+			if (mono_ms() - upkept >= 1000 || pass) {
+				upkept = mono_ms();
+				fresh = 1;
+				if (upkeep(r))
 					r->lost = !pg_alive(r->pg);
-				break;
 			}
+			while (!r->lost && slot >= 0 && !paused && r->nrun < r->jobs) {
+				int c = claim(r);
+
+				if (c <= 0) {
+					if (c < 0)
+						r->lost = !pg_alive(r->pg);
+					break;
+				}
+			}
+			if (r->nrun > 0 || fresh)
+				break;
 		}
 		if (r->lost)
 			break;

@@ -10,8 +10,8 @@
 
 const char *const remote_migrations[] = {
 	/* 1: jobs, dependencies, events, output; the transitions. */
-	"CREATE TABLE q.meta (version int NOT NULL);\n"
-	"INSERT INTO q.meta VALUES (0);\n"
+	"CREATE TABLE q.meta (version int NOT NULL, gc_at timestamptz);\n"
+	"INSERT INTO q.meta VALUES (0, NULL);\n"
 	"CREATE TYPE q.state AS ENUM ('pending', 'deferred', 'waiting', 'held', 'running',\n"
 	"  'completed', 'failed', 'cancelled', 'expired');\n"
 	"CREATE TABLE q.job (\n"
@@ -120,7 +120,9 @@ const char *const remote_migrations[] = {
 	"  IF coalesce(cardinality(deps), 0) < coalesce(cardinality(p_after), 0) THEN\n"
 	"    RAISE EXCEPTION 'job %: a dependency is not in the remote', p_id;\n"
 	"  END IF;\n"
-	"  IF EXISTS (SELECT 1 FROM q.job WHERE n = ANY (deps)\n"
+	"  IF deps IS NULL THEN\n"
+	"    NULL;\n"
+	"  ELSIF EXISTS (SELECT 1 FROM q.job WHERE n = ANY (deps)\n"
 	"      AND state IN ('failed', 'cancelled', 'expired')) THEN\n"
 	"    st := 'failed'; err := 'dependency_failed';\n"
 	"  ELSIF EXISTS (SELECT 1 FROM q.job WHERE n = ANY (deps) AND state <> 'completed') THEN\n"
@@ -376,6 +378,24 @@ const char *const remote_migrations[] = {
 	"    PERFORM pg_notify('q_job', '');\n"
 	"  END IF;\n"
 	"  RETURN 'released';\n"
+	"END $$;\n"
+	/*
+	 * Retention: final jobs whose verdict came back to their spool are
+	 * removed (with their events and output) once older than p_completed
+	 * (completed) or p_failed (the others), at most once per p_every for
+	 * all workers together.  How many were removed.
+	 */
+	"CREATE FUNCTION q.gc(p_completed interval, p_failed interval, p_every interval)\n"
+	"RETURNS int LANGUAGE plpgsql AS $$\n"
+	"DECLARE k int;\n"
+	"BEGIN\n"
+	"  UPDATE q.meta SET gc_at = now() WHERE gc_at IS NULL OR gc_at <= now() - p_every;\n"
+	"  IF NOT FOUND THEN RETURN 0; END IF;\n"
+	"  DELETE FROM q.job WHERE mirrored AND ((state = 'completed'\n"
+	"      AND updated_at < now() - p_completed) OR (state IN ('failed', 'cancelled',\n"
+	"      'expired') AND updated_at < now() - p_failed));\n"
+	"  GET DIAGNOSTICS k = ROW_COUNT;\n"
+	"  RETURN k;\n"
 	"END $$;\n",
 	NULL
 };
