@@ -4,9 +4,9 @@
  * `q worker` when remote.url is set.
  *
  *  - The local spool stays the outbox: q add writes it as always, and
- *    the forwarder inserts each job into the database once (the insert
- *    is idempotent by (origin, id)), then moves it to forwarded/.  A
- *    crash between the two repeats the insert, which finds the row.
+ *    the forwarder moves each job to forwarded/, then inserts it into
+ *    the database (idempotent by (origin, id)).  A crash between the two
+ *    leaves it unsent, and the next q-remote sends it.
  *  - Workers claim with FOR UPDATE SKIP LOCKED and hold a session
  *    advisory lock on each job they run, in the session whose socket
  *    the job's supervisor also keeps open: the lock is free only when
@@ -20,15 +20,10 @@
  *    the spool (events, output, result) and moved to their final
  *    directory, so q show, q result and q log work offline afterwards.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "file.h"
-#include "json.h"
 #include "ops.h"
 #include "remote/remote.h"
 

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "file.h"
-#include "json.h"
 #include "remote/remote.h"
 
 /* ---------------------------------------------------------- set-up */
