@@ -525,7 +525,8 @@ int op_wait(struct spool *sp, struct jobref *ref, int64_t timeout_ms, int (*stop
 			delay *= 2;
 		/* A forwarded job's verdict comes back when someone asks: each second. */
 		if (ref->state == ST_FORWARDED && sp->cfg.remote_url[0] && mono_ms() - synced >= 1000) {
-			run_remote(sp, "sync", NULL, 1, end < 0 ? -1 : end - mono_ms());
+			run_remote(sp, "sync", NULL, 1,
+				   end < 0 ? -1 : end > mono_ms() ? end - mono_ms() : 0);
 			synced = mono_ms();
 		}
 	}

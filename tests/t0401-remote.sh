@@ -343,5 +343,37 @@ is "$(pg_psql -c "select count(*) from q.event e where not exists (select 1 from
 	"and their events"
 is "$(pg_psql -c "select state from q.job where id = '$live'")" held "a live job stays"
 is "$(q show --json "$a" | jpy 'j["state"]')" completed "the spool keeps its verdicts"
+# A job a held one depends on is kept; released, the held one fails.
+gx=$(q add -- false)
+gk=$(q add --after "$gx" -- echo never)
+q remote sync >/dev/null
+q hold "$gk"
+run_q remote worker
+Q_GC_COMPLETED=1ms Q_GC_FAILED=1ms Q_GC_INTERVAL=1ms run_q remote worker --once
+is "$(pg_psql -c "select state from q.job where id = '$gx'")" failed \
+	"gc keeps a failed job a held job depends on"
+q release "$gk"
+run_q remote sync
+is "$(q show --json "$gk" | jpy 'j["state"]+" "+j["error"]')" "failed dependency_failed" \
+	"released, the held job fails for its dependency"
+# Another worker's gc holding the lock on q.meta makes no one wait (or give up its jobs).
+gl=$(q add -- sleep 1)
+q remote sync >/dev/null
+"$PG_BIN/psql" -X -q "$PG_SOCKET_URL" -c "begin; select * from q.meta for update;
+	select pg_sleep(4); commit" >/dev/null 2>&1 &
+metapid=$!
+sleep 0.5
+Q_GC_INTERVAL=1ms Q_REMOTE_DETECT=3s run_q remote worker
+is "$rc:$(q show --json "$gl" | jpy 'j["state"]')" "0:completed" \
+	"a gc another worker runs holds up nothing"
+wait "$metapid"
+# A held retry keeps its backoff: released, it is deferred again.
+gd=$(q add --backoff 1h -- sh -c 'exit 75')
+run_q remote worker --once
+is "$(pg_psql -c "select state from q.job where id = '$gd'")" deferred "a tempfail waits for its backoff"
+q hold "$gd"
+q release "$gd"
+is "$(pg_psql -c "select state from q.job where id = '$gd'")" deferred "held and released, it still does"
+q cancel "$gd"
 
 done_testing

@@ -59,7 +59,7 @@ static void quiet(void *arg, const char *message)
 
 struct pg *pg_connect(const char *url, int64_t detect_ms)
 {
-	char idle[24], interval[24], user_timeout[24], opts[200];
+	char idle[24], interval[24], user_timeout[24], conn_timeout[24], opts[200];
 	int64_t d = detect_ms < 3000 ? 3000 : detect_ms;
 	struct pg *pg;
 
@@ -74,6 +74,8 @@ struct pg *pg_connect(const char *url, int64_t detect_ms)
 	snprintf(idle, sizeof(idle), "%lld", (long long)(d / 5000 ? d / 5000 : 1));
 	snprintf(interval, sizeof(interval), "%lld", (long long)(d / 10000 ? d / 10000 : 1));
 	snprintf(user_timeout, sizeof(user_timeout), "%lld", (long long)(d * 2 / 5));
+	/* Connecting gives up after 0.2 x detect (at least 2 s, libpq's least). */
+	snprintf(conn_timeout, sizeof(conn_timeout), "%lld", (long long)(d / 5000 > 2 ? d / 5000 : 2));
 	snprintf(opts, sizeof(opts),
 		 "-c tcp_keepalives_idle=%lld -c tcp_keepalives_interval=%lld "
 		 "-c tcp_keepalives_count=3 -c tcp_user_timeout=%lld",
@@ -82,7 +84,7 @@ struct pg *pg_connect(const char *url, int64_t detect_ms)
 	const char *keys[] = { "keepalives", "keepalives_idle", "keepalives_interval",
 			       "keepalives_count", "tcp_user_timeout", "connect_timeout",
 			       "application_name", "options", "dbname", NULL };
-	const char *vals[] = { "1", idle, interval, "2", user_timeout, "10", "q", opts, url, NULL };
+	const char *vals[] = { "1", idle, interval, "2", user_timeout, conn_timeout, "q", opts, url, NULL };
 
 	pg = xcalloc(1, sizeof(*pg));
 	pg->conn = PQconnectdbParams(keys, vals, 1);

@@ -572,10 +572,18 @@ static int upkeep(struct remote *r)
 		snprintf(c, sizeof(c), "%lld milliseconds", (long long)r->sp.cfg.gc_completed_ms);
 		snprintf(f, sizeof(f), "%lld milliseconds", (long long)r->sp.cfg.gc_failed_ms);
 		snprintf(e, sizeof(e), "%lld milliseconds", (long long)r->sp.cfg.gc_interval_ms);
+		struct pgrows rows;
+
 		r->gc_at = mono_ms();
-		errors += pg_exec(r->pg, "cannot remove old jobs",
-				  "SELECT q.gc($1::interval, $2::interval, $3::interval)", 3, g,
-				  NULL) < 0;
+		if (pg_exec(r->pg, "cannot remove old jobs",
+			    "SELECT q.gc($1::interval, $2::interval, $3::interval)", 3, g, &rows)) {
+			errors++;
+		} else {
+			/* A full batch: more to remove, next round. */
+			if (pgrows_get(&rows, 0, 0) && atoi(pgrows_get(&rows, 0, 0)) >= 1000)
+				r->gc_at = 0;
+			pgrows_release(&rows);
+		}
 	}
 
 	errors += remote_forward(r) < 0;
@@ -591,7 +599,8 @@ int remote_worker(struct remote *r, const struct wopts *o)
 {
 	char host[64] = "";
 	int slot, ino = -1, ret = EXIT_OK, work = 0;
-	int64_t idle_since = mono_ms(), last_ping = mono_ms(), upkept = -1000000;
+	int64_t idle_since = mono_ms(), last_ping = mono_ms(), upkept = -1000000, answer;
+	char limits[96];
 
 	/*
 	 * One of worker.max slots, shared with local workers.  Without one:
@@ -614,8 +623,13 @@ int remote_worker(struct remote *r, const struct wopts *o)
 	 * server frees our jobs after remote.detect, and they must be dead
 	 * by then.
 	 */
-	pg_answer_within(r->pg, (r->sp.cfg.remote_detect_ms < 3000 ? 3000 :
-				 r->sp.cfg.remote_detect_ms) * 2 / 5);
+	answer = (r->sp.cfg.remote_detect_ms < 3000 ? 3000 : r->sp.cfg.remote_detect_ms) * 2 / 5;
+	pg_answer_within(r->pg, answer);
+	/* A slow server answers with an error (the session lives on), not with silence. */
+	snprintf(limits, sizeof(limits), "SET lock_timeout = %lld; SET statement_timeout = %lld",
+		 (long long)answer / 2, (long long)answer * 3 / 4);
+	if (pg_script(r->pg, "cannot set the time limits", limits))
+		return EXIT_RUNTIME;
 	/* What the jobs leave behind is ours to reap when a supervisor dies first. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
@@ -649,7 +663,7 @@ int remote_worker(struct remote *r, const struct wopts *o)
 		for (int pass = 0; pass < 2 && !r->lost; pass++) {
 			int fresh = 0;
 
-			if (mono_ms() - upkept >= 1000 || pass) {
+			if (mono_ms() - upkept >= 1000 || (pass && slot >= 0 && !paused)) {
 				upkept = mono_ms();
 				fresh = 1;
 				if (upkeep(r))
@@ -688,7 +702,13 @@ int remote_worker(struct remote *r, const struct wopts *o)
 		} else {
 			idle_since = mono_ms();
 		}
-		listen_again(r);
+		/*
+		 * The listener is made again only while no job runs: connecting
+		 * can take seconds in a network cut, and with jobs running the
+		 * pings find the session lost and read the cancels meanwhile.
+		 */
+		if (r->nrun == 0)
+			listen_again(r);
 		/* Notifications read with other traffic are queued already: no sleep then. */
 		if (take_notifications(r) || work)
 			timeout = 0;

@@ -93,9 +93,10 @@ const char *const remote_migrations[] = {
 	"END $$;\n"
 	/*
 	 * Forward a job: insert it once.  'exists' when (origin, id) is
-	 * there already (a forward repeated after a crash); 'duplicate'
-	 * with the holder when a live job has its key; else the state it
-	 * starts in.  p_after: the n of its dependencies, locked so a
+	 * there already and not final (a forward repeated after a crash: a
+	 * final one comes again only when q retry put it back, and starts
+	 * over); 'duplicate' with the holder when a live job has its key;
+	 * else the state it starts in.  p_after: the n of its dependencies, locked so a
 	 * dependency cannot finish unseen between the look and the insert.
 	 */
 	"CREATE FUNCTION q.enqueue(p_origin text, p_id text, p_spec text, p_priority int,\n"
@@ -106,8 +107,7 @@ const char *const remote_migrations[] = {
 	"  old q.job;\n"
 	"BEGIN\n"
 	"  SELECT * INTO old FROM q.job WHERE origin = p_origin AND id = p_id FOR UPDATE;\n"
-	"  IF FOUND AND NOT (old.mirrored\n"
-	"      AND old.state IN ('completed', 'failed', 'cancelled', 'expired')) THEN\n"
+	"  IF FOUND AND old.state NOT IN ('completed', 'failed', 'cancelled', 'expired') THEN\n"
 	"    RETURN QUERY SELECT 'exists'::text, NULL::text; RETURN;\n"
 	"  END IF;\n"
 	"  IF p_key IS NOT NULL THEN\n"
@@ -298,8 +298,7 @@ const char *const remote_migrations[] = {
 	"      END IF;\n"
 	"    END IF;\n"
 	"    EXCEPTION WHEN OTHERS THEN\n"
-	"      PERFORM pg_advisory_unlock(q.lockkey(r.n));\n"
-	"      RAISE;\n"
+	"      RAISE WARNING 'q.rescue: job %: %', r.n, SQLERRM;\n"
 	"    END;\n"
 	"    PERFORM pg_advisory_unlock(q.lockkey(r.n));\n"
 	"  END LOOP;\n"
@@ -359,6 +358,7 @@ const char *const remote_migrations[] = {
 	"  SELECT * INTO j FROM q.job WHERE origin = p_origin AND id = p_id FOR UPDATE;\n"
 	"  IF NOT FOUND THEN RETURN NULL; END IF;\n"
 	"  IF j.state <> 'held' THEN RETURN j.state::text; END IF;\n"
+	"  IF j.run_at > now() THEN st := 'deferred'; END IF;\n"
 	"  PERFORM 1 FROM q.job a JOIN q.dep d ON a.n = d.after WHERE d.n = j.n FOR SHARE OF a;\n"
 	"  IF EXISTS (SELECT 1 FROM q.dep d JOIN q.job a ON a.n = d.after WHERE d.n = j.n\n"
 	"      AND a.state IN ('failed', 'cancelled', 'expired')) THEN\n"
@@ -382,19 +382,28 @@ const char *const remote_migrations[] = {
 	/*
 	 * Retention: final jobs whose verdict came back to their spool are
 	 * removed (with their events and output) once older than p_completed
-	 * (completed) or p_failed (the others), at most once per p_every for
-	 * all workers together.  How many were removed.
+	 * (completed) or p_failed (the others), unless a live job depends on
+	 * them; 1,000 at a time (a full batch: the next call goes on), done
+	 * at most once per p_every for all workers together, never waiting
+	 * for another worker's gc.  How many were removed.
 	 */
 	"CREATE FUNCTION q.gc(p_completed interval, p_failed interval, p_every interval)\n"
 	"RETURNS int LANGUAGE plpgsql AS $$\n"
 	"DECLARE k int;\n"
 	"BEGIN\n"
-	"  UPDATE q.meta SET gc_at = now() WHERE gc_at IS NULL OR gc_at <= now() - p_every;\n"
+	"  PERFORM 1 FROM q.meta WHERE gc_at IS NULL OR gc_at <= now() - p_every\n"
+	"    FOR UPDATE SKIP LOCKED;\n"
 	"  IF NOT FOUND THEN RETURN 0; END IF;\n"
-	"  DELETE FROM q.job WHERE mirrored AND ((state = 'completed'\n"
-	"      AND updated_at < now() - p_completed) OR (state IN ('failed', 'cancelled',\n"
-	"      'expired') AND updated_at < now() - p_failed));\n"
+	"  DELETE FROM q.job WHERE n IN (SELECT j.n FROM q.job j WHERE j.mirrored\n"
+	"      AND ((j.state = 'completed' AND j.updated_at < now() - p_completed)\n"
+	"        OR (j.state IN ('failed', 'cancelled', 'expired')\n"
+	"          AND j.updated_at < now() - p_failed))\n"
+	"      AND NOT EXISTS (SELECT 1 FROM q.dep d JOIN q.job w ON w.n = d.n\n"
+	"        WHERE d.after = j.n\n"
+	"          AND w.state NOT IN ('completed', 'failed', 'cancelled', 'expired'))\n"
+	"      LIMIT 1000);\n"
 	"  GET DIAGNOSTICS k = ROW_COUNT;\n"
+	"  IF k < 1000 THEN UPDATE q.meta SET gc_at = now(); END IF;\n"
 	"  RETURN k;\n"
 	"END $$;\n",
 	NULL
