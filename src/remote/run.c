@@ -663,7 +663,8 @@ int remote_worker(struct remote *r, const struct wopts *o)
 		for (int pass = 0; pass < 2 && !r->lost; pass++) {
 			int fresh = 0;
 
-			if (mono_ms() - upkept >= 1000 || (pass && slot >= 0 && !paused)) {
+			if (mono_ms() - upkept >= (r->nrun ? 1000 : 500) ||
+			    (pass && slot >= 0 && !paused)) {
 				upkept = mono_ms();
 				fresh = 1;
 				if (upkeep(r))
@@ -694,11 +695,11 @@ int remote_worker(struct remote *r, const struct wopts *o)
 				timeout = 1000; /* a slot may free */
 			/*
 			 * Nothing says that another worker died: while jobs run
-			 * elsewhere, a round (q.rescue) each second recovers theirs
-			 * at once, as a busy worker's rounds do.
+			 * elsewhere, a round (q.rescue) each half second recovers
+			 * theirs within a second of their session's end.
 			 */
-			if (timeout > 1000 && running_anywhere(r))
-				timeout = 1000;
+			if (timeout > 500 && running_anywhere(r))
+				timeout = 500;
 		} else {
 			idle_since = mono_ms();
 		}
