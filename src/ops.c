@@ -450,6 +450,21 @@ static int run_remote(struct spool *sp, const char *cmd, const char *id, int qui
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static int any_fn(struct spool *sp, const struct jobref *ref, void *arg)
+{
+	*(int *)arg = 1;
+	return 1;
+}
+
+void op_remote_refresh(struct spool *sp)
+{
+	int any = 0;
+
+	if (!sp->cfg.remote_url[0] || spool_each(sp, ST_FORWARDED, 0, any_fn, &any) || !any)
+		return;
+	run_remote(sp, "sync", "--verdicts", 1, 3000);
+}
+
 /*
  * A forwarded job is the remote's: cancelled, held or released there
  * (a verdict reached at once comes back).

@@ -95,6 +95,13 @@ void op_spawn_worker(struct spool *sp);
 /* Start a detached q notify, to make the job.on_finish calls jobs owe. */
 void op_spawn_notifier(struct spool *sp);
 /*
+ * With a remote and jobs in forwarded/: bring back the verdicts the
+ * database has for them (q remote sync --verdicts; at most 3 s, quiet:
+ * an unreachable remote leaves the spool as it is).  For readers that
+ * show forwarded jobs (q list, q status, q result).
+ */
+void op_remote_refresh(struct spool *sp);
+/*
  * The q those start: this executable when NULL; a helper that is not q
  * (q-remote) sets it to bin/q's path, which bin/q passes in $Q_BIN.
  */

@@ -173,7 +173,7 @@ const struct cmd commands[] = {
 	{ "remote", cmd_remote,
 	  "q remote init\n"
 	  "   or: q remote status [--json]\n"
-	  "   or: q remote sync\n"
+	  "   or: q remote sync [--verdicts]\n"
 	  "   or: q remote worker [--once | --watch] [-j N]\n"
 	  "   or: q remote cancel ID...\n"
 	  "   or: q remote hold ID...\n"
@@ -183,6 +183,7 @@ const struct cmd commands[] = {
 	  "   or: q remote fsck",
 	  "share the queue with other hosts through PostgreSQL (remote.url)",
 	  "    --json              status, show: as JSON\n"
+	  "    --verdicts          sync: only bring verdicts back (forward nothing)\n"
 	  "    --once              worker: exit as soon as nothing is runnable\n"
 	  "    --watch             worker: wait for new jobs until worker.idle passes\n"
 	  "-j, --jobs N            worker: run N jobs at once (worker.jobs)" },

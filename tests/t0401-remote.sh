@@ -175,6 +175,16 @@ q remote sync >/dev/null
 Q_SPOOL=$other run_q remote worker
 q remote sync >/dev/null
 is "$(q log "$m")" "$scratch/other/sub" "a job runs in the same place of the other host's repository"
+rl=$(q add -- echo read-back)
+q remote sync >/dev/null
+Q_SPOOL=$other run_q remote worker
+is "$(q list --json | jpy '[x["state"] for x in j if x["id"] == "'"$rl"'"][0]')" completed \
+	"q list brings back the verdict of a job another host ran"
+rl2=$(q add -- echo read-back-2)
+q remote sync >/dev/null
+Q_SPOOL=$other run_q remote worker
+run_q result "$rl2"
+is "$out" "$rl2 completed exit 0" "and q result"
 wt=$(q add -- sh -c 'sleep 0.5; echo waited')
 q remote sync >/dev/null
 Q_SPOOL=$other q_bg ow remote worker

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops.h"
+
 enum { O_STATE = 1, O_JSON, O_LABEL };
 
 static const struct opt opts[] = {
@@ -109,6 +111,9 @@ int cmd_list(int argc, char **argv)
 	/* Expired leases go back first: the list shows where prompts are. */
 	if (!missing && spool_leases_reap(&sp) < 0)
 		l.errors++;
+	/* And the verdicts of forwarded jobs that the remote has. */
+	if (!missing)
+		op_remote_refresh(&sp);
 	l.now = now_ms();
 	jw_init(&l.w, &l.b);
 	if (l.json)

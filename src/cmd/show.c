@@ -234,6 +234,15 @@ int cmd_result(int argc, char **argv)
 	      : !ids.n ? usage_error("result", "no job id given") : EXIT_OK;
 	if (ret || (ret = cmd_open_jobs(&sp, &ids, &refs)))
 		goto out;
+	/* Forwarded jobs: the verdicts the remote has come back first. */
+	for (int k = 0; k < ids.n; k++)
+		if (refs[k].state == ST_FORWARDED) {
+			op_remote_refresh(&sp);
+			for (int m = 0; m < ids.n; m++)
+				if (refs[m].state == ST_FORWARDED)
+					spool_locate(&sp, refs[m].id, &refs[m]);
+			break;
+		}
 	end = timeout >= 0 ? mono_ms() + timeout : -1;
 	for (int k = 0; wait && k < ids.n; k++) {
 		int64_t left = end < 0 ? -1 : end - mono_ms();

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops.h"
+
 struct count {
 	const char *label;
 	long n[ST_NSTATES];
@@ -65,6 +67,7 @@ int cmd_status(int argc, char **argv)
 	if ((ret = cmd_open(&sp, 0, &missing)))
 		return ret;
 	if (!missing) {
+		op_remote_refresh(&sp);
 		/* Expired leases go back first: q status shows where prompts are. */
 		if (spool_leases_reap(&sp) < 0) {
 			spool_release(&sp);

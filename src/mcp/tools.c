@@ -809,6 +809,9 @@ static int poll_job(struct call *c)
 		return -1;
 	if ((r = arg_job(c, "job_id", &ref)))
 		return r < 0 ? -1 : 0;
+	/* A forwarded job's verdict, if the remote has it. */
+	if (ref.state == ST_FORWARDED)
+		op_remote_refresh(c->m->sp);
 	tool_view(c, ref.id, tail, -1);
 	return 0;
 }
@@ -910,6 +913,8 @@ static int list_jobs(struct call *c)
 	long counts[ST_NSTATES] = { 0 };
 	struct jw w;
 
+	if (!c->m->missing)
+		op_remote_refresh(sp);
 	if (arg_known(c, known) || arg_strv(c, "status", &want, NULL) ||
 	    arg_str(c, "label", 0, QUEUE_MAX_LEN, &label) || arg_int(c, "limit", 1, 100, &limit) ||
 	    arg_str(c, "cursor", 0, ID_LEN, &cursor))

@@ -390,13 +390,13 @@ int remote_mirror(struct remote *r)
 }
 
 
-int remote_sync(struct remote *r)
+int remote_sync(struct remote *r, int verdicts_only)
 {
 	int ret = EXIT_OK;
 
 	if (remote_ready(r))
 		return EXIT_RUNTIME;
-	if (remote_forward(r) || remote_mirror(r))
+	if ((!verdicts_only && remote_forward(r)) || remote_mirror(r))
 		ret = EXIT_RUNTIME;
 	printf("remote: %ld forwarded, %ld verdict%s brought back\n", r->forwarded, r->mirrored,
 	       r->mirrored == 1 ? "" : "s");

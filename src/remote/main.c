@@ -30,7 +30,7 @@
 static const char *const usage_text =
 	"usage: q remote init\n"
 	"       q remote status [--json]\n"
-	"       q remote sync\n"
+	"       q remote sync [--verdicts]\n"
 	"       q remote worker [--once | --watch] [--jobs N]\n"
 	"       q remote cancel ID...\n"
 	"       q remote hold ID...\n"
@@ -81,7 +81,10 @@ int main(int argc, char **argv)
 		ret = argc > 2 + json ? remote_usage("unexpected argument '%s'", argv[2 + json]) :
 					remote_status(&r, json);
 	} else if (!strcmp(cmd, "sync")) {
-		ret = argc > 2 ? remote_usage("unexpected argument '%s'", argv[2]) : remote_sync(&r);
+		int back = argc > 2 && !strcmp(argv[2], "--verdicts");
+
+		ret = argc > 2 + back ? remote_usage("unexpected argument '%s'", argv[2 + back]) :
+					remote_sync(&r, back);
 	} else if (!strcmp(cmd, "worker")) {
 		struct wopts o = { 0, 0, (int)r.sp.cfg.worker_jobs };
 

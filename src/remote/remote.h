@@ -76,7 +76,7 @@ int remote_mirror(struct remote *r);        /* bring this origin's verdicts back
 int remote_fetch(struct remote *r, const char *n, struct buf *events, struct buf *out);
 void remote_unhex(struct buf *out, const char *s);  /* bytea's text form */
 enum state remote_state(const char *s);     /* a q.state name as a spool state */
-int remote_sync(struct remote *r);          /* q remote sync */
+int remote_sync(struct remote *r, int verdicts_only);   /* q remote sync [--verdicts] */
 
 /* run.c: q remote worker. */
 struct wopts {
