@@ -657,13 +657,14 @@ int remote_worker(struct remote *r, const struct wopts *o)
 		if (slot == -1)
 			break;
 		/*
-		 * Upkeep each second while there is work (it costs some round
-		 * trips: not on every job), and before deciding there is none.
+		 * Upkeep each half second while there is work (it costs some
+		 * round trips: not on every job; a dead worker's job is back in
+		 * the queue within a second), and before deciding there is none.
 		 */
 		for (int pass = 0; pass < 2 && !r->lost; pass++) {
 			int fresh = 0;
 
-			if (mono_ms() - upkept >= (r->nrun ? 1000 : 500) ||
+			if (mono_ms() - upkept >= 500 ||
 			    (pass && slot >= 0 && !paused)) {
 				upkept = mono_ms();
 				fresh = 1;
