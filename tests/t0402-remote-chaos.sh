@@ -6,7 +6,7 @@
 # job ran twice at once; no key was held by two live jobs; fsck is clean on
 # every spool and on the remote.
 #
-# Size: QTEST_REMOTE_JOBS jobs per host (120; 60 under the sanitizers),
+# Size: QTEST_REMOTE_JOBS jobs per host (120; 40 under the sanitizers),
 # QTEST_REMOTE_HOSTS hosts (3).  `make chaos-remote` runs 10,000 jobs.
 # TEST_SEED=S replays the random choices (the seed is printed).
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +18,7 @@ export Q_EXEC_PATH=$TOP/bin
 }
 
 jobs=120
-[ "${QTEST_SANITIZE:-}" != 1 ] || jobs=60
+[ "${QTEST_SANITIZE:-}" != 1 ] || jobs=40
 jobs=${QTEST_REMOTE_JOBS:-$jobs}
 hosts=${QTEST_REMOTE_HOSTS:-3}
 seed=${TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
