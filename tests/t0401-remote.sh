@@ -85,6 +85,18 @@ all_done() {
 wait_for all_done 30
 ok $? "6 async adds ran through the remote with no worker started by hand"
 
+# --- the systemd unit of a host's remote worker ----------------------------------
+exec_start=$(sed -n 's/^ExecStart=//p' "$TOP/contrib/systemd/q-remote-worker.service")
+like "$exec_start" "remote worker --watch" "the unit runs q remote worker --watch"
+mkdir -p "$scratch/src" "$scratch/.local/bin"
+ln -sfn "$scratch" "$scratch/src/REPO"
+ln -sf "$Q" "$scratch/.local/bin/q"
+su=$(q add -- echo from-the-unit)
+cmd=${exec_start//%h/$scratch}
+(cd / && Q_WORKER_IDLE=1s timeout 30 $cmd)
+is "$?" 0 "the unit's command exits 0 once idle"
+is "$(q log "$su")" from-the-unit "and ran the job"
+
 # --- cancel -------------------------------------------------------------------
 e=$(q add -- echo never)
 q remote sync >/dev/null

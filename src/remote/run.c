@@ -692,6 +692,13 @@ int remote_worker(struct remote *r, const struct wopts *o)
 			if (o->watch && mono_ms() - idle_since > r->sp.cfg.idle_ms && due < 0)
 				break;
 			timeout = due >= 0 && due < 60000 ? (int)due + 1 : 60000;
+			/* --watch: wake when worker.idle runs out, to exit then. */
+			if (o->watch && due < 0) {
+				int64_t left = r->sp.cfg.idle_ms - (mono_ms() - idle_since) + 1;
+
+				if (left < timeout)
+					timeout = left > 0 ? (int)left : 0;
+			}
 			if (slot == -2 && timeout > 1000)
 				timeout = 1000; /* a slot may free */
 			/*
