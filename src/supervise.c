@@ -120,7 +120,7 @@ static int sup_reap_all(void)
 	}
 }
 
-void supervise(const struct sup *s)
+static void __attribute__((noreturn)) supervise(const struct sup *s)
 {
 	struct sup_msg done = { SUP_DONE, 0, 0, 0, 0 };
 	sigset_t set;
@@ -254,7 +254,8 @@ void supervise(const struct sup *s)
 	_exit(0);
 }
 
-void close_except(int *keep, int n)
+/* Close every descriptor from 3 up except those in keep (n of them; sorted in place). */
+static void close_except(int *keep, int n)
 {
 	int lo = 3;
 
@@ -274,4 +275,54 @@ void close_except(int *keep, int n)
 		lo = keep[i] + 1;
 	}
 	close_range(lo, ~0U, 0);
+}
+
+pid_t sup_start(struct sup *s, const int *keep, int n, int *go, int *rep)
+{
+	int g[2], r[2];
+	pid_t pid;
+
+	if (n > SUP_KEEP_MAX)
+		return error("too many descriptors to keep for a supervisor");
+	if (pipe2(g, O_CLOEXEC))
+		return error_errno("cannot create a pipe");
+	if (pipe2(r, O_CLOEXEC)) {
+		error_errno("cannot create a pipe");
+		close(g[0]);
+		close(g[1]);
+		return -1;
+	}
+	s->go = g[0];
+	s->rep = r[1];
+	s->worker = getpid();
+	/* The child ends with _exit or exec: our stdio buffers never reach it. */
+	pid = fork();
+	if (pid < 0) {
+		error_errno("cannot fork");
+		close(g[0]);
+		close(g[1]);
+		close(r[0]);
+		close(r[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int k[SUP_KEEP_MAX + 4], m = 0;
+
+		for (int i = 0; i < n; i++)
+			k[m++] = keep[i];
+		k[m++] = s->logfd;
+		k[m++] = g[0];
+		k[m++] = r[1];
+		if (s->in >= 0)
+			k[m++] = s->in;
+		close_except(k, m);
+		supervise(s);
+	}
+	close(g[0]);
+	close(r[1]);
+	if (s->in >= 0)
+		close(s->in);
+	*go = g[1];
+	*rep = r[0];
+	return pid;
 }

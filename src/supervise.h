@@ -17,15 +17,12 @@
  *
  *  - ignore SIGPIPE (a supervisor that died must not take the runner
  *    with it on a write);
- *  - make two pipes with O_CLOEXEC, go and rep, and fill a struct sup;
- *  - fork; the child calls close_except() with the job's lock, logfd,
- *    go[0], rep[1] and in (and whatever else it must keep), then
- *    supervise();
- *  - the parent closes go[0], rep[1] and in, makes `start` durable,
- *    then writes one byte to go[1] to run the command, or closes go[1]
- *    to end the supervisor with nothing run;
- *  - it reads struct sup_msg from rep[0] (SUP_STARTED, then SUP_DONE)
- *    and reaps the supervisor.
+ *  - fill a struct sup and call sup_start() with the descriptors that
+ *    hold the job's lock;
+ *  - make `start` durable, then write one byte to the go descriptor to
+ *    run the command, or close it to end the supervisor with nothing run;
+ *  - read struct sup_msg from the rep descriptor (SUP_STARTED, then
+ *    SUP_DONE) and reap the supervisor.
  *
  * A supervisor that ends without a SUP_DONE ran nothing (exit status
  * 125) or was killed; one that was killed before it cleaned up leaves
@@ -51,10 +48,9 @@ enum { SUP_STARTED = 1, SUP_DONE };
 /*
  * One attempt to supervise.  The command runs with path and argv (and
  * env as its whole environment) in cwd, its standard output and error
- * on logfd.  go and rep are the supervisor's ends of the two pipes;
- * worker is the runner's pid (the supervisor's parent, checked).  After
- * timeout_ms (0: none) the job is sent SIGTERM, and SIGKILL grace_ms
- * later.
+ * on logfd.  After timeout_ms (0: none) the job is sent SIGTERM, and
+ * SIGKILL grace_ms later.  sup_start sets go and rep (the supervisor's
+ * ends of its two pipes) and worker (the runner's pid, checked).
  */
 struct sup {
 	const char *path;       /* what to execute (argv[0] when exec searches PATH) */
@@ -67,16 +63,19 @@ struct sup {
 };
 
 /*
- * The supervisor (a child of the worker).  Waits for the go (sent once
- * `start` is durable), runs the command, enforces the time limit, stops
- * the job on SIGTERM (q cancel), and before it ends, kills and reaps
- * everything the job started: its lock descriptor (inherited) is held
- * until then.  If the worker dies (SIGHUP, by PR_SET_PDEATHSIG) it does
- * the same at once.  Never returns.
+ * Start the supervisor of s: two pipes, a fork; the child keeps logfd,
+ * in, its pipe ends and the n descriptors of keep (what holds the job's
+ * lock), and nothing else.  It waits for the go (sent once `start` is
+ * durable), runs the command, enforces the time limit, stops the job on
+ * SIGTERM (q cancel), and before it ends, kills and reaps everything
+ * the job started: the lock is held until then.  If the runner dies
+ * (SIGHUP, by PR_SET_PDEATHSIG) it does the same at once.
+ *
+ * Returns the supervisor's pid, with *go (write a byte to run the
+ * command, close it to run nothing) and *rep (its messages); s->in is
+ * closed.  -1 after a message, with nothing left open but s->in.
  */
-void supervise(const struct sup *s) __attribute__((noreturn));
-
-/* Close every descriptor from 3 up except those in keep (n of them; sorted in place). */
-void close_except(int *keep, int n);
+#define SUP_KEEP_MAX 4
+pid_t sup_start(struct sup *s, const int *keep, int n, int *go, int *rep);
 
 #endif

@@ -282,7 +282,7 @@ static int start_job(struct worker *w, struct claim *c)
 {
 	struct running *r = &w->run[w->nrun];
 	const struct job *job = &c->job;
-	int go[2] = { -1, -1 }, rep[2] = { -1, -1 }, in = -1, ret = -1;
+	int go = -1, in = -1, ret = -1, keep[2], nkeep = 0;
 	struct buf path = BUF_INIT;
 	char **env = NULL, *hargv[3];
 	struct stat st;
@@ -319,10 +319,6 @@ static int start_job(struct worker *w, struct claim *c)
 		if ((in = args_fd(job)) < 0)
 			goto fail;
 	}
-	if (pipe2(go, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
-		error_errno("cannot create a pipe");
-		goto fail;
-	}
 	env = worker_environ(w->sp, job, r->attempt, NULL);
 	s = (struct sup){
 		.path = path.s ? path.s : job->argv.v[0],
@@ -330,55 +326,32 @@ static int start_job(struct worker *w, struct claim *c)
 		.env = env,
 		.cwd = job->cwd,
 		.search = !path.s,
-		.logfd = r->logfd, .go = go[0], .rep = rep[1], .in = in,
+		.logfd = r->logfd, .in = in,
 		.timeout_ms = job->timeout_ms,
 		.grace_ms = w->sp->cfg.kill_grace_ms,
-		.worker = getpid(),
 	};
-	/* The child ends with _exit or exec: our stdio buffers never reach it. */
-	r->pid = fork();
-	if (r->pid < 0) {
-		error_errno("cannot fork");
-		goto fail;
-	}
-	if (r->pid == 0) {
-		/* Keep the job's lock (held until all of it is dead) and our ends only. */
-		int keep[6] = { c->fd, r->logfd, go[0], rep[1] }, n = 4;
-
-		if (in >= 0)
-			keep[n++] = in;
-		if (r->qslot >= 0)
-			keep[n++] = r->qslot;
-		close_except(keep, n);
-		supervise(&s);
-	}
+	/* The supervisor holds the job's lock (until all of it is dead) and its queue's slot. */
+	keep[nkeep++] = c->fd;
+	if (r->qslot >= 0)
+		keep[nkeep++] = r->qslot;
+	r->pid = sup_start(&s, keep, nkeep, &go, &r->rep_fd);
 	worker_environ_free(env);
 	env = NULL;
-	close(go[0]);
-	close(rep[1]);
-	go[0] = rep[1] = -1;
-	if (in >= 0)
-		close(in);
-	in = -1;
-	r->rep_fd = rep[0];
-	rep[0] = -1;
+	if (r->pid < 0)
+		goto fail;
+	in = -1; /* the supervisor's now */
 	if (proc_stat(r->pid, NULL, &r->pid_start))
 		r->pid_start = -1;
 	if (append_start(w, r) || fold_new(w, c)) {
-		close(go[1]); /* the supervisor ends without running anything */
-		go[1] = -1;
-		r->unstarted = 1;
+		r->unstarted = 1; /* closing go: the supervisor ends without running anything */
 		w->errors++;
 	} else if (c->st.verdict != V_NONE) {
-		/* Cancelled between our claim and our start: never run it. */
-		close(go[1]);
-		go[1] = -1;
-	} else if (write(go[1], "g", 1) != 1) {
+		; /* cancelled between our claim and our start: never run it */
+	} else if (write(go, "g", 1) != 1) {
 		error_errno("cannot start job '%s'", job->id);
 		w->errors++;
 	}
-	if (go[1] >= 0)
-		close(go[1]);
+	close(go);
 	r->started = mono_ms();
 	w->nrun++;
 	ret = 0;
@@ -388,11 +361,8 @@ static int start_job(struct worker *w, struct claim *c)
 fail:
 	if (env)
 		worker_environ_free(env);
-	if (go[0] >= 0) close(go[0]);
-	if (go[1] >= 0) close(go[1]);
-	if (rep[0] >= 0) close(rep[0]);
-	if (rep[1] >= 0) close(rep[1]);
-	if (in >= 0) close(in);
+	if (in >= 0)
+		close(in);
 	if (r->logfd >= 0)
 		close(r->logfd);
 	if (r->qslot >= 0)

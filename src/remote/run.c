@@ -253,7 +253,7 @@ static int claim(struct remote *r)
 	struct rjob *j = &r->run[r->nrun];
 	struct pgrows rows;
 	const char *p[3] = { r->me, NULL, NULL };
-	int go[2] = { -1, -1 }, rep[2] = { -1, -1 }, tries = 0;
+	int go = -1, keep, tries = 0;
 	char why[200], **env = NULL, *dir = NULL, num[24], att[16];
 	int pr;
 	struct buf fields = BUF_INIT;
@@ -322,37 +322,26 @@ static int claim(struct remote *r)
 	pgrows_release(&rows);
 
 	j->logfd = f_openat(r->sp.fd, "tmp", O_TMPFILE | O_RDWR, 0600);
-	if (j->logfd < 0 || pipe2(go, O_CLOEXEC) || pipe2(rep, O_CLOEXEC)) {
-		error_errno("cannot set up job %s", j->job.id);
+	if (j->logfd < 0) {
+		error_errno("cannot create the output file of job %s", j->job.id);
 		goto fail;
 	}
 	fcntl(j->logfd, F_SETFL, O_RDWR | O_APPEND);
 	env = worker_environ(&r->sp, &j->job, j->attempt, "/dev/null");
 	s = (struct sup){
 		.path = j->job.argv.v[0], .argv = j->job.argv.v, .env = env, .cwd = dir,
-		.search = 1, .logfd = j->logfd, .go = go[0], .rep = rep[1], .in = -1,
+		.search = 1, .logfd = j->logfd, .in = -1,
 		.timeout_ms = j->job.timeout_ms, .grace_ms = r->sp.cfg.kill_grace_ms,
-		.worker = getpid(),
 	};
-	j->sup = fork();
-	if (j->sup < 0) {
-		error_errno("cannot fork");
-		goto fail;
-	}
-	if (j->sup == 0) {
-		/* The session's socket stays open here: its lock outlives us only with the job. */
-		int keep[5] = { pg_socket(r->pg), j->logfd, go[0], rep[1] };
-
-		close_except(keep, 4);
-		supervise(&s);
-	}
+	/* The session's socket stays open in the supervisor: its lock outlives us only with the job. */
+	keep = pg_socket(r->pg);
+	j->sup = sup_start(&s, &keep, 1, &go, &j->rep);
 	worker_environ_free(env);
 	env = NULL;
 	free(dir);
 	dir = NULL;
-	close(go[0]);
-	close(rep[1]);
-	j->rep = rep[0];
+	if (j->sup < 0)
+		goto fail;
 
 	jw_init(&w, &fields);
 	jw_obj(&w);
@@ -375,23 +364,17 @@ static int claim(struct remote *r)
 	} else {
 		if (strcmp(pgrows_get(&rows, 0, 0), "t"))
 			j->cancelling = j->unstarted = 1; /* cancelled before it ran */
-		else if (write(go[1], "g", 1) != 1)
+		else if (write(go, "g", 1) != 1)
 			error_errno("cannot start job %s", j->job.id);
 		pgrows_release(&rows);
 	}
-	close(go[1]);
+	close(go);
 	buf_release(&fields);
 	return 1;
 fail:
 	if (env)
 		worker_environ_free(env);
 	free(dir);
-	for (int i = 0; i < 2; i++) {
-		if (go[i] >= 0)
-			close(go[i]);
-		if (rep[i] >= 0)
-			close(rep[i]);
-	}
 	j->unstarted = 1;
 	j->rep = -1;
 	finish(r, j);
