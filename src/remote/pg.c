@@ -127,7 +127,7 @@ void pg_close(struct pg *pg)
 	free(pg);
 }
 
-static int take_rows(PGresult *res, struct pgrows *rows)
+static void take_rows(PGresult *res, struct pgrows *rows)
 {
 	int nr = PQntuples(res), nc = PQnfields(res);
 
@@ -138,7 +138,6 @@ static int take_rows(PGresult *res, struct pgrows *rows)
 		for (int k = 0; k < nc; k++)
 			rows->v[i * nc + k] = PQgetisnull(res, i, k) ? NULL :
 				xstrdup(PQgetvalue(res, i, k));
-	return 0;
 }
 
 void pg_answer_within(struct pg *pg, int64_t ms)
@@ -215,43 +214,36 @@ static void pg_fail(struct pg *pg, const char *what, PGresult *res)
 					   PQerrorMessage(pg->conn)));
 }
 
+/* The outcome of a query (sent: it went out): 0 with rows (when set), or -1 after a message. */
+static int outcome(struct pg *pg, const char *what, int sent, struct pgrows *rows)
+{
+	PGresult *res = sent ? pg_wait(pg) : NULL;
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int ret = 0;
+
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		pg_fail(pg, what, res);
+		ret = -1;
+	} else if (rows) {
+		take_rows(res, rows);
+	}
+	PQclear(res);
+	return ret;
+}
+
 int pg_exec(struct pg *pg, const char *what, const char *sql, int n, const char *const *params,
 	    struct pgrows *rows)
 {
-	PGresult *res = NULL;
-	ExecStatusType s;
-
 	if (rows)
 		*rows = (struct pgrows)PGROWS_INIT;
-	if (!pg->dead && PQsendQueryParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0))
-		res = pg_wait(pg);
-	s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		pg_fail(pg, what, res);
-		PQclear(res);
-		return -1;
-	}
-	if (rows)
-		take_rows(res, rows);
-	PQclear(res);
-	return 0;
+	return outcome(pg, what,
+		       !pg->dead && PQsendQueryParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0),
+		       rows);
 }
 
 int pg_script(struct pg *pg, const char *what, const char *sql)
 {
-	PGresult *res = NULL;
-	ExecStatusType s;
-
-	if (!pg->dead && PQsendQuery(pg->conn, sql))
-		res = pg_wait(pg);
-	s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		pg_fail(pg, what, res);
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
-	return 0;
+	return outcome(pg, what, !pg->dead && PQsendQuery(pg->conn, sql), NULL);
 }
 
 int pg_socket(struct pg *pg)
