@@ -2,12 +2,7 @@
 # q remote: forwarding to PostgreSQL, running, verdicts back, cancel,
 # retries, dependencies, keys across hosts, settings and errors.
 . "$(dirname "$0")/lib.sh"
-. "$TEST_DIR/pg.sh"
-export Q_EXEC_PATH=$TOP/bin
-[ -x "$TOP/bin/q-remote" ] || {
-	echo "1..0 # SKIP bin/q-remote is not built (libpq-dev missing)"
-	exit 0
-}
+. "$TEST_DIR/remote-lib.sh"
 
 # --- without a remote, and a bad one -------------------------------------------
 run_q remote status

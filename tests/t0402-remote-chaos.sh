@@ -10,12 +10,7 @@
 # QTEST_REMOTE_HOSTS hosts (3).  `make chaos-remote` runs 10,000 jobs.
 # TEST_SEED=S replays the random choices (the seed is printed).
 . "$(dirname "$0")/lib.sh"
-. "$TEST_DIR/pg.sh"
-export Q_EXEC_PATH=$TOP/bin
-[ -x "$TOP/bin/q-remote" ] || {
-	echo "1..0 # SKIP bin/q-remote is not built (libpq-dev missing)"
-	exit 0
-}
+. "$TEST_DIR/remote-lib.sh"
 
 jobs=120
 [ "${QTEST_SANITIZE:-}" != 1 ] || jobs=40

@@ -9,12 +9,7 @@
 # server failed or the packets are lost on the way.  Times are printed,
 # not asserted (bench/ is for performance).
 . "$(dirname "$0")/lib.sh"
-. "$TEST_DIR/pg.sh"
-export Q_EXEC_PATH=$TOP/bin
-[ -x "$TOP/bin/q-remote" ] || {
-	echo "1..0 # SKIP bin/q-remote is not built (libpq-dev missing)"
-	exit 0
-}
+. "$TEST_DIR/remote-lib.sh"
 
 pg_start
 export Q_REMOTE_URL
@@ -59,14 +54,21 @@ secs() {
 	printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
 }
 
+# start_long NAME: queue job.sh NAME and a worker, and wait until the job
+# runs: sets job (its id), worker (the worker's pid), old (its row).
+start_long() {
+	job=$(q add -- "$scratch/job.sh" "$R" "$1")
+	q_bg "w-$1" remote worker
+	worker=$bg_pid
+	wait_for "[ -s '$R/$1.pid' ]" 10
+	ok $? "a long job runs on a worker"
+	old=$(row "$job")
+}
+
 # --- a worker killed -9 while its job runs -----------------------------------
-a=$(q add -- "$scratch/job.sh" "$R" a)
-q_bg w1 remote worker
-w1=$bg_pid
-wait_for '[ -s "$R/a.pid" ]' 10
-ok $? "a long job runs on a worker"
+start_long a
+a=$job w1=$worker
 apid=$(cat "$R/a.pid")
-old=$(row "$a")
 like "$old" "^running [^ ]+/$w1/[0-9]+$" "the remote names the worker that runs it"
 backend=${old##*/}
 sup=$(sed 's/.*) //' "/proc/$apid/stat" | cut -d' ' -f2)
@@ -107,12 +109,8 @@ is "$(cat "$R/a.twice" 2>/dev/null)" "" "the two attempts never ran at once"
 
 # --- the same, while another host's worker waits for jobs (--watch) --------------
 # Nothing tells it that a worker died: it must look (q.rescue) on its own.
-b=$(q add -- "$scratch/job.sh" "$R" b)
-q_bg w4 remote worker
-w4=$bg_pid
-wait_for '[ -s "$R/b.pid" ]' 10
-ok $? "a long job runs on a worker"
-old=$(row "$b")
+start_long b
+b=$job w4=$worker
 mkdir -p "$scratch/watcher"
 Q_SPOOL=$scratch/watcher/spool "$Q" remote worker --watch >/dev/null 2>"$scratch/watcher.err" &
 watcher=$!
