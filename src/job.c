@@ -73,6 +73,17 @@ int id_prefix_valid(const char *s)
 	return 1;
 }
 
+int64_t id_time(const char *id)
+{
+	int64_t ms = 0;
+
+	if (!id_valid(id))
+		return -1;
+	for (int i = 0; i < 9; i++)
+		ms = ms * 32 + (strchr(b32, id[i]) - b32);
+	return ms;
+}
+
 void id_new(char out[ID_LEN + 1], int64_t ms)
 {
 	unsigned char r[4];

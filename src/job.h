@@ -113,6 +113,8 @@ int id_valid(const char *s);
 int id_prefix_valid(const char *s);
 /* A new id for time ms (spool-format.md, "Ids"). */
 void id_new(char out[ID_LEN + 1], int64_t ms);
+/* The time (ms) an id was made at, or -1 when id is not one. */
+int64_t id_time(const char *id);
 
 /* Is s a queue name or a label: 1-200 bytes of UTF-8, no control characters? */
 int queue_valid(const char *s);

@@ -109,6 +109,17 @@ char *xstrdup(const char *s)
 	return xstrndup(s, strlen(s));
 }
 
+char *path_join(const char *a, const char *b)
+{
+	struct buf p = BUF_INIT;
+
+	buf_adds(&p, a);
+	if (p.len && p.s[p.len - 1] != '/')
+		buf_addc(&p, '/');
+	buf_adds(&p, b);
+	return buf_detach(&p);
+}
+
 char *xstrndup(const char *s, size_t n)
 {
 	char *p = xmalloc(n + 1);

@@ -67,6 +67,8 @@ void buf_reset(struct buf *b);
 void buf_release(struct buf *b);
 /* Return the string (never NULL) and hand its ownership to the caller. */
 char *buf_detach(struct buf *b);
+/* a/b (malloc'd), with one slash between them. */
+char *path_join(const char *a, const char *b);
 
 /* snprintf that reports truncation: 0 on success, -1 (with error()). */
 int xsnprintf(char *dst, size_t n, const char *fmt, ...)

@@ -246,22 +246,6 @@ int remote_log(struct remote *r, int argc, char **argv)
 
 /* -------------------------------------------------- status and fsck */
 
-/* When id was made (its first 9 characters: ms since the epoch, base32). */
-static int64_t id_ms(const char *id)
-{
-	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-	int64_t ms = 0;
-
-	for (int i = 0; i < 9; i++) {
-		const char *c = strchr(alphabet, id[i]);
-
-		if (!c || !id[i])
-			return -1;
-		ms = ms * 32 + (c - alphabet);
-	}
-	return ms;
-}
-
 struct outbox {
 	long n;
 	int64_t oldest;
@@ -270,7 +254,7 @@ struct outbox {
 static int outbox_fn(struct spool *sp, const struct jobref *ref, void *arg)
 {
 	struct outbox *o = arg;
-	int64_t t = id_ms(ref->id);
+	int64_t t = id_time(ref->id);
 
 	o->n++;
 	if (t >= 0 && (o->oldest < 0 || t < o->oldest))

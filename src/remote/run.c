@@ -23,14 +23,6 @@
 
 /* ---------------------------------------------------------- worker */
 
-static char *join(const char *a, const char *b)
-{
-	struct buf p = BUF_INIT;
-
-	buf_addf(&p, "%s/%s", a, b);
-	return buf_detach(&p);
-}
-
 static struct rjob *find_run(struct remote *r, int64_t n)
 {
 	for (int i = 0; i < r->nrun; i++)
@@ -48,7 +40,7 @@ static char *run_dir(struct remote *r, const struct job *job, const char *origin
 	if (!strcmp(origin, r->origin) && !stat(job->cwd, &st) && S_ISDIR(st.st_mode))
 		return xstrdup(job->cwd);
 	if (rel) {
-		p = strcmp(rel, ".") ? join(r->sp.top, rel) : xstrdup(r->sp.top);
+		p = strcmp(rel, ".") ? path_join(r->sp.top, rel) : xstrdup(r->sp.top);
 		if (!stat(p, &st) && S_ISDIR(st.st_mode))
 			return p;
 		free(p);
@@ -621,7 +613,7 @@ int remote_worker(struct remote *r, const struct wopts *o)
 	r->jobs = o->jobs;
 	listen_again(r);
 	if (o->watch) {
-		char *pend = join(r->sp.path, "pending");
+		char *pend = path_join(r->sp.path, "pending");
 
 		ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (ino >= 0) {

@@ -67,17 +67,6 @@ void jobref_name(const struct jobref *ref, char *out, size_t n)
 
 /* ---------------------------------------------------------- discovery */
 
-static char *path_join(const char *a, const char *b)
-{
-	struct buf p = BUF_INIT;
-
-	buf_adds(&p, a);
-	if (p.len && p.s[p.len - 1] != '/')
-		buf_addc(&p, '/');
-	buf_adds(&p, b);
-	return buf_detach(&p);
-}
-
 static char *dirname_of(const char *p)
 {
 	const char *slash = strrchr(p, '/');

@@ -428,6 +428,10 @@ static void test_ids(void)
 	ok(!strncmp(b, "000000001", 9) && strcmp(a, b) < 0, "id_new(1) sorts after id_new(0)");
 	id_new(a, 35184372088831LL); /* 2^45 - 1, in the year 3084 */
 	ok(!strncmp(a, "zzzzzzzzz", 9) && id_valid(a), "id_new(2^45-1): %s", a);
+	is_int(id_time(a), 35184372088831LL, "id_time reads the time back: %s", a);
+	id_new(a, T_2026);
+	is_int(id_time(a), T_2026, "id_time of an id of 2026");
+	is_int(id_time("not-an-id"), -1, "id_time of something else: -1");
 	{
 		int sorted = 1;
 
