@@ -242,6 +242,27 @@ void event_begin(struct jw *w, struct buf *b, const char *event)
 	jw_str(w, event);
 }
 
+void event_exit_fields(struct jw *w, int attempt, int code, int sig, const char *error,
+		       int64_t output_size, int result, const char *result_error)
+{
+	jw_key(w, "attempt");
+	jw_int(w, attempt);
+	jw_key(w, "exit_code");
+	jw_int_or_null(w, code, code < 0);
+	jw_key(w, "signal");
+	jw_int_or_null(w, sig, !sig);
+	jw_key(w, "error");
+	jw_str(w, error);
+	jw_key(w, "output_size");
+	jw_int(w, output_size);
+	jw_key(w, "result");
+	jw_bool(w, result);
+	if (result_error && *result_error) {
+		jw_key(w, "result_error");
+		jw_str(w, result_error);
+	}
+}
+
 void event_end(struct jw *w)
 {
 	jw_obj_end(w);

@@ -77,5 +77,12 @@ enum verdict verdict_parse(const char *s);    /* V_NONE if not final */
  */
 void event_begin(struct jw *w, struct buf *b, const char *event);
 void event_end(struct jw *w);
+/*
+ * The fields of an `exit` event: attempt, exit_code (-1: null), signal
+ * (0: null), error, output_size, result (whether it left one), and
+ * result_error when set.
+ */
+void event_exit_fields(struct jw *w, int attempt, int code, int sig, const char *error,
+		       int64_t output_size, int result, const char *result_error);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "proc.h"
 #include "util.h"
 
@@ -325,4 +326,24 @@ pid_t sup_start(struct sup *s, const int *keep, int n, int *go, int *rep)
 	*go = g[1];
 	*rep = r[0];
 	return pid;
+}
+
+const char *sup_outcome(const struct sup_msg *done, int status, const char *unrun, int *code,
+			int *sig)
+{
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	*sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	if (!done->kind && WIFEXITED(status)) {
+		*code = -1; /* the supervisor ended before the go: nothing ran */
+		return unrun;
+	}
+	if (done->spawn_errno)
+		return "spawn_failed";
+	if (done->timed_out)
+		return "timeout";
+	if (*sig)
+		return "signal";
+	if (*code == EXIT_TEMPFAIL)
+		return "tempfail";
+	return *code ? "nonzero_exit" : NULL;
 }

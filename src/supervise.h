@@ -76,6 +76,17 @@ struct sup {
  * closed.  -1 after a message, with nothing left open but s->in.
  */
 #define SUP_KEEP_MAX 4
+
+/*
+ * How an attempt ended, from its supervisor's last report (done; kind 0
+ * when none came) and wait status: *code its exit status (-1: none),
+ * *sig the signal that ended it (0: none).  Returns the error of its
+ * exit event: NULL (exit 0), spawn_failed, timeout, signal, tempfail,
+ * nonzero_exit, or unrun when the command never ran (no go, or a
+ * supervisor that could not start).
+ */
+const char *sup_outcome(const struct sup_msg *done, int status, const char *unrun, int *code,
+			int *sig);
 pid_t sup_start(struct sup *s, const int *keep, int n, int *go, int *rep);
 
 #endif

@@ -471,7 +471,7 @@ static void finish_job(struct worker *w, struct running *r)
 	struct claim *c = &r->c;
 	const struct job *job = &c->job;
 	struct sup_msg done = { 0, 0, r->sup_status, 0, 0 };
-	int code = -1, sig = 0, status, stored = 0;
+	int code = -1, sig = 0, stored = 0;
 	const char *err = NULL, *final = NULL;
 	struct buf b = BUF_INIT, res = BUF_INIT;
 	char rwhy[200] = "";
@@ -490,25 +490,8 @@ static void finish_job(struct worker *w, struct running *r)
 			w->errors++;
 		goto out;
 	}
-	status = done.status;
-	if (WIFEXITED(status))
-		code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		sig = WTERMSIG(status);
-	if (!done.kind && WIFEXITED(status)) {
-		/* The supervisor ended before the go: nothing ran. */
-		code = -1;
-		err = c->st.verdict == V_CANCELLED ? "cancelled" : "spawn_failed";
-	} else if (done.spawn_errno)
-		err = "spawn_failed";
-	else if (done.timed_out)
-		err = "timeout";
-	else if (sig)
-		err = "signal";
-	else if (code == EXIT_TEMPFAIL)
-		err = "tempfail";
-	else if (code != 0)
-		err = "nonzero_exit";
+	err = sup_outcome(&done, done.status,
+			  c->st.verdict == V_CANCELLED ? "cancelled" : "spawn_failed", &code, &sig);
 
 	now = now_ms();
 	if (spool_result_take(w->sp, job->id, &res, rwhy, sizeof(rwhy))) {
@@ -542,28 +525,7 @@ static void finish_job(struct worker *w, struct running *r)
 	 * fails, recovery still knows how the command ended.
 	 */
 	event_begin(&j, &b, "exit");
-	jw_key(&j, "attempt");
-	jw_int(&j, r->attempt);
-	jw_key(&j, "exit_code");
-	if (code >= 0)
-		jw_int(&j, code);
-	else
-		jw_null(&j);
-	jw_key(&j, "signal");
-	if (sig)
-		jw_int(&j, sig);
-	else
-		jw_null(&j);
-	jw_key(&j, "error");
-	jw_str(&j, err);
-	jw_key(&j, "output_size");
-	jw_int(&j, size);
-	jw_key(&j, "result");
-	jw_bool(&j, stored);
-	if (rwhy[0]) {
-		jw_key(&j, "result_error");
-		jw_str(&j, rwhy);
-	}
+	event_exit_fields(&j, r->attempt, code, sig, err, size, stored, rwhy);
 	event_end(&j);
 	if (append_event(w, c, &b, 0))
 		w->errors++;

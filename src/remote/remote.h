@@ -36,7 +36,7 @@ struct rjob {
 	int capped;             /* past remote.output_max: the rest is dropped */
 	int cancelling;
 	struct sup_msg done;
-	int got_done, sup_status, unstarted;
+	int got_done, sup_status;
 	const char *refused;    /* not run: invalid (fails), or for another q (back later) */
 };
 

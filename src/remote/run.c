@@ -119,8 +119,8 @@ static void unlock_job(struct remote *r, int64_t n)
 static void finish(struct remote *r, struct rjob *j)
 {
 	const struct job *job = &j->job;
-	int code = -1, sig = 0, status = j->sup_status, stored = 0;
-	const char *err = NULL, *outcome;
+	int code = -1, sig = 0, stored = 0;
+	const char *err, *outcome;
 	struct buf ev = BUF_INIT, res = BUF_INIT;
 	char n[24], att[16], wait[24], rwhy[200] = "";
 	int64_t until = -1, now = now_ms();
@@ -128,29 +128,11 @@ static void finish(struct remote *r, struct rjob *j)
 	struct stat st;
 	struct jw w;
 
-	if (j->got_done)
-		status = j->done.status;
-	if (WIFEXITED(status))
-		code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		sig = WTERMSIG(status);
-	if (j->refused) {
-		code = -1;
+	if (j->refused)
 		err = !strcmp(j->refused, "foreign") ? "tempfail" : "invalid_job";
-	} else if (j->unstarted || (!j->done.kind && WIFEXITED(status))) {
-		code = -1;
-		err = j->cancelling ? "cancelled" : "spawn_failed";
-	} else if (j->done.spawn_errno) {
-		err = "spawn_failed";
-	} else if (j->done.timed_out) {
-		err = "timeout";
-	} else if (sig) {
-		err = "signal";
-	} else if (code == EXIT_TEMPFAIL) {
-		err = "tempfail";
-	} else if (code != 0) {
-		err = "nonzero_exit";
-	}
+	else
+		err = sup_outcome(&j->done, j->got_done ? j->done.status : j->sup_status,
+				  j->cancelling ? "cancelled" : "spawn_failed", &code, &sig);
 	if (j->refused)
 		; /* nothing ran: no result to take */
 	else if (spool_result_take(&r->sp, job->id, &res, rwhy, sizeof(rwhy)))
@@ -182,22 +164,8 @@ static void finish(struct remote *r, struct rjob *j)
 
 	jw_init(&w, &ev);
 	jw_obj(&w);
-	jw_key(&w, "attempt");
-	jw_int(&w, j->attempt);
-	jw_key(&w, "exit_code");
-	jw_int_or_null(&w, code, code < 0);
-	jw_key(&w, "signal");
-	jw_int_or_null(&w, sig, !sig);
-	jw_key(&w, "error");
-	jw_str(&w, err);
-	jw_key(&w, "output_size");
-	jw_int(&w, j->logfd >= 0 && !fstat(j->logfd, &st) ? st.st_size : 0);
-	jw_key(&w, "result");
-	jw_bool(&w, stored);
-	if (rwhy[0]) {
-		jw_key(&w, "result_error");
-		jw_str(&w, rwhy);
-	}
+	event_exit_fields(&w, j->attempt, code, sig, err,
+			  j->logfd >= 0 && !fstat(j->logfd, &st) ? st.st_size : 0, stored, rwhy);
 	jw_key(&w, "host");
 	jw_str(&w, r->me);
 	jw_obj_end(&w);
@@ -300,7 +268,6 @@ static int claim(struct remote *r)
 		 * q (or another type) goes back for a minute, costing no attempt,
 		 * for a host that can run it.
 		 */
-		j->unstarted = 1;
 		j->logfd = -1;
 		j->refused = pr == JOB_FOREIGN ? "foreign" : "invalid";
 		spool_note(&r->sp, "remote job %s/%s: cannot run here: %s", j->origin,
@@ -351,11 +318,11 @@ static int claim(struct remote *r)
 	p[2] = fields.s;
 	if (pg_exec(r->pg, "cannot record a job's start", "SELECT q.start($1, $2, $3::jsonb)", 3, p,
 		    &rows)) {
+		/* No go: the supervisor ends with nothing run. */
 		r->lost = !pg_alive(r->pg);
-		j->unstarted = 1;
 	} else {
 		if (strcmp(pgrows_get(&rows, 0, 0), "t"))
-			j->cancelling = j->unstarted = 1; /* cancelled before it ran */
+			j->cancelling = 1; /* cancelled before it ran */
 		else if (write(go, "g", 1) != 1)
 			error_errno("cannot start job %s", j->job.id);
 		pgrows_release(&rows);
@@ -367,9 +334,8 @@ fail:
 	if (env)
 		worker_environ_free(env);
 	free(dir);
-	j->unstarted = 1;
 	j->rep = -1;
-	finish(r, j);
+	finish(r, j); /* no supervisor: nothing ran (spawn_failed) */
 	return -1;
 }
 
