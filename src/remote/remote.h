@@ -51,7 +51,7 @@ struct remote {
 	int resend;             /* forwarded/ may hold unsent jobs: look (at start, after errors) */
 	int64_t local_due;      /* when the spool's next scheduled job is due (wall ms), or -1 */
 	int64_t gc_at;          /* when this process last asked for the remote's gc (mono ms) */
-	long forwarded, mirrored, completed, failed;
+	long forwarded, mirrored;   /* by this process (q remote sync says so) */
 };
 
 /* The schema's migrations, in order, NULL-terminated (schema.c). */

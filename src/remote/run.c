@@ -178,16 +178,10 @@ static void finish(struct remote *r, struct rjob *j)
 		if (!r->lost &&
 		    !pg_exec(r->pg, "cannot record a job's end",
 			     "SELECT q.finish($1, $2, $3::jsonb, $4, $5, $6, $7)", 7, p, &rows)) {
-			const char *to = pgrows_get(&rows, 0, 0);
-
-			if (!to)
+			if (!pgrows_get(&rows, 0, 0))
 				spool_note(&r->sp, "remote job %s/%s: attempt %d was recovered by another "
 					   "worker before it ended; its end is not recorded", j->origin,
 					   job->id, j->attempt);
-			else if (!strcmp(to, "completed"))
-				r->completed++;
-			else if (strcmp(to, "deferred"))
-				r->failed++;
 			pgrows_release(&rows);
 			unlock_job(r, j->n);
 		} else {
