@@ -394,6 +394,30 @@ static int cancel_running(struct spool *sp, struct jobref *ref)
 	return OP_OK;
 }
 
+int op_remote_exec(int argc, char **argv)
+{
+	struct buf path = BUF_INIT;
+	char **av = xcalloc(argc + 2, sizeof(*av)), self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	/* So q-remote starts this q for what is q's (job.on_finish calls). */
+	if (n > 0 && !memmem(self, n, " (deleted)", 10)) {
+		self[n] = '\0';
+		setenv("Q_BIN", self, 1);
+	}
+	buf_addf(&path, "%s/q-remote", worker_exec_dir());
+	av[0] = path.s;
+	for (int i = 0; i < argc; i++)
+		av[i + 1] = argv[i];
+	fflush(NULL);
+	execv(path.s, av);
+	error("cannot run '%s': %s%s", path.s, strerror(errno),
+	      errno == ENOENT ? " (built when libpq is there: contrib/install-deps helpers)" : "");
+	free(av);
+	buf_release(&path);
+	return EXIT_RUNTIME;
+}
+
 /*
  * Run q-remote CMD [ID] on this spool and wait, at most limit_ms (-1:
  * no limit; then it is killed): its exit status, or -1.  Its standard
@@ -404,33 +428,21 @@ static int run_remote(struct spool *sp, const char *cmd, const char *id, int qui
 		      int64_t limit_ms)
 {
 	int64_t end = limit_ms < 0 ? -1 : mono_ms() + limit_ms;
-	struct buf path = BUF_INIT;
 	int status = 0;
 	pid_t pid;
 
-	buf_addf(&path, "%s/q-remote", worker_exec_dir());
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		char *av[] = { path.s, (char *)cmd, (char *)id, NULL };
+		char *av[] = { (char *)cmd, (char *)id };
 		int null = quiet ? open("/dev/null", O_WRONLY) : -1;
-
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 		dup2(null >= 0 ? null : 2, 1);
 		if (null >= 0)
 			dup2(null, 2);
 		setenv("Q_SPOOL", sp->path, 1);
-		if (n > 0) {
-			self[n] = '\0';
-			setenv("Q_BIN", self, 1);
-		}
-		execv(path.s, av);
-		error("cannot run '%s': %s", path.s, strerror(errno));
-		_exit(EXIT_RUNTIME);
+		_exit(op_remote_exec(id ? 2 : 1, av));
 	}
-	buf_release(&path);
 	if (pid < 0)
 		return error_errno("cannot fork");
 	for (;;) {

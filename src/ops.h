@@ -95,6 +95,12 @@ void op_spawn_worker(struct spool *sp);
 /* Start a detached q notify, to make the job.on_finish calls jobs owe. */
 void op_spawn_notifier(struct spool *sp);
 /*
+ * Run the helper q-remote with argv (argc words: its command, then its
+ * arguments) in place of this process, telling it this q's path
+ * ($Q_BIN).  Returns only when it cannot (EXIT_RUNTIME, said).
+ */
+int op_remote_exec(int argc, char **argv);
+/*
  * With a remote and jobs in forwarded/: bring back the verdicts the
  * database has for them (q remote sync --verdicts; at most 3 s, quiet:
  * an unreachable remote leaves the spool as it is).  For readers that

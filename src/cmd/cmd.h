@@ -126,8 +126,6 @@ int jobopts_submit(struct jobopts *o, const char *cmd);
 int cmd_add(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
-/* Run q-remote with argv (argc words, from its command on); returns only on failure. */
-int remote_exec(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -128,7 +128,7 @@ int cmd_show(int argc, char **argv)
 		char *av[] = { "show", json ? "--json" : ref.id, ref.id };
 
 		spool_release(&sp);
-		return remote_exec(json ? 3 : 2, av);
+		return op_remote_exec(json ? 3 : 2, av);
 	}
 	if ((ret = view_load(&sp, &ref, &v))) {
 		spool_release(&sp);
@@ -288,7 +288,7 @@ static int cat_file(int argc, char **argv, const char *cmd, const char *ext, int
 		char *av[] = { "log", refs[0].id };
 
 		spool_release(&sp);
-		ret = remote_exec(2, av);
+		ret = op_remote_exec(2, av);
 		goto out;
 	}
 	ret = print_logs(&sp, refs, ids.n, ext, follow);

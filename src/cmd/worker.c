@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
 #include "worker.h"
 
 enum { O_ONCE = 1, O_WATCH, O_JOBS, O_LOCAL };
@@ -84,7 +85,7 @@ int cmd_worker(int argc, char **argv)
 	local = local || (!o.watch && spool_paused(&sp));
 	spool_release(&sp);
 	if (!local && ret == EXIT_OK)
-		return remote_exec(rargc, rargv);
+		return op_remote_exec(rargc, rargv);
 	return ret;
 }
 
