@@ -57,6 +57,12 @@ int ref_dir(struct spool *sp, const struct jobref *ref, int create, int *owned, 
 	    size_t n);
 /* The logs/B directory of id (created when create is set), or -1. */
 int logs_bucket(struct spool *sp, const char *id, int create);
+/*
+ * Replace logs/B/ID.EXT (d: logs/B) with text: a new file, synced,
+ * renamed over it (the directory is the caller's to sync).  0, or -1
+ * after a message.
+ */
+int log_replace(int d, const char *id, const char *ext, const struct buf *text);
 
 /* Parse a pending/deferred name "P-ID" into ref->prio and ref->id. */
 int parse_prio_name(const char *name, struct jobref *ref);

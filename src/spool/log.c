@@ -156,10 +156,31 @@ int spool_load_events(struct spool *sp, const char *id, struct jobstate *st)
 	return r;
 }
 
+int log_replace(int d, const char *id, const char *ext, const struct buf *text)
+{
+	char name[ID_LEN + 16], tmp[ID_LEN + 40];
+	int fd, ret = -1;
+
+	snprintf(name, sizeof(name), "%s.%s", id, ext);
+	snprintf(tmp, sizeof(tmp), "%s.%s.%ld", id, ext, (long)getpid());
+	/* Named by our pid: one left there is a dead process's, gone now. */
+	fd = f_openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return error_errno("cannot create 'logs/%.*s/%s'", BUCKET_LEN, id, tmp);
+	if (f_write_all(fd, text->s ? text->s : "", text->len) || f_fsync(fd) ||
+	    f_rename(d, tmp, d, name, 0)) {
+		error_errno("cannot write 'logs/%.*s/%s'", BUCKET_LEN, id, name);
+		f_unlinkat(d, tmp, 0);
+	} else {
+		ret = 0;
+	}
+	close(fd);
+	return ret;
+}
+
 int spool_events_rewrite(struct spool *sp, const char *id)
 {
-	int d = bucket(sp, id, 0), in = spool_open_log(sp, id, "events", O_RDONLY), out = -1, ret = -1;
-	char name[ID_LEN + 16], tmp[ID_LEN + 32];
+	int d = bucket(sp, id, 0), in = spool_open_log(sp, id, "events", O_RDONLY), ret = -1;
 	struct buf b = BUF_INIT, keep = BUF_INIT;
 	const char *p, *e;
 
@@ -184,25 +205,16 @@ int spool_events_rewrite(struct spool *sp, const char *id)
 		}
 		p = nl + 1;
 	}
-	snprintf(name, sizeof(name), "%s.events", id);
-	snprintf(tmp, sizeof(tmp), "%s.events.%ld", id, (long)getpid());
-	out = f_openat(d, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (out < 0) {
-		error_errno("cannot create 'logs/%.*s/%s'", BUCKET_LEN, id, tmp);
+	if (log_replace(d, id, "events", &keep))
 		goto out;
-	}
-	if (f_write_all(out, keep.s ? keep.s : "", keep.len) || f_fsync(out) ||
-	    f_rename(d, tmp, d, name, 0) || f_fsync(d)) {
-		error_errno("cannot rewrite 'logs/%.*s/%s'", BUCKET_LEN, id, name);
-		f_unlinkat(d, tmp, 0);
+	if (f_fsync(d)) {
+		error_errno("cannot sync 'logs/%.*s'", BUCKET_LEN, id);
 		goto out;
 	}
 	ret = 0;
 out:
 	if (in >= 0)
 		close(in);
-	if (out >= 0)
-		close(out);
 	buf_release(&b);
 	buf_release(&keep);
 	return ret;

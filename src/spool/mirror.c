@@ -12,28 +12,6 @@
 
 #include "json.h"
 
-/* Replace logs/B/ID.EXT with text: an unnamed file, synced, renamed over it. */
-static int replace_log(int d, const char *id, const char *ext, const struct buf *text)
-{
-	char name[ID_LEN + 16], tmp[ID_LEN + 40];
-	int fd, ret = -1;
-
-	snprintf(name, sizeof(name), "%s.%s", id, ext);
-	snprintf(tmp, sizeof(tmp), "%s.%s.%ld", id, ext, (long)getpid());
-	fd = f_openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return error_errno("cannot create 'logs/%.*s/%s'", BUCKET_LEN, id, tmp);
-	if (f_write_all(fd, text->s ? text->s : "", text->len) || f_fsync(fd) ||
-	    f_rename(d, tmp, d, name, 0)) {
-		error_errno("cannot write 'logs/%.*s/%s'", BUCKET_LEN, id, name);
-		f_unlinkat(d, tmp, 0);
-	} else {
-		ret = 0;
-	}
-	close(fd);
-	return ret;
-}
-
 /* The log's lines up to and including its last `forwarded` event (all if none): 1 if found. */
 static int local_part(const struct buf *log, struct buf *out)
 {
@@ -98,8 +76,8 @@ int spool_mirror(struct spool *sp, struct jobref *ref, int fd, enum state to,
 	if (text.len && text.s[text.len - 1] != '\n')
 		buf_addc(&text, '\n');
 	buf_add(&text, events->s ? events->s : "", events->len);
-	if (replace_log(d, ref->id, "out", out) || (result->len &&
-	    spool_result_store(sp, ref->id, result)) || replace_log(d, ref->id, "events", &text))
+	if (log_replace(d, ref->id, "out", out) || (result->len &&
+	    spool_result_store(sp, ref->id, result)) || log_replace(d, ref->id, "events", &text))
 		goto out;
 	if (f_fsync(d)) {
 		error_errno("cannot sync 'logs/%.*s'", BUCKET_LEN, ref->id);
