@@ -284,6 +284,24 @@ static int fsck_staged(const char *name, void *arg)
 	return 0;
 }
 
+
+/*
+ * Is ref's file still where the listing saw it?  A worker that moved the
+ * job between two directory reads makes it seem to be in both.
+ */
+static int still_there(struct spool *sp, const struct jobref *ref)
+{
+	char name[NAME_LEN];
+	int owned, d = ref_dir(sp, ref, 0, &owned, name, sizeof(name)), r;
+
+	if (d < 0)
+		return 0;
+	r = !fstatat(d, name, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW);
+	if (owned >= 0)
+		close(owned);
+	return r;
+}
+
 int spool_fsck(struct spool *sp, int repair, void (*report)(const char *msg, void *arg), void *arg)
 {
 	struct fsck_ctx f = { sp, 0, repair, NULL, 0, -1, NULL, 0, report, arg };
@@ -305,7 +323,8 @@ int spool_fsck(struct spool *sp, int repair, void (*report)(const char *msg, voi
 	if (f.nseen)
 		qsort(f.seen, f.nseen, sizeof(*f.seen), jobref_cmp);
 	for (int i = 1; i < f.nseen; i++)
-		if (!strcmp(f.seen[i].id, f.seen[i - 1].id))
+		if (!strcmp(f.seen[i].id, f.seen[i - 1].id) && still_there(sp, &f.seen[i - 1]) &&
+		    still_there(sp, &f.seen[i]))
 			problem(&f, "job '%s' is both %s and %s", f.seen[i].id,
 				states[f.seen[i - 1].state].dir, states[f.seen[i].state].dir);
 	free(f.seen);
