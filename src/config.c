@@ -37,6 +37,7 @@ static const struct key {
 	{ "worker.jobs", K_POS, offsetof(struct config, worker_jobs) },
 	{ "worker.linger", K_DUR, offsetof(struct config, linger_ms) },
 	{ "worker.idle", K_DUR, offsetof(struct config, idle_ms) },
+	{ "worker.stay", K_DUR, offsetof(struct config, stay_ms) },
 	{ "gc.completed", K_DUR, offsetof(struct config, gc_completed_ms) },
 	{ "gc.failed", K_DUR, offsetof(struct config, gc_failed_ms) },
 	{ "gc.interval", K_DUR, offsetof(struct config, gc_interval_ms) },
@@ -74,6 +75,7 @@ void config_defaults(struct config *c)
 	c->worker_jobs = 1;
 	c->linger_ms = 60000;
 	c->idle_ms = 300000;
+	c->stay_ms = 1000;
 	c->gc_completed_ms = 86400000;
 	c->gc_failed_ms = 7 * 86400000LL;
 	c->gc_interval_ms = 3600000;

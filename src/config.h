@@ -33,6 +33,7 @@ struct config {
 	int64_t worker_jobs;      /* worker.jobs */
 	int64_t linger_ms;        /* worker.linger */
 	int64_t idle_ms;          /* worker.idle */
+	int64_t stay_ms;          /* worker.stay */
 	int64_t gc_completed_ms;  /* gc.completed */
 	int64_t gc_failed_ms;     /* gc.failed */
 	int64_t gc_interval_ms;   /* gc.interval */

@@ -614,8 +614,8 @@ void op_kick(struct spool *sp)
 
 const char *op_q_path;
 
-/* Start a detached q COMMAND: double fork, new session, no fds but 0-2 (and keep at 3). */
-static void spawn_q(struct spool *sp, const char *cmd, int keep)
+/* Start a detached q COMMAND [ARG]: double fork, new session, no fds but 0-2 (and keep at 3). */
+static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep)
 {
 	char self[PATH_MAX] = "";
 	ssize_t n = op_q_path ? 0 : readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -663,9 +663,9 @@ static void spawn_q(struct spool *sp, const char *cmd, int keep)
 		setenv("Q_SPOOL", sp->path, 1);
 		/* By its path, so that ps and top show it as q, not as exe. */
 		if (self[0])
-			execl(self, "q", cmd, (char *)NULL);
+			execl(self, "q", cmd, arg, (char *)NULL);
 		if (!op_q_path)
-			execl("/proc/self/exe", "q", cmd, (char *)NULL);
+			execl("/proc/self/exe", "q", cmd, arg, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -681,16 +681,20 @@ static void spawn_q(struct spool *sp, const char *cmd, int keep)
  */
 void op_spawn_worker(struct spool *sp)
 {
-	int slot = spool_slot(sp, (int)sp->cfg.worker_max);
+	int slot;
 
+	/* A worker stays for new jobs (slots/idle): it sees this one. */
+	if (spool_stayer(sp))
+		return;
+	slot = spool_slot(sp, (int)sp->cfg.worker_max);
 	if (slot == -2)
 		return;
-	spawn_q(sp, "worker", slot);
+	spawn_q(sp, "worker", "--stay", slot);
 	if (slot >= 0)
 		close(slot); /* the worker's copy holds the lock */
 }
 
 void op_spawn_notifier(struct spool *sp)
 {
-	spawn_q(sp, "notify", -1);
+	spawn_q(sp, "notify", NULL, -1);
 }

@@ -49,10 +49,11 @@ const struct cmd commands[] = {
 	  "    --manual            queue only; q push or q worker runs it\n"
 	  "    --json              print {\"id\":...,\"duplicate\":...}\n"
 	  "    --batch             one JSON array of strings (argv) per line of standard input" },
-	{ "worker", cmd_worker, "q worker [--once] [--watch] [-j N] [--local]",
+	{ "worker", cmd_worker, "q worker [--once | --watch | --stay] [-j N] [--local]",
 	  "run queued jobs, then exit",
 	  "    --once              exit as soon as nothing is runnable (no waiting)\n"
 	  "    --watch             wait for new jobs (inotify) until worker.idle passes\n"
+	  "    --stay              wait worker.stay for new jobs before exiting (q add's workers)\n"
 	  "-j, --jobs N            run N jobs at once (worker.jobs)\n"
 	  "    --local             with remote.url set: only this spool's own jobs, no q remote worker" },
 	{ "push", cmd_push, "q push", "run every runnable job now, in the foreground", "" },

@@ -28,6 +28,8 @@
 
 #define BATCH 1024
 #define MAX_JOBS 256
+/* How long a busy stayer keeps slots/idle after starting a job (see stay()). */
+#define STAY_BUSY_MS 20
 /* A helper's retry_after is honoured up to a day ahead. */
 #define RETRY_AFTER_MAX (24 * 3600 * 1000LL)
 
@@ -68,6 +70,9 @@ struct worker {
 	int promoted, waiting;          /* promote() has run; jobs were left in waiting/ */
 	int64_t deferred_mtime, waiting_mtime;
 	struct strv noted;              /* reasons already in spool.log */
+	int idle;                       /* slots/idle, held while staying; -1 */
+	int ino;                        /* inotify on pending/ (--watch, staying); -1 */
+	int64_t started_at;             /* monotonic ms of the last job started */
 };
 
 const char *worker_exec_dir(void)
@@ -292,6 +297,7 @@ static int start_job(struct worker *w, struct claim *c)
 	r->c = *c;
 	c = &r->c;
 	r->attempt = c->st.attempts + 1;
+	w->started_at = mono_ms();
 	r->rep_fd = -1;
 	r->qslot = w->qslot;
 	w->qslot = -1;
@@ -774,6 +780,15 @@ static int take(struct worker *w, const char *name)
 	return 0;
 }
 
+/* No longer staying (see stay()): let slots/idle go. */
+static void unstay(struct worker *w)
+{
+	if (w->idle >= 0) {
+		close(w->idle);
+		w->idle = -1;
+	}
+}
+
 /* Claim and start jobs until the slots are full or nothing is runnable. */
 static int fill(struct worker *w)
 {
@@ -811,6 +826,30 @@ static int pending_nonempty(struct worker *w)
 	return spool_scan_pending(w->sp, one, 1, &total, skip_name, w) > 0;
 }
 
+/* An inotify descriptor on pending/ (and the spool) in w->ino, once: 0, or -1 (errno). */
+static int watch_pending(struct worker *w)
+{
+	struct buf p = BUF_INIT;
+	int e;
+
+	if (w->ino >= 0)
+		return 0;
+	w->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	buf_addf(&p, "%s/pending", w->sp->path);
+	if (w->ino >= 0 && inotify_add_watch(w->ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) >= 0 &&
+	    inotify_add_watch(w->ino, w->sp->path, IN_DELETE | IN_ONLYDIR) >= 0) {
+		buf_release(&p);
+		return 0;
+	}
+	e = errno;
+	if (w->ino >= 0)
+		close(w->ino);
+	w->ino = -1;
+	buf_release(&p);
+	errno = e;
+	return -1;
+}
+
 /* Wait on inotify for a change in pending/ (or the spool), at most ms. */
 static int watch_wait(int ino, int64_t ms)
 {
@@ -827,7 +866,54 @@ static int watch_wait(int ino, int64_t ms)
 	return r;
 }
 
-static int run_loop(struct worker *w, int ino)
+/*
+ * Nothing to run and nothing running: a worker q add started stays
+ * worker.stay for new jobs, so that adds in quick succession start no
+ * worker each.  One worker stays at a time, holding slots/idle (which
+ * q add looks at) and its slot; the others go.  The watch on pending/
+ * is set before the first look that follows taking the lock, so a job
+ * added while the lock is held is either seen by that look or wakes
+ * the poll; after the lock is let go, worker_run looks at pending/ once
+ * more.  Returns 1 to go round (look again), 0 to leave.
+ */
+static int stay(struct worker *w, int64_t idle_since)
+{
+	int64_t left = w->sp->cfg.stay_ms - (mono_ms() - idle_since), due;
+
+	if (left <= 0)
+		return 0;
+	if (w->idle < 0) {
+		w->idle = spool_idle_lock(w->sp);
+		if (w->idle >= 0 && watch_pending(w) == 0)
+			return 1;
+		if (w->idle >= 0)
+			close(w->idle);
+		w->idle = -1;
+		return 0;
+	}
+	due = w->next_due >= 0 ? w->next_due - now_ms() : -1;
+	if (due >= 0 && due < left)
+		left = due;
+	watch_wait(w->ino, left);
+	return 1;
+}
+
+/*
+ * A stayer whose last job has run STAY_BUSY_MS: adds since started no
+ * worker (slots/idle was held), so from now on they start their own,
+ * and what came meanwhile is run here if this worker has room, else by
+ * a worker started for it (when a slot is free).
+ */
+static void stay_busy(struct worker *w)
+{
+	unstay(w);
+	if (w->nrun < w->max)
+		w->pos = w->nbatch; /* fill() looks at pending/ afresh */
+	else if (w->o->kick && pending_nonempty(w))
+		w->o->kick(w->sp);
+}
+
+static int run_loop(struct worker *w)
 {
 	int64_t idle_since = mono_ms();
 
@@ -870,6 +956,16 @@ static int run_loop(struct worker *w, int ino)
 		now = mono_ms();
 		if (w->nrun) {
 			wait = orphans_pending(w) ? 50 : -1;
+			if (w->idle >= 0) {
+				int64_t t = w->started_at + STAY_BUSY_MS - now;
+
+				if (t <= 0) {
+					stay_busy(w);
+					continue;
+				}
+				if (wait < 0 || t < wait)
+					wait = t;
+			}
 			if (w->nrun < w->max && w->next_due >= 0) {
 				int64_t d = w->next_due - now_ms();
 
@@ -898,13 +994,18 @@ static int run_loop(struct worker *w, int ino)
 		if (w->nbatch > 0 && !spool_paused(w->sp))
 			continue;
 		now = now_ms();
+		if (w->o->stay && !w->o->watch && !w->o->once) {
+			if (stay(w, idle_since))
+				continue;
+			return 0;
+		}
 		if (w->o->watch) {
 			int64_t left = w->sp->cfg.idle_ms - (mono_ms() - idle_since);
 
 			if (left <= 0)
 				return 0;
 			wait = w->next_due >= 0 && w->next_due - now < left ? w->next_due - now : left;
-			if (watch_wait(ino, wait < 0 ? 0 : wait) > 0)
+			if (watch_wait(w->ino, wait < 0 ? 0 : wait) > 0)
 				idle_since = mono_ms();
 			continue;
 		}
@@ -974,7 +1075,7 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 {
 	struct worker w;
 	sigset_t set;
-	int slot = -1, ino = -1, ret = 0;
+	int slot = -1, ret = 0;
 
 	memset(&w, 0, sizeof(w));
 	memset(stats, 0, sizeof(*stats));
@@ -984,6 +1085,8 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 	w.max = o->jobs < 1 ? 1 : o->jobs > MAX_JOBS ? MAX_JOBS : o->jobs;
 	w.next_due = -1;
 	w.qslot = -1;
+	w.idle = -1;
+	w.ino = -1;
 	w.batch = xmalloc(BATCH * NAME_LEN);
 
 	/* SIGCHLD is taken with sigtimedwait, never by a handler. */
@@ -998,18 +1101,9 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 	if (!o->only && !o->push)
 		prctl(PR_SET_NAME, "q worker");
 
-	if (o->watch) {
-		struct buf p = BUF_INIT;
-
-		ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-		buf_addf(&p, "%s/pending", sp->path);
-		if (ino < 0 || inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0 ||
-		    inotify_add_watch(ino, sp->path, IN_DELETE | IN_ONLYDIR) < 0) {
-			ret = error_errno("cannot watch '%s'", p.s);
-			buf_release(&p);
-			goto out;
-		}
-		buf_release(&p);
+	if (o->watch && watch_pending(&w) < 0) {
+		ret = error_errno("cannot watch '%s/pending'", sp->path);
+		goto out;
 	}
 	slot = o->slot;
 	for (;;) {
@@ -1036,8 +1130,9 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			sp->notified = 1;
 		if (!o->only && spool_gc_maybe(sp))
 			w.errors++;
-		if (run_loop(&w, ino))
+		if (run_loop(&w))
 			ret = -1;
+		unstay(&w);
 		if (slot >= 0) {
 			close(slot);
 			slot = -1;
@@ -1053,8 +1148,8 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 		break;
 	}
 out:
-	if (ino >= 0)
-		close(ino);
+	if (w.ino >= 0)
+		close(w.ino);
 	free(w.batch);
 	strv_clear(&w.skipped);
 	strv_clear(&w.busy);

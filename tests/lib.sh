@@ -10,7 +10,10 @@
 #
 # The environment is scrubbed of the caller's Q_* settings; HOME is the
 # scratch directory; Q_SYNC_MODE=manual so that `q add` never starts a
-# worker unless a test asks for one. Every q started through q, run_q or
+# worker unless a test asks for one, and Q_WORKER_STAY=0 so that a worker
+# an async add started leaves as soon as nothing is runnable (a staying
+# worker would run a later manual add's job; t0031 and t0034 test
+# staying). Every q started through q, run_q or
 # q_bg is refused unless the spool it would use lies inside the scratch
 # directory, so a test can never touch a real spool.
 #
@@ -74,7 +77,7 @@ export GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=q-test GIT_AUTHOR_EMAIL=q-test@example.invalid
 export GIT_COMMITTER_NAME=q-test GIT_COMMITTER_EMAIL=q-test@example.invalid
 export Q_SPOOL="$scratch/spool"
-export Q_SYNC_MODE=manual
+export Q_SYNC_MODE=manual Q_WORKER_STAY=0
 cd "$scratch" || exit 255
 
 # python3 may be a slow shim (pyenv): resolve the interpreter once (make

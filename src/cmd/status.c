@@ -51,7 +51,7 @@ int cmd_status(int argc, char **argv)
 	struct spool sp;
 	long v[6];
 	int i = 1, id, ret, missing, json = 0, paused = 0;
-	long waiter = 0;
+	long waiter = 0, stayer = 0;
 	const char *arg;
 
 	while ((id = opt_next(argc, argv, &i, opts, &arg, "status")) > 0) {
@@ -80,6 +80,7 @@ int cmd_status(int argc, char **argv)
 			}
 		paused = spool_paused(&sp);
 		waiter = spool_waiter(&sp);
+		stayer = spool_stayer(&sp);
 	}
 	/*
 	 * The six statuses: pending covers deferred, waiting, held, offered
@@ -118,6 +119,11 @@ int cmd_status(int argc, char **argv)
 			jw_int(&w, waiter);
 		else
 			jw_bool(&w, waiter != 0);
+		jw_key(&w, "stayer");
+		if (stayer > 1)
+			jw_int(&w, stayer);
+		else
+			jw_bool(&w, stayer != 0);
 		if (!missing)
 			sync_status_line(&sp, &w);
 		jw_obj_end(&w);

@@ -8,19 +8,20 @@
 #include "ops.h"
 #include "worker.h"
 
-enum { O_ONCE = 1, O_WATCH, O_JOBS, O_LOCAL };
+enum { O_ONCE = 1, O_WATCH, O_JOBS, O_LOCAL, O_STAY };
 
 static const struct opt opts[] = {
 	{ "once", 0, 0, O_ONCE },
 	{ "watch", 0, 0, O_WATCH },
 	{ "jobs", 'j', 1, O_JOBS },
 	{ "local", 0, 0, O_LOCAL },
+	{ "stay", 0, 0, O_STAY },
 	{ NULL, 0, 0, 0 },
 };
 
 int cmd_worker(int argc, char **argv)
 {
-	struct worker_opts o = { .slot = -1 };
+	struct worker_opts o = { .slot = -1, .kick = op_spawn_worker };
 	const char *fd = getenv("Q_SLOT_FD");
 	struct worker_stats stats;
 	struct spool sp;
@@ -39,13 +40,15 @@ int cmd_worker(int argc, char **argv)
 			return usage_error("worker", "bad job count '%s': want 1-256", arg);
 		else if (id == O_LOCAL)
 			local = 1;
+		else if (id == O_STAY)
+			o.stay = 1;
 	}
 	if (id < 0)
 		return EXIT_USAGE;
 	if (i < argc)
 		return usage_error("worker", "unexpected argument '%s'", argv[i]);
-	if (o.once && o.watch)
-		return usage_error("worker", "--once and --watch exclude each other");
+	if (o.once + o.watch + o.stay > 1)
+		return usage_error("worker", "--once, --watch and --stay exclude each other");
 	if ((ret = cmd_open(&sp, o.watch, &missing)))
 		return ret;
 	if (missing) {

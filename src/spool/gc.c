@@ -75,24 +75,20 @@ int spool_slot_adopt(struct spool *sp, int fd, int max)
 	return -1;
 }
 
-int spool_waiter_lock(struct spool *sp)
+/* Write our pid into a lock file we hold: who holds it, for q status (the lock is what counts). */
+static void lock_note_pid(int fd)
 {
-	int fd = spool_lock_file(sp->fd, "waiter.lock", "waiter.lock", 0);
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 
-	if (fd >= 0) {
-		char pid[32];
-		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-
-		/* Who waits, for q status; only a hint: the lock is what counts. */
-		if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, n, 0) != n)
-			ftruncate(fd, 0);
-	}
-	return fd;
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, n, 0) != n)
+		ftruncate(fd, 0);
 }
 
-long spool_waiter(struct spool *sp)
+/* The pid in d/name if some process holds its lock (1 if it names none), else 0. */
+static long lock_holder(int d, const char *name)
 {
-	int fd = f_openat(sp->fd, "waiter.lock", O_RDONLY, 0);
+	int fd = d < 0 ? -1 : f_openat(d, name, O_RDONLY, 0);
 	char buf[32];
 	long pid = 0;
 	ssize_t n;
@@ -110,6 +106,42 @@ long spool_waiter(struct spool *sp)
 	}
 	close(fd);
 	return pid > 0 ? pid : 1;
+}
+
+int spool_idle_lock(struct spool *sp)
+{
+	int d = SLOTS_FD(sp), fd;
+
+	if (d < 0)
+		return -1;
+	fd = f_openat(d, "idle", O_RDWR | O_CREAT, 0600);
+	if (fd < 0)
+		return error_errno("cannot open 'slots/idle'");
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return -2;
+	}
+	lock_note_pid(fd);
+	return fd;
+}
+
+long spool_stayer(struct spool *sp)
+{
+	return lock_holder(SLOTS_FD(sp), "idle");
+}
+
+int spool_waiter_lock(struct spool *sp)
+{
+	int fd = spool_lock_file(sp->fd, "waiter.lock", "waiter.lock", 0);
+
+	if (fd >= 0)
+		lock_note_pid(fd);
+	return fd;
+}
+
+long spool_waiter(struct spool *sp)
+{
+	return lock_holder(sp->fd, "waiter.lock");
 }
 
 int spool_watch_schedule(struct spool *sp)
