@@ -609,35 +609,78 @@ int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struc
 void op_kick(struct spool *sp)
 {
 	if (sp->cfg.mode == MODE_ASYNC && !spool_paused(sp))
-		op_spawn_worker(sp);
+		op_spawn_worker_anyway(sp);
+}
+
+void op_worker_key(struct spool *sp, char key[17])
+{
+	const char *dir = worker_exec_dir();
+	uint64_t h = 14695981039346656037ULL;
+	struct stat st;
+	uint64_t v[5] = { 0 };
+
+	/* What decides which jobs a worker can run: its binary, its helpers, a remote. */
+	if (!stat("/proc/self/exe", &st)) {
+		v[0] = st.st_dev;
+		v[1] = st.st_ino;
+		v[2] = (uint64_t)st.st_mtim.tv_sec;
+		v[3] = (uint64_t)st.st_mtim.tv_nsec;
+	}
+	v[4] = sp->cfg.remote_url[0] != '\0';
+	for (size_t i = 0; i < sizeof(v); i++)
+		h = (h ^ ((unsigned char *)v)[i]) * 1099511628211ULL;
+	for (const char *c = dir; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	snprintf(key, 17, "%016llx", (unsigned long long)h);
 }
 
 const char *op_q_path;
 
-/* Start a detached q COMMAND [ARG]: double fork, new session, no fds but 0-2 (and keep at 3). */
+/*
+ * Start a detached q COMMAND [ARG]: double fork, new session, no fds but
+ * 0-2 (and keep at 3), default signal handling.  The new process is
+ * recorded (proc_spawned_add): if we are a subreaper, it becomes our
+ * child when its first parent exits.
+ */
 static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep)
 {
 	char self[PATH_MAX] = "";
 	ssize_t n = op_q_path ? 0 : readlink("/proc/self/exe", self, sizeof(self) - 1);
-	pid_t pid;
+	int tell[2];
+	pid_t pid, got = 0;
 
 	/* A binary replaced or removed since we started: /proc/self/exe still runs us. */
 	self[n > 0 && !memmem(self, n, " (deleted)", 10) ? n : 0] = '\0';
 	if (op_q_path)
 		snprintf(self, sizeof(self), "%s", op_q_path);
+	if (pipe2(tell, O_CLOEXEC)) {
+		warning("cannot start q %s: %s", cmd, strerror(errno));
+		return;
+	}
 	pid = fork();
-
 	if (pid < 0) {
 		warning("cannot start q %s: %s", cmd, strerror(errno));
+		close(tell[0]);
+		close(tell[1]);
 		return;
 	}
 	if (pid == 0) {
 		pid_t again;
+		sigset_t none;
 
 		setsid();
 		again = fork();
-		if (again != 0)
+		if (again != 0) {
+			/* Its pid, for the parent's record. */
+			if (again > 0 && write(tell[1], &again, sizeof(again)) != sizeof(again))
+				_exit(1);
 			_exit(again < 0 ? 1 : 0);
+		}
+		/* Not what a worker blocks or ignores for itself. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
 		{
 			int null = open("/dev/null", O_RDWR);
 
@@ -668,8 +711,12 @@ static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep
 			execl("/proc/self/exe", "q", cmd, arg, (char *)NULL);
 		_exit(127);
 	}
+	close(tell[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	if (read(tell[0], &got, sizeof(got)) == sizeof(got))
+		proc_spawned_add(got);
+	close(tell[0]);
 }
 
 /*
@@ -679,19 +726,31 @@ static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep
  * start.  Otherwise the slot is locked here and handed to the worker
  * (Q_SLOT_FD), so no other q can take it in between.
  */
-void op_spawn_worker(struct spool *sp)
+void op_spawn_worker_anyway(struct spool *sp)
 {
-	int slot;
+	int slot = spool_slot(sp, (int)sp->cfg.worker_max);
 
-	/* A worker stays for new jobs (slots/idle): it sees this one. */
-	if (spool_stayer(sp))
-		return;
-	slot = spool_slot(sp, (int)sp->cfg.worker_max);
 	if (slot == -2)
 		return;
 	spawn_q(sp, "worker", "--stay", slot);
 	if (slot >= 0)
 		close(slot); /* the worker's copy holds the lock */
+}
+
+/*
+ * The same, unless a worker stays for new jobs (slots/idle) that runs
+ * jobs as we would (the same key): it takes this one.
+ */
+void op_spawn_worker(struct spool *sp)
+{
+	char theirs[24], ours[17];
+
+	if (spool_stayer(sp, theirs, sizeof(theirs))) {
+		op_worker_key(sp, ours);
+		if (!strcmp(theirs, ours))
+			return;
+	}
+	op_spawn_worker_anyway(sp);
 }
 
 void op_spawn_notifier(struct spool *sp)

@@ -89,9 +89,20 @@ int op_wait(struct spool *sp, struct jobref *ref, int64_t timeout_ms, int (*stop
 int op_read(struct spool *sp, const char *id, const char *ext, off_t *off, struct buf *out,
 	    size_t max);
 
-/* In async mode: start a detached worker (double fork, new session, no fds of ours). */
+/*
+ * Start a detached worker (double fork, new session, no fds of ours)
+ * unless one would find the job anyway (every slot taken, or a worker
+ * staying for new jobs with our key); op_spawn_worker_anyway: whether a
+ * worker stays or not (for a job a stayer may pass over: one with a
+ * queue); op_kick: that, only in async mode and while the spool is not
+ * paused (jobs a queue or a pause held back).
+ * op_worker_key: 16 hex digits naming what decides which jobs a worker
+ * can run (its binary, its helpers' directory, a remote).
+ */
 void op_kick(struct spool *sp);
 void op_spawn_worker(struct spool *sp);
+void op_spawn_worker_anyway(struct spool *sp);
+void op_worker_key(struct spool *sp, char key[17]);
 /* Start a detached q notify, to make the job.on_finish calls jobs owe. */
 void op_spawn_notifier(struct spool *sp);
 /*

@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util.h"
+
 int proc_stat(pid_t pid, pid_t *ppid, int64_t *start)
 {
 	char path[64], buf[1024], *p;
@@ -73,6 +75,37 @@ int proc_children(pid_t parent, pid_t *pids, int max)
 	}
 	closedir(d);
 	return n;
+}
+
+static pid_t *spawned;
+static int nspawned, aspawned;
+
+void proc_spawned_add(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	if (nspawned == aspawned) {
+		aspawned = aspawned ? 2 * aspawned : 8;
+		spawned = xrealloc(spawned, aspawned * sizeof(*spawned));
+	}
+	spawned[nspawned++] = pid;
+}
+
+int proc_spawned_is(pid_t pid)
+{
+	for (int i = 0; i < nspawned; i++)
+		if (spawned[i] == pid)
+			return 1;
+	return 0;
+}
+
+void proc_spawned_reaped(pid_t pid)
+{
+	for (int i = 0; i < nspawned; i++)
+		if (spawned[i] == pid) {
+			spawned[i] = spawned[--nspawned];
+			return;
+		}
 }
 
 int proc_signal(pid_t pid, int64_t start, int sig)

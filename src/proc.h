@@ -28,4 +28,15 @@ int proc_children(pid_t parent, pid_t *pids, int max);
  */
 int proc_signal(pid_t pid, int64_t start, int sig);
 
+/*
+ * Detached q processes this process started (a worker, q notify): a
+ * subreaper adopts them when their short-lived parent exits, and must
+ * not take them for what a killed job left behind.  proc_spawned_add
+ * records one, proc_spawned_is tells, proc_spawned_reaped forgets one
+ * that was waited for.
+ */
+void proc_spawned_add(pid_t pid);
+int proc_spawned_is(pid_t pid);
+void proc_spawned_reaped(pid_t pid);
+
 #endif

@@ -334,13 +334,15 @@ int spool_slot(struct spool *sp, int max);
 int spool_slot_adopt(struct spool *sp, int fd, int max);
 /*
  * The staying worker (slots/idle): at most one worker that has just run
- * jobs holds it while it watches pending/ (see spool-format.md), so q
- * add has nothing to start.  spool_idle_lock: the locked fd (our pid
- * written in), -2 another worker holds it, -1 error.  spool_stayer: the
- * stayer's pid, 0 when there is none.
+ * jobs holds it while it watches the spool for new jobs (see
+ * spool-format.md), so q add has nothing to start.  spool_idle_lock:
+ * the locked fd (our pid and key written in: what runs jobs here, see
+ * op_worker_key), -2 another worker holds it, -1 error.  spool_stayer:
+ * the stayer's pid, 0 when there is none; its key into key (n bytes;
+ * key may be NULL).
  */
-int spool_idle_lock(struct spool *sp);
-long spool_stayer(struct spool *sp);
+int spool_idle_lock(struct spool *sp, const char *key);
+long spool_stayer(struct spool *sp, char *key, size_t n);
 /*
  * A slot of a job queue (locks/NAME.N, N < max): jobs that share a
  * queue run at most max at once, whichever workers run them.  fd of a

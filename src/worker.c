@@ -73,6 +73,7 @@ struct worker {
 	int idle;                       /* slots/idle, held while staying; -1 */
 	int ino;                        /* inotify on pending/ (--watch, staying); -1 */
 	int64_t started_at;             /* monotonic ms of the last job started */
+	int kick;                       /* a stayer let go: start workers for what waits */
 };
 
 const char *worker_exec_dir(void)
@@ -621,7 +622,8 @@ static int kill_orphans(struct worker *w)
 
 		for (int k = 0; k < w->nrun; k++)
 			sup |= w->run[k].pid == kids[i] && !w->run[k].reaped;
-		if (sup)
+		/* Not a supervisor's leftover: a worker or q notify we started. */
+		if (sup || proc_spawned_is(kids[i]))
 			continue;
 		/* Ours and unreaped, so its pid and group cannot be another's. */
 		kill(kids[i], SIGKILL);
@@ -638,6 +640,7 @@ static void reap(struct worker *w)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		proc_spawned_reaped(pid);
 		for (int i = 0; i < w->nrun; i++)
 			if (w->run[i].pid == pid && !w->run[i].reaped) {
 				w->run[i].reaped = 1;
@@ -826,21 +829,31 @@ static int pending_nonempty(struct worker *w)
 	return spool_scan_pending(w->sp, one, 1, &total, skip_name, w) > 0;
 }
 
-/* An inotify descriptor on pending/ (and the spool) in w->ino, once: 0, or -1 (errno). */
+/*
+ * An inotify descriptor in w->ino, once: arrivals in pending/, and in
+ * deferred/ and waiting/ (a job due sooner than the worker knew of), and
+ * the spool itself.  0, or -1 (errno).
+ */
 static int watch_pending(struct worker *w)
 {
+	static const char *const dirs[] = { "pending", "deferred", "waiting" };
 	struct buf p = BUF_INIT;
 	int e;
 
 	if (w->ino >= 0)
 		return 0;
 	w->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	buf_addf(&p, "%s/pending", w->sp->path);
-	if (w->ino >= 0 && inotify_add_watch(w->ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) >= 0 &&
-	    inotify_add_watch(w->ino, w->sp->path, IN_DELETE | IN_ONLYDIR) >= 0) {
+	for (size_t i = 0; w->ino >= 0 && i < sizeof(dirs) / sizeof(*dirs); i++) {
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", w->sp->path, dirs[i]);
+		if (inotify_add_watch(w->ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0)
+			goto fail;
+	}
+	if (w->ino >= 0 && inotify_add_watch(w->ino, w->sp->path, IN_DELETE | IN_ONLYDIR) >= 0) {
 		buf_release(&p);
 		return 0;
 	}
+fail:
 	e = errno;
 	if (w->ino >= 0)
 		close(w->ino);
@@ -870,20 +883,26 @@ static int watch_wait(int ino, int64_t ms)
  * Nothing to run and nothing running: a worker q add started stays
  * worker.stay for new jobs, so that adds in quick succession start no
  * worker each.  One worker stays at a time, holding slots/idle (which
- * q add looks at) and its slot; the others go.  The watch on pending/
- * is set before the first look that follows taking the lock, so a job
- * added while the lock is held is either seen by that look or wakes
- * the poll; after the lock is let go, worker_run looks at pending/ once
- * more.  Returns 1 to go round (look again), 0 to leave.
+ * q add looks at; our key in it) and its slot; the others go.  The
+ * watch (pending/, deferred/, waiting/) is set before the first look
+ * that follows taking the lock, so a job added while the lock is held
+ * is either seen by that look or wakes the poll; after the lock is let
+ * go, worker_run looks at pending/ once more.  Returns 1 to go round
+ * (look again), 0 to leave.
  */
 static int stay(struct worker *w, int64_t idle_since)
 {
 	int64_t left = w->sp->cfg.stay_ms - (mono_ms() - idle_since), due;
 
-	if (left <= 0)
+	/*
+	 * A job waits for a queue another process holds: leave, as workers
+	 * did before staying, so that the holder, done, finds our slot free
+	 * (q add --sync starts a worker then; a worker looks itself).
+	 */
+	if (left <= 0 || w->busy.n)
 		return 0;
 	if (w->idle < 0) {
-		w->idle = spool_idle_lock(w->sp);
+		w->idle = spool_idle_lock(w->sp, w->o->key);
 		if (w->idle >= 0 && watch_pending(w) == 0)
 			return 1;
 		if (w->idle >= 0)
@@ -900,17 +919,33 @@ static int stay(struct worker *w, int64_t idle_since)
 
 /*
  * A stayer whose last job has run STAY_BUSY_MS: adds since started no
- * worker (slots/idle was held), so from now on they start their own,
- * and what came meanwhile is run here if this worker has room, else by
- * a worker started for it (when a slot is free).
+ * worker (slots/idle was held), so from now on they start their own.
+ * What came meanwhile runs here as far as this worker has room (fill()
+ * looks at pending/ afresh), and the rest on workers started for it,
+ * one a job, as far as slots are free (kick_waiting(), after fill()).
  */
 static void stay_busy(struct worker *w)
 {
 	unstay(w);
-	if (w->nrun < w->max)
-		w->pos = w->nbatch; /* fill() looks at pending/ afresh */
-	else if (w->o->kick && pending_nonempty(w))
+	w->pos = w->nbatch;
+	w->kick = 1;
+}
+
+/* After stay_busy() and fill(): a worker for each job still in pending/ (slots allowing). */
+static void kick_waiting(struct worker *w)
+{
+	char (*names)[NAME_LEN];
+	int max = (int)w->sp->cfg.worker_max, n;
+	long total;
+
+	w->kick = 0;
+	if (!w->o->kick || spool_paused(w->sp))
+		return;
+	names = xmalloc((size_t)max * NAME_LEN);
+	n = spool_scan_pending(w->sp, names, max, &total, skip_name, w);
+	for (int i = 0; i < n; i++)
 		w->o->kick(w->sp);
+	free(names);
 }
 
 static int run_loop(struct worker *w)
@@ -924,13 +959,16 @@ static int run_loop(struct worker *w)
 			if (!w->nrun && !w->o->watch)
 				return 0;
 		} else if (fill(w)) {
-			/* Go on with what runs; report the error at the end. */
+			/* Go on with what runs; report the error at the end.  Not staying: adds start workers. */
+			unstay(w);
 			while (w->nrun) {
 				wait_event(orphans_pending(w) ? 50 : -1);
 				reap(w);
 			}
 			return -1;
 		}
+		if (w->kick)
+			kick_waiting(w);
 		if (w->o->only && !w->nrun) {
 			/*
 			 * Our job went back to deferred/ for another attempt (a
@@ -1075,7 +1113,8 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 {
 	struct worker w;
 	sigset_t set;
-	int slot = -1, ret = 0;
+	int slot = -1, ret = 0, relooked = 0;
+	int64_t started;
 
 	memset(&w, 0, sizeof(w));
 	memset(stats, 0, sizeof(*stats));
@@ -1130,6 +1169,7 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			sp->notified = 1;
 		if (!o->only && spool_gc_maybe(sp))
 			w.errors++;
+		started = w.started_at;
 		if (run_loop(&w))
 			ret = -1;
 		unstay(&w);
@@ -1139,6 +1179,16 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 		}
 		if (ret || o->push || o->only || spool_paused(sp))
 			break;
+		/*
+		 * Jobs passed over for a full queue: its holder, done, may have
+		 * found every slot taken (ours too) and left them to us.  Look
+		 * at them once more, once per round that started a job.
+		 */
+		relooked = relooked && w.started_at == started;
+		if (w.busy.n && !relooked) {
+			strv_clear(&w.busy);
+			relooked = 1;
+		}
 		/* A job added while we were leaving must not be stranded. */
 		if (pending_nonempty(&w))
 			continue;

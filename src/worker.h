@@ -47,8 +47,9 @@ struct worker_opts {
 	const char *only;   /* run just this job id (q add --sync) */
 	int only_retries;   /* and stay for its retries while it is deferred */
 	int slot;           /* a worker slot already locked for us (q add's), or -1 */
-	int stay;           /* nothing to run: watch pending/ for worker.stay (slots/idle) */
-	/* Start another worker (a stayer woken by more jobs than it can run); may be NULL. */
+	int stay;           /* nothing to run: watch for new jobs for worker.stay (slots/idle) */
+	const char *key;    /* with stay: what runs jobs here (op_worker_key) */
+	/* Start another worker (for jobs a busy stayer cannot run); may be NULL. */
 	void (*kick)(struct spool *sp);
 	/* Called after each attempt (may be NULL). */
 	void (*done)(const struct worker_done *d, void *arg);

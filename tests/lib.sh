@@ -12,10 +12,10 @@
 # scratch directory; Q_SYNC_MODE=manual so that `q add` never starts a
 # worker unless a test asks for one, and Q_WORKER_STAY=0 so that a worker
 # an async add started leaves as soon as nothing is runnable (a staying
-# worker would run a later manual add's job; t0031 and t0034 test
-# staying). Every q started through q, run_q or
-# q_bg is refused unless the spool it would use lies inside the scratch
-# directory, so a test can never touch a real spool.
+# worker would run a later manual add's job; t0031 tests staying). Every
+# q started through q, run_q or q_bg is refused unless the spool it would
+# use lies inside the scratch directory, so a test can never touch a real
+# spool.
 #
 # Helpers:
 #	plan N | done_testing        TAP plan (before / after the tests)

@@ -89,8 +89,17 @@ stayer() { q status --json | jpy 'j["stayer"]'; }
 # alive PID: the process exists and is not a zombie waiting to be reaped.
 alive() { [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"; }
 drained() { q status --json | grep -q '"pending":0,"running":0,'; }
+drained_but_one() { q status --json | grep -q '"pending":0,"running":1,'; }
+# send_off: stop the worker staying now (the queue drained), for a test
+# that needs a worker of other settings to stay.
+send_off() {
+	local p
+	p=$(stayer)
+	[ "$p" = false ] || kill "$p"
+	wait_for 'test "$(stayer)" = false' 30
+}
 # worker.stay 3s: long enough for the steps below, short enough to wait out.
-export Q_WORKER_MAX=2 Q_WORKER_STAY=3s
+export Q_WORKER_MAX=4 Q_WORKER_STAY=3s
 run_q add -- true
 check "a worker q add started stays once the job is done" \
 	wait_for 'drained && stayer | grep -qE "^[0-9]+$"' 30
@@ -113,15 +122,83 @@ else
 	skip 6 "strace cannot trace here"
 fi
 # Jobs added back to back while the stayer starts one run side by side
-# (started by their add, or by the stayer letting go), many times.
+# (started by their add, or by the stayer letting go: one worker a job),
+# up to worker.max, many times.
 for round in 1 2 3; do
-	rm -f a b go3
-	q add -- sh -c 'touch a; while [ ! -e go3 ]; do sleep 0.01; done' >/dev/null
-	q add -- sh -c 'touch b; while [ ! -e go3 ]; do sleep 0.01; done' >/dev/null
-	check "round $round: two jobs added back to back run at once" wait_for 'test -e a && test -e b' 30
+	rm -f a b c d go3
+	for f in a b c d; do
+		q add -- sh -c "touch $f; while [ ! -e go3 ]; do sleep 0.01; done" >/dev/null
+	done
+	check "round $round: four jobs added back to back run at once" \
+		wait_for 'test -e a && test -e b && test -e c && test -e d' 30
 	touch go3
-	check "round $round: both complete" wait_for drained 30
+	check "round $round: all complete" wait_for drained 30
 done
+
+# A job scheduled while a worker stays runs on time: the stayer watches
+# deferred/ too (worker.stay 30s: were it not woken, the job would wait).
+check "(the last stayer stopped)" send_off
+Q_WORKER_STAY=30s q add -- true >/dev/null
+check "a worker stays (worker.stay 30s)" wait_for 'drained && stayer | grep -qE "^[0-9]+$"' 30
+t0=$(now_ms)
+q add --in 300ms -- touch due >/dev/null
+check "a job due in 300 ms runs although no worker was started for it" wait_for 'test -e due' 10
+late=$(($(now_ms) - t0))
+[ "$late" -lt 10000 ]
+ok $? "within seconds, not after the stay ($late ms)"
+
+# A job with a queue whose slot another process holds (q add --sync): the
+# stayer passes it over and leaves, and the holder, done, starts a worker.
+check "(the last stayer stopped)" send_off
+(Q_WORKER_STAY=30s q add --sync --queue x -- sh -c 'touch held; while [ ! -e go4 ]; do sleep 0.01; done' >/dev/null) &
+sync_pid=$!
+check "q add --sync holds queue x" wait_for 'test -e held' 30
+Q_WORKER_STAY=30s q add -- true >/dev/null
+check "a worker stays (worker.stay 30s)" wait_for 'drained_but_one && stayer | grep -qE "^[0-9]+$"' 30
+run_q add --queue x -- touch queued
+check "the stayer passes over the job queue x holds back, and leaves long before 30 s" \
+	wait_for 'test "$(stayer)" = false' 10
+touch go4
+wait "$sync_pid"
+check "once the holder is done, the job runs" wait_for 'test -e queued && drained' 30
+
+# A stayer that runs jobs otherwise (another binary, other helpers, a
+# remote) does not stand in for q add: here its helpers are elsewhere.
+check "(the last stayer stopped)" send_off
+if strace -f -qq -e trace=setsid -o /dev/null true 2>/dev/null; then
+	Q_EXEC_PATH=/nonexistent Q_WORKER_STAY=30s q add -- true >/dev/null
+	check "a worker with other helpers stays" wait_for 'drained && stayer | grep -qE "^[0-9]+$"' 30
+	is "$(setsid_count true)" 1 "q add starts its own worker"
+	check "which runs the job" wait_for drained 30
+	check "(the stayer stopped)" send_off
+else
+	skip 4 "strace cannot trace here"
+fi
+
+# A worker the stayer starts is not taken for what a killed job left:
+# kill -9 the supervisor of the stayer's job, and the other worker's job
+# goes on (the stayer, a subreaper, adopted that worker).
+check "(the last stayer stopped)" send_off
+Q_WORKER_STAY=30s q add -- true >/dev/null
+check "a worker stays" wait_for 'drained && stayer | grep -qE "^[0-9]+$"' 30
+s=$(stayer)
+rm -f go5
+q add -- sh -c 'touch one; while [ ! -e go5 ]; do sleep 0.01; done' >/dev/null
+q add -- sh -c 'touch two; while [ ! -e go5 ]; do sleep 0.01; done' >/dev/null
+check "both jobs run" wait_for 'test -e one && test -e two' 30
+# The stayer's children: its job's supervisor, and maybe the worker it started.
+peer=$(pgrep -P "$s" -x "q worker" | head -1)
+sup=$(pgrep -P "$s" | grep -vx "${peer:-none}" | head -1)
+if [ -n "$peer" ] && [ -n "$sup" ]; then
+	kill -9 "$sup"
+	sleep 0.5
+	check "the worker the stayer started survives" alive "$peer"
+else
+	skip 1 "the second job got a worker from its add, not from the stayer"
+fi
+touch go5
+check "and every job ends" wait_for 'q status --json | grep -q "\"running\":0,"' 30
+check "(the last stayer stopped)" send_off
 run_q worker --stay --once
 is "$rc" 2 "q worker --stay --once is a usage error"
 # worker.stay bounds the stay: 3 s after its last job the stayer leaves.

@@ -72,6 +72,19 @@ static int runnable_here(void *arg)
 }
 
 /*
+ * Async: a worker for the job just queued.  A worker staying for new
+ * jobs takes it, unless it has a queue: a stayer may find that queue
+ * full and pass the job over, so one is started as before stayers.
+ */
+static void start_worker(struct spool *sp, const struct job *job)
+{
+	if (job->queue)
+		op_spawn_worker_anyway(sp);
+	else
+		op_spawn_worker(sp);
+}
+
+/*
  * Run the job now, in the foreground; print its output; exit like
  * `q result`.  The job runs here as soon as it is runnable: at once, or
  * once its queue has room (the worker stays for its retries).  A job
@@ -273,7 +286,7 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 	if (o->batch) {
 		ret = add_batch(&sp, job, o->hold, o->json);
 		if (ret == EXIT_OK && mode == MODE_ASYNC && !o->hold && !spool_paused(&sp))
-			op_spawn_worker(&sp);
+			start_worker(&sp, job);
 		goto close;
 	}
 	if (o->defaults)
@@ -307,7 +320,7 @@ int jobopts_submit(struct jobopts *o, const char *cmd)
 	if (mode == MODE_SYNC)
 		ret = run_sync(&sp, job, initial);
 	else if (mode == MODE_ASYNC && initial != ST_HELD && !spool_paused(&sp))
-		op_spawn_worker(&sp);
+		start_worker(&sp, job);
 close:
 	spool_release(&sp);
 	return ret;

@@ -80,7 +80,7 @@ int cmd_status(int argc, char **argv)
 			}
 		paused = spool_paused(&sp);
 		waiter = spool_waiter(&sp);
-		stayer = spool_stayer(&sp);
+		stayer = spool_stayer(&sp, NULL, 0);
 	}
 	/*
 	 * The six statuses: pending covers deferred, waiting, held, offered

@@ -21,14 +21,14 @@ static const struct opt opts[] = {
 
 int cmd_worker(int argc, char **argv)
 {
-	struct worker_opts o = { .slot = -1, .kick = op_spawn_worker };
+	struct worker_opts o = { .slot = -1, .kick = op_spawn_worker_anyway };
 	const char *fd = getenv("Q_SLOT_FD");
 	struct worker_stats stats;
 	struct spool sp;
 	int i = 1, id, ret, missing, local = 0;
 	const char *arg;
 	long long n = 0;
-	char jobs[24], *rargv[5] = { "worker", NULL, NULL, NULL, NULL };
+	char jobs[24], key[17], *rargv[5] = { "worker", NULL, NULL, NULL, NULL };
 	int rargc = 1;
 
 	while ((id = opt_next(argc, argv, &i, opts, &arg, "worker")) > 0) {
@@ -74,6 +74,12 @@ int cmd_worker(int argc, char **argv)
 	 * spool's typed jobs.
 	 */
 	local = local || !sp.cfg.remote_url[0];
+	/* With a remote, commands are for q remote worker: go on to it without staying. */
+	o.stay = o.stay && local;
+	if (o.stay) {
+		op_worker_key(&sp, key);
+		o.key = key;
+	}
 	if (!local) {
 		if (o.once)
 			rargv[rargc++] = "--once";

@@ -75,24 +75,33 @@ int spool_slot_adopt(struct spool *sp, int fd, int max)
 	return -1;
 }
 
-/* Write our pid into a lock file we hold: who holds it, for q status (the lock is what counts). */
-static void lock_note_pid(int fd)
+/*
+ * Write our pid (and a word after it, when given) into a lock file we
+ * hold: who holds it, for q status and q add (the lock is what counts).
+ */
+static void lock_note(int fd, const char *word)
 {
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	char line[80];
+	int n = snprintf(line, sizeof(line), "%ld%s%s\n", (long)getpid(), word ? " " : "",
+			 word ? word : "");
 
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, n, 0) != n)
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, line, n, 0) != n)
 		ftruncate(fd, 0);
 }
 
-/* The pid in d/name if some process holds its lock (1 if it names none), else 0. */
-static long lock_holder(int d, const char *name)
+/*
+ * The pid in d/name if some process holds its lock (1 if it names none;
+ * the word after it into word, "" if none), else 0.
+ */
+static long lock_holder(int d, const char *name, char *word, size_t wn)
 {
 	int fd = d < 0 ? -1 : f_openat(d, name, O_RDONLY, 0);
-	char buf[32];
+	char buf[80], *end;
 	long pid = 0;
 	ssize_t n;
 
+	if (word)
+		word[0] = '\0';
 	if (fd < 0)
 		return 0;
 	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
@@ -102,13 +111,15 @@ static long lock_holder(int d, const char *name)
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n > 0) {
 		buf[n] = '\0';
-		pid = strtol(buf, NULL, 10);
+		pid = strtol(buf, &end, 10);
+		if (word && *end == ' ')
+			snprintf(word, wn, "%.*s", (int)strcspn(end + 1, "\n"), end + 1);
 	}
 	close(fd);
 	return pid > 0 ? pid : 1;
 }
 
-int spool_idle_lock(struct spool *sp)
+int spool_idle_lock(struct spool *sp, const char *key)
 {
 	int d = SLOTS_FD(sp), fd;
 
@@ -121,13 +132,13 @@ int spool_idle_lock(struct spool *sp)
 		close(fd);
 		return -2;
 	}
-	lock_note_pid(fd);
+	lock_note(fd, key);
 	return fd;
 }
 
-long spool_stayer(struct spool *sp)
+long spool_stayer(struct spool *sp, char *key, size_t n)
 {
-	return lock_holder(SLOTS_FD(sp), "idle");
+	return lock_holder(SLOTS_FD(sp), "idle", key, n);
 }
 
 int spool_waiter_lock(struct spool *sp)
@@ -135,13 +146,13 @@ int spool_waiter_lock(struct spool *sp)
 	int fd = spool_lock_file(sp->fd, "waiter.lock", "waiter.lock", 0);
 
 	if (fd >= 0)
-		lock_note_pid(fd);
+		lock_note(fd, NULL);
 	return fd;
 }
 
 long spool_waiter(struct spool *sp)
 {
-	return lock_holder(sp->fd, "waiter.lock");
+	return lock_holder(sp->fd, "waiter.lock", NULL, 0);
 }
 
 int spool_watch_schedule(struct spool *sp)
