@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -638,15 +639,15 @@ const char *op_q_path;
 
 /*
  * Start a detached q COMMAND [ARG]: double fork, new session, no fds but
- * 0-2 (and keep at 3), default signal handling.  The new process is
- * recorded (proc_spawned_add): if we are a subreaper, it becomes our
- * child when its first parent exits.
+ * 0-2 (and keep at 3), every signal at its default and none blocked.  If
+ * we are a subreaper (a worker), the new process becomes our child when
+ * its first parent exits: it is recorded (proc_spawned_add).
  */
 static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep)
 {
 	char self[PATH_MAX] = "";
 	ssize_t n = op_q_path ? 0 : readlink("/proc/self/exe", self, sizeof(self) - 1);
-	int tell[2];
+	int tell[2], sub = 0;
 	pid_t pid, got = 0;
 
 	/* A binary replaced or removed since we started: /proc/self/exe still runs us. */
@@ -676,11 +677,12 @@ static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep
 				_exit(1);
 			_exit(again < 0 ? 1 : 0);
 		}
-		/* Not what a worker blocks or ignores for itself. */
+		/* Nothing blocked or ignored: not what a worker, or a shell's background job, sets. */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
 		{
 			int null = open("/dev/null", O_RDWR);
 
@@ -714,7 +716,9 @@ static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep
 	close(tell[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (read(tell[0], &got, sizeof(got)) == sizeof(got))
+	/* A subreaper adopts it (a worker): record it; other callers never will. */
+	if (read(tell[0], &got, sizeof(got)) == sizeof(got) && !prctl(PR_GET_CHILD_SUBREAPER, &sub) &&
+	    sub)
 		proc_spawned_add(got);
 	close(tell[0]);
 }

@@ -16,6 +16,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,7 +29,7 @@
 
 #define BATCH 1024
 #define MAX_JOBS 256
-/* How long a busy stayer keeps slots/idle after starting a job (see stay()). */
+/* How long a stayer keeps slots/idle once it has work without a break (see stay()). */
 #define STAY_BUSY_MS 20
 /* A helper's retry_after is honoured up to a day ahead. */
 #define RETRY_AFTER_MAX (24 * 3600 * 1000LL)
@@ -73,7 +74,10 @@ struct worker {
 	int idle;                       /* slots/idle, held while staying; -1 */
 	int ino;                        /* inotify on pending/ (--watch, staying); -1 */
 	int64_t started_at;             /* monotonic ms of the last job started */
+	int64_t busy_since;             /* monotonic ms since it has had work without a break; -1 */
 	int kick;                       /* a stayer let go: start workers for what waits */
+	int stayed;                     /* held slots/idle in this round: adds may have left jobs to it */
+	int sfd;                        /* signalfd of SIGCHLD, for the waits with nothing running; -1 */
 };
 
 const char *worker_exec_dir(void)
@@ -299,6 +303,8 @@ static int start_job(struct worker *w, struct claim *c)
 	c = &r->c;
 	r->attempt = c->st.attempts + 1;
 	w->started_at = mono_ms();
+	if (w->busy_since < 0)
+		w->busy_since = w->started_at;
 	r->rep_fd = -1;
 	r->qslot = w->qslot;
 	w->qslot = -1;
@@ -783,10 +789,11 @@ static int take(struct worker *w, const char *name)
 	return 0;
 }
 
-/* No longer staying (see stay()): let slots/idle go. */
+/* No longer staying (see stay()): let slots/idle go, naming nobody. */
 static void unstay(struct worker *w)
 {
 	if (w->idle >= 0) {
+		ftruncate(w->idle, 0); /* only a hint for readers: the lock counts */
 		close(w->idle);
 		w->idle = -1;
 	}
@@ -863,20 +870,69 @@ fail:
 	return -1;
 }
 
-/* Wait on inotify for a change in pending/ (or the spool), at most ms. */
-static int watch_wait(int ino, int64_t ms)
+/*
+ * With nothing running: reap the children that ended (workers and q
+ * notify we started, adopted as a subreaper), so none stays a zombie.
+ */
+static void reap_idle(struct worker *w)
 {
-	struct pollfd p = { ino, POLLIN, 0 };
+	struct signalfd_siginfo si;
+	pid_t pid;
+
+	while (w->sfd >= 0 && read(w->sfd, &si, sizeof(si)) > 0)
+		;
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		proc_spawned_reaped(pid);
+}
+
+/*
+ * With nothing running: wait on inotify (ino, may be -1) for a change,
+ * at most ms, reaping children that end meanwhile.  >0 a change, 0 the
+ * time passed, -1 error.
+ */
+static int watch_wait(struct worker *w, int ino, int64_t ms)
+{
+	struct pollfd p[2] = { { ino, POLLIN, 0 }, { w->sfd, POLLIN, 0 } };
+	int64_t end;
 	char buf[4096];
 	int r;
 
 	if (ms < 0 || ms > 3600000)
 		ms = 3600000;
-	r = poll(&p, 1, (int)ms);
-	if (r > 0)
-		while (read(ino, buf, sizeof(buf)) > 0)
-			;
-	return r;
+	end = mono_ms() + ms;
+	for (;;) {
+		reap_idle(w);
+		r = poll(p, 2, (int)ms);
+		if (r > 0 && (p[0].revents & POLLIN)) {
+			while (read(ino, buf, sizeof(buf)) > 0)
+				;
+			return 1;
+		}
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r == 0 || (ms = end - mono_ms()) <= 0)
+			return 0;
+	}
+}
+
+/*
+ * What a worker does before it claims: recover the jobs of workers that
+ * died, make the job.on_finish calls a crash left owing, and gc when it
+ * is due.  A stayer does it again each time a job wakes it, since adds
+ * start no worker meanwhile.  0, or -1 on an error (said).
+ */
+static int upkeep(struct worker *w)
+{
+	struct spool *sp = w->sp;
+
+	if (spool_recover(sp) < 0)
+		return -1;
+	/* job.on_finish calls a crash left owing (or that recovery just made). */
+	if (sp->cfg.on_finish[0] && spool_notify_pending(sp, NULL, NULL))
+		sp->notified = 1;
+	if (!w->o->only && spool_gc_maybe(sp))
+		w->errors++;
+	return 0;
 }
 
 /*
@@ -903,8 +959,10 @@ static int stay(struct worker *w, int64_t idle_since)
 		return 0;
 	if (w->idle < 0) {
 		w->idle = spool_idle_lock(w->sp, w->o->key);
-		if (w->idle >= 0 && watch_pending(w) == 0)
+		if (w->idle >= 0 && watch_pending(w) == 0) {
+			w->stayed = 1;
 			return 1;
+		}
 		if (w->idle >= 0)
 			close(w->idle);
 		w->idle = -1;
@@ -913,12 +971,14 @@ static int stay(struct worker *w, int64_t idle_since)
 	due = w->next_due >= 0 ? w->next_due - now_ms() : -1;
 	if (due >= 0 && due < left)
 		left = due;
-	watch_wait(w->ino, left);
+	/* Woken by a job: what a worker starting now would do first. */
+	if (watch_wait(w, w->ino, left) > 0 && upkeep(w))
+		w->errors++;
 	return 1;
 }
 
 /*
- * A stayer whose last job has run STAY_BUSY_MS: adds since started no
+ * A stayer busy STAY_BUSY_MS without a break: adds since started no
  * worker (slots/idle was held), so from now on they start their own.
  * What came meanwhile runs here as far as this worker has room (fill()
  * looks at pending/ afresh), and the rest on workers started for it,
@@ -995,7 +1055,7 @@ static int run_loop(struct worker *w)
 		if (w->nrun) {
 			wait = orphans_pending(w) ? 50 : -1;
 			if (w->idle >= 0) {
-				int64_t t = w->started_at + STAY_BUSY_MS - now;
+				int64_t t = w->busy_since + STAY_BUSY_MS - now;
 
 				if (t <= 0) {
 					stay_busy(w);
@@ -1031,6 +1091,7 @@ static int run_loop(struct worker *w)
 			return -1;
 		if (w->nbatch > 0 && !spool_paused(w->sp))
 			continue;
+		w->busy_since = -1; /* a break: nothing to run */
 		now = now_ms();
 		if (w->o->stay && !w->o->watch && !w->o->once) {
 			if (stay(w, idle_since))
@@ -1043,7 +1104,7 @@ static int run_loop(struct worker *w)
 			if (left <= 0)
 				return 0;
 			wait = w->next_due >= 0 && w->next_due - now < left ? w->next_due - now : left;
-			if (watch_wait(w->ino, wait < 0 ? 0 : wait) > 0)
+			if (watch_wait(w, w->ino, wait < 0 ? 0 : wait) > 0)
 				idle_since = mono_ms();
 			continue;
 		}
@@ -1099,7 +1160,7 @@ static int wait_as_waiter(struct worker *w, int full)
 			ino = spool_watch_schedule(w->sp);
 		}
 		wait = w->next_due - now_ms();
-		if (wait > 0 && watch_wait(ino, wait) < 0 && ino >= 0)
+		if (wait > 0 && watch_wait(w, ino, wait) < 0 && ino >= 0)
 			break;
 	}
 	if (ino >= 0)
@@ -1126,12 +1187,14 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 	w.qslot = -1;
 	w.idle = -1;
 	w.ino = -1;
+	w.busy_since = -1;
 	w.batch = xmalloc(BATCH * NAME_LEN);
 
 	/* SIGCHLD is taken with sigtimedwait, never by a handler. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	w.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	/* A supervisor that died must not take the worker with it on a write. */
 	signal(SIGPIPE, SIG_IGN);
 	/* What a killed supervisor leaves comes to us, to be killed. */
@@ -1160,16 +1223,12 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 				break;
 			}
 		}
-		if (spool_recover(sp) < 0) {
+		if (upkeep(&w)) {
 			ret = -1;
 			break;
 		}
-		/* job.on_finish calls a crash left owing (or that recovery just made). */
-		if (sp->cfg.on_finish[0] && spool_notify_pending(sp, NULL, NULL))
-			sp->notified = 1;
-		if (!o->only && spool_gc_maybe(sp))
-			w.errors++;
 		started = w.started_at;
+		w.stayed = 0;
 		if (run_loop(&w))
 			ret = -1;
 		unstay(&w);
@@ -1177,6 +1236,13 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 			close(slot);
 			slot = -1;
 		}
+		/*
+		 * Stopped by an error after staying: adds meanwhile started no
+		 * worker, so start one for what they queued (once: it stops
+		 * here too if it cannot start the same job, never having stayed).
+		 */
+		if (ret && w.stayed && o->kick && !spool_paused(sp) && pending_nonempty(&w))
+			o->kick(sp);
 		if (ret || o->push || o->only || spool_paused(sp))
 			break;
 		/*
@@ -1200,6 +1266,8 @@ int worker_run(struct spool *sp, const struct worker_opts *o, struct worker_stat
 out:
 	if (w.ino >= 0)
 		close(w.ino);
+	if (w.sfd >= 0)
+		close(w.sfd);
 	free(w.batch);
 	strv_clear(&w.skipped);
 	strv_clear(&w.busy);

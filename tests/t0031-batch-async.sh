@@ -135,6 +135,32 @@ for round in 1 2 3; do
 	check "round $round: all complete" wait_for drained 30
 done
 
+# A backlog of short jobs (a batch, each under 20 ms): the stayer has had
+# work without a break for 20 ms, lets go and starts workers for the rest,
+# so they run side by side.
+check "(the last stayer stopped)" send_off
+Q_WORKER_STAY=30s q add -- true >/dev/null
+check "a worker stays (worker.stay 30s)" wait_for 'drained && stayer | grep -qE "^[0-9]+$"' 30
+printf '%s\n' "$job" >short.sh
+: >trace
+seq 40 | sed 's/.*/["sh","short.sh"]/' | q add --batch >/dev/null
+check "40 short jobs complete" wait_for 'test "$(grep -c " -$" trace)" = 40 && drained' 60
+max=$(sort -n trace | awk '{ n[$2] += ($3 == "+") ? 1 : -1; busy = 0
+	for (w in n) if (n[w] > 0) busy++; if (busy > max) max = busy } END { print max + 0 }')
+[ "$max" -ge 2 ] && [ "$max" -le 4 ]
+ok $? "side by side, up to worker.max (4): at most $max at once"
+
+# A job that queues a job: the worker its add starts does not stay (the
+# job's supervisor kills what the job leaves), so later jobs are not
+# handed to a worker about to be killed.
+check "(the last stayer stopped)" send_off
+q add -- sh -c 'q add -- true >/dev/null; sleep 0.5' >/dev/null
+check "the job and the job it queued ran" wait_for 'q status --json | grep -q "\"completed\":[1-9]"' 30
+sleep 0.1
+q add -- sleep 1 >/dev/null
+check "a job added after it is not lost with the worker the job started" \
+	wait_for 'drained && test -z "$(q list --state running)"' 30
+
 # A job scheduled while a worker stays runs on time: the stayer watches
 # deferred/ too (worker.stay 30s: were it not woken, the job would wait).
 check "(the last stayer stopped)" send_off

@@ -74,8 +74,12 @@ int cmd_worker(int argc, char **argv)
 	 * spool's typed jobs.
 	 */
 	local = local || !sp.cfg.remote_url[0];
-	/* With a remote, commands are for q remote worker: go on to it without staying. */
-	o.stay = o.stay && local;
+	/*
+	 * No staying with a remote (commands are q remote worker's: a local
+	 * stayer would stand in for adds it cannot serve), nor inside a job
+	 * (its supervisor kills what the job leaves when it ends).
+	 */
+	o.stay = o.stay && !sp.cfg.remote_url[0] && !getenv("Q_JOB_ID");
 	if (o.stay) {
 		op_worker_key(&sp, key);
 		o.key = key;
