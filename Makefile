@@ -214,7 +214,7 @@ crash: all
 # The crash suite with concurrent cancel, retry, hold, release, gc and
 # fsck, and jobs that leave detached children (tests/crash.sh --chaos).
 chaos: all
-	tests/crash.sh --rounds $${ROUNDS:-300} --chaos
+	tests/crash.sh --rounds $${ROUNDS:-300} --chaos $(if $(filter 1,$(STAY)),--stay)
 
 stress: all
 	tests/stress.sh

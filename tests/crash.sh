@@ -3,7 +3,7 @@
 ''''exec python3 -u "$0" "$@" #'''
 # tests/crash.sh: the crash suite ("Reliability proof").
 #
-#	tests/crash.sh [--rounds N] [--jobs M] [--seed S] [--chaos] [--keep] [--verbose]
+#	tests/crash.sh [--rounds N] [--jobs M] [--seed S] [--chaos] [--stay] [--keep] [--verbose]
 #
 # A shell script in name only: the first lines hand it to python3, which
 # drives hundreds of short-lived q processes with less overhead than bash.
@@ -41,6 +41,11 @@
 #   - a detached child of a run never outlives it (it holds the run's
 #     lock: the next run would find it taken).
 #
+# --stay runs the workers as `q worker --stay -j 2` with worker.stay 30ms
+# instead of `--once`: they stay for new jobs (slots/idle), let go when
+# busy and start detached workers of their own, which are not killed; the
+# round waits for every worker slot to be free before it checks.
+#
 # Every few rounds `q gc --older-than 0s` empties the spool of finished jobs
 # (and must leave none behind).  Counters are cumulative; the last line is
 # the summary, e.g.
@@ -49,6 +54,7 @@
 # same random choices (kill timing still depends on the scheduler).
 
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -89,6 +95,8 @@ def parse_args():
     p.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--chaos", action="store_true",
                    help="concurrent cancel/retry/hold/release/gc/fsck, detached children")
+    p.add_argument("--stay", action="store_true",
+                   help="workers stay for new jobs (q worker --stay, worker.stay 30ms)")
     p.add_argument("--gc-every", type=int, default=8,
                    help="run q gc --older-than 0s every N rounds (default 8)")
     return p.parse_args()
@@ -102,6 +110,8 @@ class Suite:
         self.scratch, self.work = qspool.make_scratch("crash")
         self.spool = os.path.join(self.scratch, "spool")
         self.env = qspool.q_env(Q_SPOOL=self.spool, Q_WORKER_MAX="4")
+        if args.stay:
+            self.env["Q_WORKER_STAY"] = "30ms"
         # cumulative counters
         self.rounds = 0
         self.kills = 0
@@ -324,7 +334,8 @@ class Suite:
         def top_up():
             workers[:] = [w for w in workers if w.poll() is None or self.reap(w)]
             while len(workers) < n_wrk:
-                workers.append(self.popen("worker", "--once", "-j", "2"))
+                workers.append(self.popen("worker", "--stay" if self.args.stay else "--once",
+                                          "-j", "2"))
 
         top_up()
         for t in threads:
@@ -372,9 +383,35 @@ class Suite:
                 w.kill()
                 w.wait()
             self.reap(w)
+        # Workers the stayers started are detached: wait until every slot is free.
+        if self.args.stay:
+            end = time.monotonic() + 60
+            while self.slots_busy():
+                if time.monotonic() > end:
+                    self.violation("a worker slot was still held 60 s after the round")
+                    break
+                time.sleep(0.01)
         for argv, rc, err in add_errors:
             self.violation("q %s: exit %s: %s" % (" ".join(argv[:-4]), rc, err))
         return runlog
+
+    def slots_busy(self):
+        """Is any worker slot (slots/N) locked?"""
+        d = os.path.join(self.spool, "slots")
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            if not name.isdigit():
+                continue
+            try:
+                fd = os.open(os.path.join(d, name), os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            finally:
+                os.close(fd)
+        return False
 
     def reap(self, w):
         """A worker that exited: complain about errors (not about SIGKILL)."""

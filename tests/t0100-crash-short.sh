@@ -2,8 +2,10 @@
 # The crash suite, short: 20 rounds of tests/crash.sh --chaos (SIGKILL of q
 # add, q worker and of concurrent cancel/retry/hold/release/gc/fsck at
 # random moments, jobs leaving detached children; then recovery, fsck and
-# the no-lost-job, no-double-run, no-erased-cancel checks).  `make crash`
-# and `make chaos` run the long versions.
+# the no-lost-job, no-double-run, no-erased-cancel checks).  An odd seed
+# runs the workers with --stay (workers that stay for new jobs and start
+# others), an even one with --once.  `make crash` and `make chaos` run the
+# long versions.
 #
 # TEST_SEED=S replays the random choices of a failed run (the seed is
 # printed either way); TEST_ROUNDS=N changes the number of rounds (10
@@ -14,9 +16,11 @@ seed=${TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 rounds=20
 [ "${QTEST_SANITIZE:-}" != 1 ] || rounds=10
 rounds=${TEST_ROUNDS:-$rounds}
-note "seed $seed (replay: TEST_SEED=$seed prove $0, or tests/crash.sh --rounds $rounds --jobs 20 --seed $seed --chaos)"
+stay=
+[ $((seed % 2)) = 0 ] || stay=--stay
+note "seed $seed (replay: TEST_SEED=$seed prove $0, or tests/crash.sh --rounds $rounds --jobs 20 --seed $seed --chaos $stay)"
 
-TMPDIR=$scratch "$TEST_DIR/crash.sh" --rounds "$rounds" --jobs 20 --seed "$seed" --chaos \
+TMPDIR=$scratch "$TEST_DIR/crash.sh" --rounds "$rounds" --jobs 20 --seed "$seed" --chaos $stay \
 	>crash.out 2>crash.err
 status=$?
 summary=$(grep '^crash: [0-9]* rounds' crash.out)
