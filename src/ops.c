@@ -647,22 +647,25 @@ static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep
 {
 	char self[PATH_MAX] = "";
 	ssize_t n = op_q_path ? 0 : readlink("/proc/self/exe", self, sizeof(self) - 1);
-	int tell[2], sub = 0;
+	int tell[2] = { -1, -1 }, sub = 0;
 	pid_t pid, got = 0;
 
 	/* A binary replaced or removed since we started: /proc/self/exe still runs us. */
 	self[n > 0 && !memmem(self, n, " (deleted)", 10) ? n : 0] = '\0';
 	if (op_q_path)
 		snprintf(self, sizeof(self), "%s", op_q_path);
-	if (pipe2(tell, O_CLOEXEC)) {
+	/* Only a subreaper (a worker) adopts what it starts, and needs its pid. */
+	if (prctl(PR_GET_CHILD_SUBREAPER, &sub) == 0 && sub && pipe2(tell, O_CLOEXEC)) {
 		warning("cannot start q %s: %s", cmd, strerror(errno));
 		return;
 	}
 	pid = fork();
 	if (pid < 0) {
 		warning("cannot start q %s: %s", cmd, strerror(errno));
-		close(tell[0]);
-		close(tell[1]);
+		if (tell[0] >= 0) {
+			close(tell[0]);
+			close(tell[1]);
+		}
 		return;
 	}
 	if (pid == 0) {
@@ -673,7 +676,8 @@ static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep
 		again = fork();
 		if (again != 0) {
 			/* Its pid, for the parent's record. */
-			if (again > 0 && write(tell[1], &again, sizeof(again)) != sizeof(again))
+			if (again > 0 && tell[1] >= 0 &&
+			    write(tell[1], &again, sizeof(again)) != sizeof(again))
 				_exit(1);
 			_exit(again < 0 ? 1 : 0);
 		}
@@ -713,14 +717,14 @@ static void spawn_q(struct spool *sp, const char *cmd, const char *arg, int keep
 			execl("/proc/self/exe", "q", cmd, arg, (char *)NULL);
 		_exit(127);
 	}
-	close(tell[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	/* A subreaper adopts it (a worker): record it; other callers never will. */
-	if (read(tell[0], &got, sizeof(got)) == sizeof(got) && !prctl(PR_GET_CHILD_SUBREAPER, &sub) &&
-	    sub)
-		proc_spawned_add(got);
-	close(tell[0]);
+	if (tell[0] >= 0) {
+		close(tell[1]);
+		if (read(tell[0], &got, sizeof(got)) == sizeof(got))
+			proc_spawned_add(got);
+		close(tell[0]);
+	}
 }
 
 /*
