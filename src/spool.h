@@ -355,6 +355,9 @@ int spool_queue_slot(struct spool *sp, const char *queue, int max);
  * locked fd, -2 another worker waits, -1 error.  spool_waiter: the
  * waiter's pid, 0 when there is none.  spool_watch_schedule: an
  * inotify descriptor on deferred/ and waiting/, -1 if unavailable.
+ * spool_watch_arrivals: one on arrivals in pending/, deferred/ and
+ * waiting/ and on the spool's own entries going, -1 (errno) if
+ * unavailable.
  */
 int spool_waiter_lock(struct spool *sp);
 
@@ -366,6 +369,7 @@ int spool_waiter_lock(struct spool *sp);
 int spool_lock_file(int d, const char *name, const char *what, int64_t wait_ms);
 long spool_waiter(struct spool *sp);
 int spool_watch_schedule(struct spool *sp);
+int spool_watch_arrivals(struct spool *sp);
 /*
  * The last job a session added (last/SESSION), for the "@" shorthand:
  * the session is $Q_SESSION if set (an agent's session), else the

@@ -836,38 +836,12 @@ static int pending_nonempty(struct worker *w)
 	return spool_scan_pending(w->sp, one, 1, &total, skip_name, w) > 0;
 }
 
-/*
- * An inotify descriptor in w->ino, once: arrivals in pending/, and in
- * deferred/ and waiting/ (a job due sooner than the worker knew of), and
- * the spool itself.  0, or -1 (errno).
- */
+/* An inotify descriptor on arrivals (spool_watch_arrivals) in w->ino, once: 0, or -1 (errno). */
 static int watch_pending(struct worker *w)
 {
-	static const char *const dirs[] = { "pending", "deferred", "waiting" };
-	struct buf p = BUF_INIT;
-	int e;
-
-	if (w->ino >= 0)
-		return 0;
-	w->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	for (size_t i = 0; w->ino >= 0 && i < sizeof(dirs) / sizeof(*dirs); i++) {
-		buf_reset(&p);
-		buf_addf(&p, "%s/%s", w->sp->path, dirs[i]);
-		if (inotify_add_watch(w->ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0)
-			goto fail;
-	}
-	if (w->ino >= 0 && inotify_add_watch(w->ino, w->sp->path, IN_DELETE | IN_ONLYDIR) >= 0) {
-		buf_release(&p);
-		return 0;
-	}
-fail:
-	e = errno;
-	if (w->ino >= 0)
-		close(w->ino);
-	w->ino = -1;
-	buf_release(&p);
-	errno = e;
-	return -1;
+	if (w->ino < 0)
+		w->ino = spool_watch_arrivals(w->sp);
+	return w->ino < 0 ? -1 : 0;
 }
 
 /*

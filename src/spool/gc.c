@@ -155,26 +155,48 @@ long spool_waiter(struct spool *sp)
 	return lock_holder(sp->fd, "waiter.lock", NULL, 0);
 }
 
-int spool_watch_schedule(struct spool *sp)
+/* An inotify descriptor watching the n state directories for mask, or -1 (errno). */
+static int watch_states(struct spool *sp, const enum state *st, size_t n, uint32_t mask)
 {
-	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), e;
 	struct buf p = BUF_INIT;
-	static const enum state watched[] = { ST_DEFERRED, ST_WAITING };
 
-	if (ino < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(watched) / sizeof(*watched); i++) {
+	for (size_t i = 0; ino >= 0 && i < n; i++) {
 		buf_reset(&p);
-		buf_addf(&p, "%s/%s", sp->path, states[watched[i]].dir);
-		/* Arrivals (an earlier due time), changed times, and departures (nothing left?). */
-		if (inotify_add_watch(ino, p.s, IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_MOVED_FROM |
-						  IN_DELETE | IN_ONLYDIR) < 0) {
+		buf_addf(&p, "%s/%s", sp->path, states[st[i]].dir);
+		if (inotify_add_watch(ino, p.s, mask | IN_ONLYDIR) < 0) {
+			e = errno;
 			close(ino);
 			ino = -1;
-			break;
+			errno = e;
 		}
 	}
 	buf_release(&p);
+	return ino;
+}
+
+int spool_watch_schedule(struct spool *sp)
+{
+	static const enum state watched[] = { ST_DEFERRED, ST_WAITING };
+
+	/* Arrivals (an earlier due time), changed times, and departures (nothing left?). */
+	return watch_states(sp, watched, sizeof(watched) / sizeof(*watched),
+			    IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_MOVED_FROM | IN_DELETE);
+}
+
+int spool_watch_arrivals(struct spool *sp)
+{
+	static const enum state watched[] = { ST_PENDING, ST_DEFERRED, ST_WAITING };
+	int ino = watch_states(sp, watched, sizeof(watched) / sizeof(*watched), IN_MOVED_TO | IN_CREATE);
+	int e;
+
+	/* The spool itself: its removal. */
+	if (ino >= 0 && inotify_add_watch(ino, sp->path, IN_DELETE | IN_ONLYDIR) < 0) {
+		e = errno;
+		close(ino);
+		ino = -1;
+		errno = e;
+	}
 	return ino;
 }
 
