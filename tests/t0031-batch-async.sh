@@ -52,14 +52,18 @@ done
 # nothing (no setsid, the detached worker's first call); with the slot
 # free, it starts one.
 idle() { for s in "$Q_SPOOL"/slots/*; do flock -n "$s" true || return 1; done; }
+# setsid_count CMD...: setsid calls (detached workers started) of one async q add -- CMD.
+setsid_count() {
+	ASAN_OPTIONS=detect_leaks=0 timeout 60 strace -f -qq -e trace=setsid -o add.trace \
+		"$Q" add -- "$@" >>ids.stay
+	grep -c setsid add.trace
+}
 check "the workers of the racing adds have left" wait_for idle 30
 export Q_WORKER_STAY=0
 if strace -f -qq -e trace=setsid -o /dev/null true 2>/dev/null; then
 	Q_WORKER_MAX=1 q add -- sh -c 'touch busy; while [ ! -e go ]; do sleep 0.01; done' >/dev/null
 	check "a worker runs the blocking job" wait_for 'test -e busy' 30
-	ASAN_OPTIONS=detect_leaks=0 Q_WORKER_MAX=1 timeout 60 strace -f -qq -e trace=setsid -o busy.trace \
-		"$Q" add -- true >/dev/null
-	is "$(grep -c setsid busy.trace)" 0 "every slot taken: an async add starts no worker"
+	is "$(Q_WORKER_MAX=1 setsid_count true)" 0 "every slot taken: an async add starts no worker"
 	# A worker started by hand (a timer, a hook) finds the slot taken and
 	# the job pending: the holder will run it, so it leaves at once.
 	Q_WORKER_MAX=1 timeout 20 "$Q" worker 2>worker.err
@@ -68,9 +72,7 @@ if strace -f -qq -e trace=setsid -o /dev/null true 2>/dev/null; then
 	touch go
 	check "the busy worker runs the job added meanwhile" \
 		wait_for 'q status --json | grep -q "\"pending\":0,\"running\":0,"' 30
-	ASAN_OPTIONS=detect_leaks=0 Q_WORKER_MAX=1 timeout 60 strace -f -qq -e trace=setsid -o free.trace \
-		"$Q" add -- true >/dev/null
-	is "$(grep -c setsid free.trace)" 1 "a slot free: an async add starts one worker"
+	is "$(Q_WORKER_MAX=1 setsid_count true)" 1 "a slot free: an async add starts one worker"
 	check "which runs the job" \
 		wait_for 'q status --json | grep -q "\"pending\":0,\"running\":0,"' 30
 else
@@ -79,12 +81,6 @@ fi
 
 # --- the stayer ----------------------------------------------------------------
 
-# setsid_count: setsid calls (detached workers started) of one async add.
-setsid_count() {
-	ASAN_OPTIONS=detect_leaks=0 timeout 60 strace -f -qq -e trace=setsid -o add.trace \
-		"$Q" add -- "$@" >>ids.stay
-	grep -c setsid add.trace
-}
 stayer() { q status --json | jpy 'j["stayer"]'; }
 # alive PID: the process exists and is not a zombie waiting to be reaped.
 alive() { [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"; }
