@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ static struct {
 	int parsed;
 	int op;          /* -1: no injection */
 	long n;          /* fail the n-th call */
-	int err;
+	int err;         /* 0: SIGKILL instead */
 	long count;
 } fault = { 0, -1, 0, ENOSPC, 0 };
 
@@ -44,7 +45,7 @@ static void fault_parse(void)
 		return;
 	}
 	fault.n = n;
-	fault.err = !strcmp(err, "EIO") ? EIO : ENOSPC;
+	fault.err = !strcmp(err, "EIO") ? EIO : !strcmp(err, "KILL") ? 0 : ENOSPC;
 }
 
 /* Is this call the one to fail?  Sets errno when it is. */
@@ -56,6 +57,8 @@ static int inject(enum fop op)
 		return 0;
 	if (++fault.count != fault.n)
 		return 0;
+	if (!fault.err)
+		kill(getpid(), SIGKILL);
 	errno = fault.err;
 	return 1;
 }

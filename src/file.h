@@ -5,7 +5,9 @@
  * is the fault-injection seam.  With Q_FAULT=OP:N[:ERRNO] in the
  * environment, the N-th call of OP (open, write, fsync, rename, link,
  * unlink, mkdir, or any for all of them) in this process fails with
- * ERRNO (ENOSPC by default, or EIO) without doing anything.
+ * ERRNO (ENOSPC by default, or EIO) without doing anything.  With KILL
+ * for ERRNO the process kills itself (SIGKILL) instead of making that
+ * call: a crash just before it, for tests of what recovery finds.
  *
  * The functions behave like the system calls they wrap: they return -1
  * with errno set and print nothing, so callers can name the object in

@@ -245,6 +245,13 @@ int spool_move_nosync(struct spool *sp, struct jobref *ref, enum state to, int f
 		      int64_t until_ms);
 
 /*
+ * Should the log of ref's job (locked as fd) have a verdict, move the
+ * job to its directory, as a claim does: 1 when it went there, 0 when
+ * the log has none, -1 on error.
+ */
+int spool_reconcile(struct spool *sp, struct jobref *ref, int fd);
+
+/*
  * A transition decided outside a worker (cancel, expire, a failed
  * dependency, retry, hold, release): with ref's file locked as fd, move
  * it to `to` (a deferred job due at until), then append event ev (with error err, or NULL) durably.

@@ -175,6 +175,30 @@ is "$(Q_SPOOL=$other q show --json "$k3" | jpy 'j["state"]')" completed \
 	"the key is free again once its job is final"
 isnt "$(cat "$other/remote.origin")" "$(cat "$Q_SPOOL/remote.origin")" "each spool has its own origin"
 
+# A duplicate's forward killed at each of its spool calls in turn (Q_FAULT
+# KILL: a crash just before the N-th call), then synced again: it ends
+# cancelled as a duplicate, naming the holder, whatever call the crash hit.
+holder=$(q add --key crash -- sleep 0.2)
+q remote sync >/dev/null
+n=0 killed=0 wrong=
+while :; do
+	n=$((n + 1))
+	d=$(Q_SPOOL=$other q add --key crash -- echo dup) || bail_out "q add --key failed"
+	{ Q_SPOOL=$other Q_FAULT=any:$n:KILL run_q remote sync; } 2>/dev/null # no "Killed"
+	crashed=$rc
+	Q_SPOOL=$other run_q remote sync
+	got=$(Q_SPOOL=$other q show --json "$d" | jpy 'j["state"]+" "+str(j.get("error"))')
+	Q_SPOOL=$other run_q fsck
+	[ "$got:$rc:$out" = "cancelled duplicate:0:" ] || wrong+="call $n: $got, fsck $rc $out; "
+	grep -q "/$holder\"" "$other"/logs/*/"$d".events || wrong+="call $n: no holder named; "
+	[ "$crashed" = 137 ] || break
+	killed=$((killed + 1))
+	[ $n -lt 300 ] || bail_out "q remote sync still crashing at call $n"
+done
+is "$wrong" "" "a duplicate's forward crashed at any call ends cancelled as a duplicate"
+ok $((killed < 10)) "the crash hit each of its $killed spool calls"
+run_q remote worker
+
 # --- the working directory on another host --------------------------------------
 mkdir -p "$scratch/sub" "$scratch/other/sub"
 m=$(cd "$scratch/sub" && q add -- pwd)

@@ -135,6 +135,11 @@ bad = [i for i in ids if jobs.get(i, {}).get("state") != "completed"]
 ran = sum(1 for i in keyed if jobs.get(i, {}).get("state") == "completed")
 dup = sum(1 for i in keyed if jobs.get(i, {}).get("state") == "cancelled"
           and jobs[i].get("error") == "duplicate")
+# What went wrong, said on stderr: the job's state and error.
+for i in bad[:5] + [k for k in keyed if jobs.get(k, {}).get("state") != "completed"
+                    and jobs.get(k, {}).get("error") != "duplicate"]:
+    j = jobs.get(i, {})
+    print("#", i, j.get("state"), j.get("error"), file=sys.stderr)
 print(len(bad), ran, ran + dup, len(jobs))
 PY
 )

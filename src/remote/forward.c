@@ -68,7 +68,12 @@ static void id_array(struct buf *b, const struct strv *ids)
 /*
  * Send one job (ref, in forwarded/ and locked as fd; text its file) to
  * the remote.  A key the remote finds held by a live job makes this
- * one a duplicate: cancelled here, naming the holder.  0 or -1.
+ * one a duplicate: cancelled here, naming the holder.  The verdict is
+ * appended before the move, not after it (as other decisions outside a
+ * worker do): killed in between, the job stays in forwarded/ with its
+ * verdict, and the next resend (spool_reconcile) finishes the move,
+ * where the other order would leave a cancelled job with no word of
+ * why.  0 or -1.
  */
 static int send_one(struct remote *r, struct jobref *ref, int fd, const struct buf *text,
 		    const struct job *job)
@@ -112,7 +117,8 @@ static int send_one(struct remote *r, struct jobref *ref, int fd, const struct b
 		jw_key(&w, "duplicate_of");
 		jw_str(&w, pgrows_get(&rows, 0, 1));
 		event_end(&w);
-		ret = transition_line(&r->sp, ref, fd, ST_CANCELLED, 0, &line, 1) ? -1 : 0;
+		ret = spool_event(&r->sp, ref->id, &line, 1) ||
+		      spool_move(&r->sp, ref, ST_CANCELLED, fd, 0) ? -1 : 0;
 		buf_release(&line);
 		if (!ret)
 			spool_note(&r->sp, "job %s: key '%s' is held by job %s on the remote: "
@@ -215,7 +221,7 @@ int remote_resend(struct remote *r)
 			struct jobref ref;
 			struct buf text = BUF_INIT;
 			struct job job;
-			int fd;
+			int fd, settled;
 
 			if (spool_locate(&r->sp, pgrows_get(&rows, k, 0), &ref) ||
 			    ref.state != ST_FORWARDED)
@@ -226,7 +232,10 @@ int remote_resend(struct remote *r)
 				continue; /* its forwarder is sending it */
 			}
 			job_init(&job);
-			if (read_job(fd, &ref, &text, &job) || send_one(r, &ref, fd, &text, &job))
+			/* A duplicate's verdict may be in its log already (send_one). */
+			settled = spool_reconcile(&r->sp, &ref, fd);
+			if (settled < 0 || (!settled && (read_job(fd, &ref, &text, &job) ||
+							 send_one(r, &ref, fd, &text, &job))))
 				f.errors++;
 			job_release(&job);
 			buf_release(&text);

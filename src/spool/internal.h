@@ -127,7 +127,6 @@ int notify_mark(struct spool *sp, const char *id, int set);
 
 /* A locked job whose log has a verdict its place disagrees with: move it. */
 int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstate *st);
-int reconcile_log(struct spool *sp, struct jobref *ref, int fd);
 /* A job in running/ whose worker died (we hold its lock): requeue or fail it. */
 int recover_one(struct spool *sp, struct jobref *ref, int fd);
 /* Expire a locked job (one whose log has a verdict goes where it says). */

@@ -242,7 +242,7 @@ int spool_transition(struct spool *sp, struct jobref *ref, int fd, enum state to
 
 int expire(struct spool *sp, struct jobref *ref, int fd)
 {
-	int r = reconcile_log(sp, ref, fd);
+	int r = spool_reconcile(sp, ref, fd);
 
 	if (r)
 		return r < 0 ? -1 : 0;

@@ -163,7 +163,7 @@ static int promote_waiting(const char *name, void *arg)
 			p->errors++;
 		}
 	} else if (r == -1) {
-		if (!(r = reconcile_log(p->sp, &ref, fd)))
+		if (!(r = spool_reconcile(p->sp, &ref, fd)))
 			r = spool_transition(p->sp, &ref, fd, ST_FAILED, 0, "failed", "dependency_failed");
 		p->errors += r < 0;
 	} else if (r == -2) {

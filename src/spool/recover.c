@@ -22,7 +22,7 @@ int reconcile(struct spool *sp, struct jobref *ref, int fd, const struct jobstat
  * as at a claim.  1 when the job went to its verdict's directory, 0 when
  * the log has none, -1 on error.
  */
-int reconcile_log(struct spool *sp, struct jobref *ref, int fd)
+int spool_reconcile(struct spool *sp, struct jobref *ref, int fd)
 {
 	struct jobstate st;
 	int r;
