@@ -239,12 +239,13 @@ int spool_add(struct spool *sp, struct job *job, enum state initial, char dup[ID
 			unlinkat(TMP_FD(sp), tmpname, 0);
 	}
 	linked = 1;
-	if (f_fsync(d)) {
-		error_errno("cannot sync '%s'", states[initial].dir);
-		goto out;
-	}
+	/* keys/ first: a job that survives a power cut has its key too. */
 	if (keyed && f_fsync(KEYS_FD(sp))) {
 		error_errno("cannot sync 'keys'");
+		goto out;
+	}
+	if (f_fsync(d)) {
+		error_errno("cannot sync '%s'", states[initial].dir);
 		goto out;
 	}
 	ret = SP_OK;
