@@ -4,7 +4,7 @@
 # tests/faults.sh: the I/O fault suite ("Reliability proof").
 #
 #	tests/faults.sh [--only NAME[,NAME...]] [--ops open,write,...] [--errnos ENOSPC,EIO]
-#	                [--max-n 60] [--keep] [--verbose]
+#	                [--crash] [--max-n 60] [--keep] [--verbose]
 #
 # A shell script in name only: the first lines hand it to python3.
 #
@@ -41,6 +41,20 @@
 # fault, the fault was swallowed.  That is reported (a swallowed fsync loses
 # durability silently) but only counted as a violation when the outcome
 # differs from the fault-free run.
+#
+# --crash: crash points instead of errors.  Q_FAULT=any:N:KILL kills the
+# operation just before its N-th spool call, N = 1, 2, ... until it runs to
+# the end; two more operations (a worker expiring a job, and failing one
+# whose dependency was cancelled) join the list.  After each run: what q
+# fsck reports is only what "Crash recovery" in spool-format.md lists (a
+# job in running/ nobody holds, a location its log's verdict disagrees
+# with), and after the next worker (q worker --once) fsck is clean; an id
+# q add printed is in the spool; a job that exists with --key is the one
+# keys/K names; the job is in one place, in a state the operation (or the
+# recovery worker) allows; a worker's job in done/ or failed/ has its
+# verdict in its log (step 6's cancel, expiry and failed dependency may
+# lack theirs, as documented: counted, not a violation); no job ran more
+# often than its start events say; nothing but named staging in tmp/.
 #
 # Summary: "faults: N injected across M operations, V violations"; exit 1
 # on any violation.
@@ -85,7 +99,7 @@ class Op:
     """An operation: how to prepare its spool, what to run, what is allowed."""
 
     def __init__(self, name, prepare, argv, allowed, absent_ok=False, kind=None, quiet_ok=None,
-                 extra=None):
+                 extra=None, crash_only=False):
         self.name = name
         self.extra = extra          # fn(suite, ctx, jid, rc, out, err): more checks
         self.quiet_ok = quiet_ok    # a regex for stderr lines that are not errors
@@ -94,6 +108,7 @@ class Op:
         self.allowed = allowed      # states the job may be in afterwards
         self.absent_ok = absent_ok  # the job may be wholly absent afterwards
         self.kind = kind or name
+        self.crash_only = crash_only  # only with --crash (the error runs cover their calls)
 
 
 class Suite:
@@ -217,6 +232,19 @@ class Suite:
     def prep_held(self, spool):
         return self.must(spool, "add", "--hold", "--", "sh", "-c", RUN_JOB)
 
+    def prep_expired(self, spool):
+        """A pending job past its deadline: the next claim expires it."""
+        jid = self.must(spool, "add", "--deadline", "1s", "--", "sh", "-c", RUN_JOB)
+        time.sleep(1.1)
+        return jid
+
+    def prep_dep_failed(self, spool):
+        """A job waiting for a cancelled one: the next worker fails it."""
+        dep = self.must(spool, "add", "--hold", "--", "sh", "-c", RUN_JOB)
+        jid = self.must(spool, "add", "--after", dep, "--", "sh", "-c", RUN_JOB)
+        self.must(spool, "cancel", dep)
+        return jid
+
     def operations(self):
         add = lambda j: ["add", "--", "sh", "-c", RUN_JOB]
         addk = lambda j: ["add", "--key", "K", "--", "sh", "-c", RUN_JOB]
@@ -241,9 +269,43 @@ class Suite:
                extra=self.check_list),
             Op("fsck", self.prep_fsck_problem, lambda j: ["fsck"], {"done"}, kind="fsck",
                extra=self.check_fsck),
+            Op("expire", self.prep_expired, lambda j: ["worker", "--once"], {"pending", "expired"},
+               crash_only=True),
+            Op("dep-fail", self.prep_dep_failed, lambda j: ["worker", "--once"],
+               {"waiting", "failed"}, crash_only=True),
         ]
 
     # --------------------------------------------------------- one run
+
+    def one_place(self, ctx, where):
+        for i, locs in where.items():
+            if len(locs) != 1:
+                self.violation(ctx, "job %s in %d places: %s" % (i, len(locs), locs))
+
+    @staticmethod
+    def key_names(spool, where, target):
+        """Is keys/K a link to job target?"""
+        kp = os.path.join(spool, "keys", "K")
+        st, name = where[target][0]
+        return os.path.exists(kp) and os.stat(kp).st_ino == os.stat(
+            os.path.join(spool, st, name)).st_ino
+
+    def check_gone(self, ctx, op, spool, target):
+        """Job target is in no state directory: may it be, and without logs?"""
+        if not (op.absent_ok or op.kind == "add"):
+            self.violation(ctx, "job %s is gone" % target)
+        elif self.logs_of(spool, target):
+            self.violation(ctx, "job %s is gone but its logs are left: %s"
+                           % (target, self.logs_of(spool, target)))
+
+    def check_runs(self, ctx, target, evs):
+        """No more runs (RUNLOG lines) than start events."""
+        starts = sum(1 for e in evs if e.get("event") == "start")
+        with open(os.path.join(self.work, "RUNLOG")) as f:
+            runs = sum(1 for x in f if x.strip() == target)
+        if runs > starts:
+            self.violation(ctx, "job %s ran %d times with %d start events"
+                           % (target, runs, starts))
 
     def fresh(self, template):
         top = os.path.dirname(self.run_spool)
@@ -328,9 +390,7 @@ class Suite:
 
         where = self.walk(spool)
         new = [i for i in where if i not in before]
-        for i, locs in where.items():
-            if len(locs) != 1:
-                self.violation(ctx, "job %s in %d places: %s" % (i, len(locs), locs))
+        self.one_place(ctx, where)
 
         # The job of the operation.
         target = jid
@@ -356,21 +416,13 @@ class Suite:
                     self.violation(ctx, "q add --key K printed %r, want the duplicate %s"
                                    % (out.strip(), jid))
             target = new[0] if new else (jid if op.name == "add-key-dup" else None)
-            if op.name == "add-key-stale" or op.name == "add-key":
-                kp = os.path.join(spool, "keys", "K")
-                if target and not failed:
-                    st, name = where[target][0]
-                    jf = os.path.join(spool, st, name)
-                    if not os.path.exists(kp) or os.stat(kp).st_ino != os.stat(jf).st_ino:
-                        self.violation(ctx, "keys/K is not a link to the new job %s" % target)
+            if op.name in ("add-key", "add-key-stale") and target and not failed:
+                if not self.key_names(spool, where, target):
+                    self.violation(ctx, "keys/K is not a link to the new job %s" % target)
         if target:
             locs = where.get(target)
             if not locs:
-                if not (op.absent_ok or op.kind == "add"):
-                    self.violation(ctx, "job %s is gone" % target)
-                elif self.logs_of(spool, target):
-                    self.violation(ctx, "job %s is gone but its logs are left: %s"
-                                   % (target, self.logs_of(spool, target)))
+                self.check_gone(ctx, op, spool, target)
             else:
                 st = locs[0][0]
                 allowed = set(op.allowed)
@@ -386,17 +438,12 @@ class Suite:
                 if st in FINAL and evs is None and op.kind not in ("fsck", "gc"):
                     self.violation(ctx, "job %s in %s/ has no event log" % (target, st))
                 evs = evs or []
-                starts = sum(1 for e in evs if e.get("event") == "start")
                 if op.kind == "claim" and st == "failed":
                     finals = [e for e in evs if e.get("event") in ("completed", "failed")]
                     if not finals or finals[-1].get("error") not in ("worker_died", "nonzero_exit"):
                         self.violation(ctx, "job %s failed with %s"
                                        % (target, finals[-1] if finals else "no verdict"))
-                with open(os.path.join(self.work, "RUNLOG")) as f:
-                    runs = sum(1 for x in f if x.strip() == target)
-                if runs > starts:
-                    self.violation(ctx, "job %s ran %d times with %d start events"
-                                   % (target, runs, starts))
+                self.check_runs(ctx, target, evs)
                 lrc, lout, lerr = self.q(spool, "list", "--json")
                 try:
                     jobs = {j["id"]: j for j in json.loads(lout)}
@@ -429,6 +476,112 @@ class Suite:
                                % (self.outcome(op, jid, before), base_outcome))
         return showed
 
+    VERDICT_DIR = {"completed": "done", "failed": "failed", "cancelled": "cancelled",
+                   "expired": "expired"}
+
+    @classmethod
+    def verdict_dir(cls, evs):
+        """The directory the log's verdict names (spool-format.md: the first
+        final event after the last retry), or None."""
+        v = None
+        for e in evs:
+            if e.get("event") == "retry":
+                v = None
+            elif v is None and e.get("event") in cls.VERDICT_DIR:
+                v = cls.VERDICT_DIR[e["event"]]
+        return v
+
+    def check_crash(self, op, jid, before, fault, rc, out, err):
+        """--crash: the checks after a run killed at one call (Q_FAULT
+        any:N:KILL) and the recovery spool-format.md documents for it.
+        Returns True if the kill happened."""
+        ctx = "%s Q_FAULT=%s" % (op.name, fault)
+        spool = self.run_spool
+        killed = rc == -9
+        before_rec = self.walk(spool)
+        new = [i for i in before_rec if i not in before]
+        if op.kind == "add" and out.strip():
+            # An id printed is durable: the job is there, killed or not.
+            if out.strip() not in before_rec and op.name != "add-key-dup":
+                self.violation(ctx, "q add printed %s, which is not in the spool" % out.strip())
+        # What a crash may leave is what "Crash recovery" in spool-format.md
+        # lists, and the next worker mends it (it recovers running/ as it
+        # starts, and a claim moves a job to its log's verdict).
+        recovered = False
+        frc, fout, ferr = self.q(spool, "fsck")
+        if op.kind != "fsck" and (frc != 0 or fout or ferr):
+            probs = [x for x in (fout + ferr).splitlines()
+                     if not re.match(r"fsck: \d+ problems?$", x)]
+            other = [x for x in probs if not re.search(
+                r"is not locked: its worker died$|': event log says \w+$", x)]
+            if other:
+                self.violation(ctx, "q fsck after the crash: %s" % "; ".join(other))
+            desc = "; ".join(re.sub(r"[0-9a-z]{14}", "ID", x) for x in probs)
+            self.recoveries[(op.name, desc)].append(fault)
+            self.q(spool, "worker", "--once")
+            recovered = True
+            frc, fout, ferr = self.q(spool, "fsck")
+            if frc != 0 or fout or ferr:
+                self.violation(ctx, "q fsck after the recovery q worker --once: exit %d: %s%s"
+                               % (frc, fout.strip(), ferr.strip()))
+        where = self.walk(spool)
+        self.one_place(ctx, where)
+        new = [i for i in where if i not in before]
+        target = jid
+        if op.kind == "add":
+            if len(new) > 1:
+                self.violation(ctx, "q add left %d jobs: %s" % (len(new), new))
+            target = new[0] if new else None
+            if op.name == "add-key-dup" and new:
+                self.violation(ctx, "q add --key K made job %s while job %s holds key K"
+                               % (new[0], jid))
+            if op.name in ("add-key", "add-key-stale") and target:
+                # The job exists, so it runs: a later add with its key must
+                # find it, acknowledged or not.
+                if not self.key_names(spool, where, target):
+                    self.violation(ctx, "job %s exists but keys/K does not name it" % target)
+        if target:
+            locs = where.get(target)
+            if not locs:
+                self.check_gone(ctx, op, spool, target)
+            else:
+                st = locs[0][0]
+                allowed = set(op.allowed) | ({"pending"} if op.kind == "claim" else set())
+                if recovered:
+                    # The recovery worker may have run it, or moved it to its verdict.
+                    allowed |= {"done", "failed", "cancelled", "expired"}
+                if st not in allowed:
+                    self.violation(ctx, "job %s is in %s/ (want %s)"
+                                   % (target, st, "|".join(sorted(allowed))))
+                evs = self.events(spool, target) or []
+                v = self.verdict_dir(evs)
+                if st in FINAL and v is None and op.kind not in ("gc", "fsck"):
+                    # Step 6 (rename, then event) may leave this; a worker's
+                    # verdict comes before its rename, so never after a claim.
+                    if op.kind == "claim" or st == "done":
+                        self.violation(ctx, "job %s in %s/ has no verdict in its log"
+                                       % (target, st))
+                    else:
+                        self.notes["a crash left a job in %s/ without its event (%s)"
+                                   % (st, op.name)] += 1
+                self.check_runs(ctx, target, evs)
+                lrc, lout, lerr = self.q(spool, "list", "--json")
+                try:
+                    if target not in {j["id"] for j in json.loads(lout)}:
+                        raise KeyError(target)
+                except (ValueError, KeyError, TypeError) as e:
+                    self.violation(ctx, "q list --json (exit %d) does not show job %s: %s %s"
+                                   % (lrc, target, e, lerr.strip()))
+        tmp = os.path.join(spool, "tmp")
+        left = os.listdir(tmp) if os.path.isdir(tmp) else []
+        if [x for x in left if not re.match(r"^[0-9a-z]{14}\.\d+$", x)]:
+            self.violation(ctx, "files left in tmp/: %s" % left)
+        elif left:
+            self.notes["a crash left a named staging file in tmp/ (%s)" % op.name] += 1
+        if not killed and rc != (1 if op.kind == "fsck" else 0) and op.kind != "claim":
+            self.violation(ctx, "not killed, but exit %d: %s" % (rc, err.strip()))
+        return killed
+
     def syscall_count(self, op, template, jid, fault, opname):
         self.fresh(template)
         trace = os.path.join(self.scratch, "strace.out")
@@ -448,12 +601,15 @@ class Suite:
 
     def main(self):
         a = self.args
-        ops = self.operations()
+        ops = [o for o in self.operations() if a.crash or not o.crash_only]
         if a.only:
             want = a.only.split(",")
             ops = [o for o in ops if o.name in want]
         fops = a.ops.split(",") if a.ops else ALL_OPS
         errnos = a.errnos.split(",") if a.errnos else ALL_ERRNOS
+        if a.crash:
+            # Every call is a crash point: "any" counts them all.
+            fops, errnos = ["any"], ["KILL"]
         tdir = os.path.join(self.scratch, "templates")
         os.mkdir(tdir)
         t0 = time.monotonic()
@@ -486,7 +642,10 @@ class Suite:
                         self.fresh(template)
                         rc, out, err = self.q(self.run_spool, *op.argv(jid), fault=fault)
                         self.runs += 1
-                        showed = self.check_run(op, jid, before, fault, rc, out, err, base)
+                        if e == "KILL":
+                            showed = self.check_crash(op, jid, before, fault, rc, out, err)
+                        else:
+                            showed = self.check_run(op, jid, before, fault, rc, out, err, base)
                         if a.verbose:
                             print("# %s %s: exit %d %s" % (op.name, fault, rc,
                                                            err.strip().replace("\n", " | ")))
@@ -497,7 +656,7 @@ class Suite:
                             continue
                         clean_streak += 1
                         # Silent success: was the call there at all?
-                        if self.have_strace and e == errnos[0]:
+                        if self.have_strace and e == errnos[0] and e != "KILL":
                             if base_calls is None:
                                 base_calls = self.syscall_count(op, template, jid, None, fop)
                             got = self.syscall_count(op, template, jid, fault, fop)
@@ -534,8 +693,9 @@ class Suite:
             for k, faults in groups.items():
                 print("#   %dx %s   [e.g. Q_FAULT=%s]" % (len(faults), k, faults[0]))
         for (name, desc), faults in sorted(self.recoveries.items()):
-            print("# needed fsck --repair after a failed %s (%d runs, e.g. Q_FAULT=%s): %s"
-                  % (name, len(faults), faults[0], desc))
+            print("# needed %s after a failed %s (%d runs, e.g. Q_FAULT=%s): %s"
+                  % ("the next worker" if a.crash else "fsck --repair", name, len(faults),
+                     faults[0], desc))
         for s in self.swallowed:
             print("# swallowed silently (exit 0, no message): %s" % s)
         print("# %d runs, %d combinations of operation, OP and ERRNO, per operation: %s, %.0f s"
@@ -558,6 +718,8 @@ def parse_args():
     p.add_argument("--ops", help="fault OPs, comma-separated (default all)")
     p.add_argument("--errnos", help="ENOSPC,EIO (default both)")
     p.add_argument("--max-n", type=int, default=60)
+    p.add_argument("--crash", action="store_true",
+                   help="crash points instead of errors: Q_FAULT=any:N:KILL, N = 1, 2, ...")
     p.add_argument("--strict", action="store_true",
                    help="a failed command that leaves work for fsck --repair is a violation")
     p.add_argument("--keep", action="store_true")

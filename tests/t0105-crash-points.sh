@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Crash points: tests/faults.sh --crash kills each operation just before
+# each of its spool calls in turn (Q_FAULT=any:N:KILL, N = 1, 2, ... until
+# it runs to the end), on a fresh copy of a prepared spool each time.  What
+# fsck finds after the crash is only what "Crash recovery" in
+# spool-format.md lists, and after the next worker (q worker --once) fsck
+# is clean; the job is in one place, in a state the operation allows; an
+# id q add printed is there; a job that exists with --key is the one
+# keys/K names; a worker's job in done/ or failed/ has its verdict in its
+# log; no job ran more often than its start events say; nothing but named
+# staging is left in tmp/.
+. "$(dirname "$0")/lib.sh"
+
+command -v python3 >/dev/null || { skip 1 "no python3"; done_testing; exit 0; }
+
+ops=(add add-new-spool add-key add-key-stale add-key-dup claim claim-retry cancel retry gc
+	hold release list fsck expire dep-fail)
+TMPDIR=$scratch "$TEST_DIR/faults.sh" --crash --max-n 300 >crash.out 2>crash.err
+status=$?
+for op in "${ops[@]}"; do
+	v=$(grep -c "^faults: VIOLATION $op Q_FAULT" crash.err)
+	is "$v" 0 "crashes in q $op: no violations"
+	[ "$v" = 0 ] || diag "$(grep "^#   [0-9]*x $op " crash.out | head -20)"
+	ok "$(grep -q "per operation:.* $op [1-9]" crash.out; echo $?)" "q $op was killed at some call"
+done
+ok $status "tests/faults.sh --crash exits 0"
+[ $status = 0 ] || diag "$(grep -v '^faults: VIOLATION' crash.err | tail -5)"
+summary=$(grep '^faults: [0-9]* injected' crash.out)
+like "$summary" "^faults: [1-9][0-9]* injected across ${#ops[@]} operations, 0 violations$" "summary"
+note "$summary"
+grep '^# a crash left\|^# needed the next worker' crash.out | while IFS= read -r l; do note "${l#\# }"; done
+
+done_testing
