@@ -199,6 +199,35 @@ is "$wrong" "" "a duplicate's forward crashed at any call ends cancelled as a du
 ok $((killed < 10)) "the crash hit each of its $killed spool calls"
 run_q remote worker
 
+# The same for a forward and for bringing a verdict back (the job run by the
+# other host): crashed at call N, then synced again, the job is in the
+# remote once and comes back completed with its output.
+n=0 fkilled=0 bkilled=0 fdone= bdone= wrong=
+while :; do
+	n=$((n + 1))
+	j=$(q add -- echo "out $n")
+	{ Q_FAULT=any:$n:KILL run_q remote sync; } 2>/dev/null # no "Killed"
+	[ "$rc" = 137 ] && fkilled=$((fkilled + 1)) || fdone=1
+	run_q remote sync
+	[ -e "$Q_SPOOL/forwarded/$j" ] || wrong+="forward crashed at call $n: not in forwarded/; "
+	rows=$(pg_psql -c "select count(*) from q.job where id = '$j'")
+	[ "$rows" = 1 ] || wrong+="forward crashed at call $n: $rows rows; "
+	Q_SPOOL=$other run_q remote worker
+	{ Q_FAULT=any:$n:KILL run_q remote sync; } 2>/dev/null
+	[ "$rc" = 137 ] && bkilled=$((bkilled + 1)) || bdone=1
+	run_q remote sync
+	got=$(q show --json "$j" | jpy 'j["state"]'):$(q log "$j")
+	[ "$got" = "completed:out $n" ] || wrong+="back crashed at call $n: $got; "
+	run_q fsck
+	[ "$rc:$out" = "0:" ] || wrong+="call $n: fsck $rc $out; "
+	[ "$fdone$bdone" != 11 ] || break
+	[ $n -lt 300 ] || bail_out "q remote sync still crashing at call $n"
+done
+is "$wrong" "" "a forward, and a verdict brought back, crashed at any call end as they should"
+ok $((fkilled < 10 || bkilled < 10)) "the crash hit $fkilled calls of forwards, $bkilled of bringing back"
+run_q remote fsck
+is "$rc:$out" "0:" "and the remote is consistent"
+
 # --- the working directory on another host --------------------------------------
 mkdir -p "$scratch/sub" "$scratch/other/sub"
 m=$(cd "$scratch/sub" && q add -- pwd)
