@@ -104,14 +104,14 @@ out:
 
 /* ---------------------------------------------------------------- next */
 
-/* A prompt for the agent that asked: how to finish it, then its text. */
-static void print_prompt(struct spool *sp, const struct jobref *ref, int json)
+/* A prompt for the agent that asked: how to finish it, then its text.  0 or -1 (said). */
+static int print_prompt(struct spool *sp, const struct jobref *ref, int json)
 {
 	struct buf b = BUF_INIT;
 	struct view v;
 
 	if (view_load(sp, ref, &v) != SP_OK)
-		return;
+		return -1;
 	if (json) {
 		struct jw w;
 
@@ -132,6 +132,7 @@ static void print_prompt(struct spool *sp, const struct jobref *ref, int json)
 	out_buf(&b);
 	buf_release(&b);
 	view_release(&v);
+	return 0;
 }
 
 int cmd_next(int argc, char **argv)
@@ -171,11 +172,18 @@ int cmd_next(int argc, char **argv)
 	held = session_held(&s, &sp);
 	if (held == 0 && take)
 		held = session_take(&s, &sp);
-	if (held > 0 && spool_locate(&sp, s.lease, &ref) == SP_OK) {
-		print_prompt(&sp, &ref, json);
-		s.shown = 1;
-		s.dirty = 1;
-		ret = EXIT_OK;
+	/*
+	 * A prompt leased but not shown (an error finding or reading it) stays
+	 * the session's: the next q next shows it.
+	 */
+	if (held > 0 && (ret = spool_locate(&sp, s.lease, &ref)) != SP_NOJOB) {
+		if (ret == SP_OK && !print_prompt(&sp, &ref, json)) {
+			s.shown = 1;
+			s.dirty = 1;
+			ret = EXIT_OK;
+		} else {
+			ret = EXIT_RUNTIME;
+		}
 	} else if (held >= 0) {
 		error(take ? "no prompt is queued for agent sessions"
 			   : "no prompt is leased to this session ('q next --take' leases the next)");
