@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int move(struct spool *sp, struct jobref *ref, enum state to, int fd, int64_t until_ms,
@@ -203,12 +204,17 @@ int transition_line(struct spool *sp, struct jobref *ref, int fd, enum state to,
 {
 	enum state from = ref->state;
 	struct jobref back;
+	struct stat st;
+	int64_t was = 0;
 
+	/* An undo gives a lease its expiry back, and a deferred job its due time. */
+	if (states[from].timed && fd >= 0 && !fstat(fd, &st))
+		was = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	if (move(sp, ref, to, fd, until, sync)) {
 		/* Renamed but not synced: undo it rather than half-do it. */
 		if (ref->state != from) {
 			back = *ref;
-			if (spool_move(sp, &back, from, fd, 0) == 0)
+			if (spool_move(sp, &back, from, fd, was) == 0)
 				*ref = back;
 		}
 		return -1;
@@ -217,7 +223,7 @@ int transition_line(struct spool *sp, struct jobref *ref, int fd, enum state to,
 		return 0;
 	/* Wholly or not at all: we still hold the lock, so put it back. */
 	back = *ref;
-	if (move(sp, &back, from, fd, 0, sync) == 0)
+	if (move(sp, &back, from, fd, was, sync) == 0)
 		*ref = back;
 	return -1;
 }
