@@ -10,8 +10,10 @@
 #
 # For each operation (q add, with and without --key, on a new and on an
 # existing spool; q worker --once claiming and finishing one job; q cancel of
-# a pending job; q retry of a failed one; q gc of a finished one; q hold;
-# q release), each OP of the fault-injection seam (src/file.h: open, write,
+# a pending job; q retry of a failed one; q gc of a finished one; q hold of
+# a pending and of a deferred job; q release; q list; q fsck; an agent
+# session's prompt: q prompt, q next --take, q done, q fail, q release),
+# each OP of the fault-injection seam (src/file.h: open, write,
 # fsync, rename, link, unlink, mkdir) and each ERRNO (ENOSPC, EIO), and
 # N = 1, 2, 3, ...: run the operation with Q_FAULT=OP:N:ERRNO on a fresh
 # copy of a prepared spool, until it runs clean (exit 0, nothing on stderr)
@@ -29,6 +31,8 @@
 #   - read-only commands (q list, q fsck) never report success while they
 #     skipped something: q list shows every job or fails; q fsck on a spool
 #     with a problem never exits 0;
+#   - a job put back where it was after a failure (a lease, a deferred job)
+#     keeps its mtime (the lease's expiry, the job's due time);
 #   - the job is wholly present (in exactly one place, with its event log,
 #     shown by `q list --json` with valid fields, in a state the operation
 #     allows) or wholly absent (no job file, no logs: only q add and q gc
@@ -51,8 +55,8 @@
 # with), and after the next worker (q worker --once) fsck is clean; an id
 # q add printed is in the spool; a job that exists with --key is the one
 # keys/K names; the job is in one place, in a state the operation (or the
-# recovery worker) allows; a worker's job in done/ or failed/ has its
-# verdict in its log (step 6's cancel, expiry and failed dependency may
+# recovery worker) allows; a job a worker finished has its verdict in its
+# log (step 6's cancel, expiry, failed dependency, q done and q fail may
 # lack theirs, as documented: counted, not a violation); no job ran more
 # often than its start events say; nothing but named staging in tmp/.
 #
@@ -78,7 +82,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Q = os.path.join(TOP, "bin", "q")
 
 STATUS_OF = {"pending": "pending", "deferred": "pending", "waiting": "pending",
-             "held": "pending", "running": "running", "done": "completed",
+             "held": "pending", "offered": "pending", "running": "running",
+             "leased": "running", "done": "completed",
              "failed": "failed", "cancelled": "cancelled", "expired": "expired"}
 ALL_OPS = ["open", "write", "fsync", "rename", "link", "unlink", "mkdir"]
 ALL_ERRNOS = ["ENOSPC", "EIO"]
@@ -93,13 +98,14 @@ SYSCALLS = {
 }
 
 RUN_JOB = 'echo "$Q_JOB_ID" >>RUNLOG'
+SESSION = "faults-session"
 
 
 class Op:
     """An operation: how to prepare its spool, what to run, what is allowed."""
 
     def __init__(self, name, prepare, argv, allowed, absent_ok=False, kind=None, quiet_ok=None,
-                 extra=None, crash_only=False):
+                 extra=None, crash_only=False, session=None):
         self.name = name
         self.extra = extra          # fn(suite, ctx, jid, rc, out, err): more checks
         self.quiet_ok = quiet_ok    # a regex for stderr lines that are not errors
@@ -109,6 +115,7 @@ class Op:
         self.absent_ok = absent_ok  # the job may be wholly absent afterwards
         self.kind = kind or name
         self.crash_only = crash_only  # only with --crash (the error runs cover their calls)
+        self.session = session        # Q_SESSION for the run: an agent session's prompts
 
 
 class Suite:
@@ -127,8 +134,10 @@ class Suite:
 
     # ------------------------------------------------------------ helpers
 
-    def q(self, spool, *argv, fault=None, strace=None):
+    def q(self, spool, *argv, fault=None, strace=None, session=None):
         env = dict(self.env, Q_SPOOL=spool)
+        if session:
+            env["Q_SESSION"] = session
         if fault:
             env["Q_FAULT"] = fault
         wrapper = ()
@@ -232,6 +241,19 @@ class Suite:
     def prep_held(self, spool):
         return self.must(spool, "add", "--hold", "--", "sh", "-c", RUN_JOB)
 
+    def prep_deferred(self, spool):
+        return self.must(spool, "add", "--in", "1h", "--", "sh", "-c", RUN_JOB)
+
+    def prep_offered(self, spool):
+        return self.must(spool, "prompt", "look at the failing test")
+
+    def prep_leased(self, spool):
+        jid = self.prep_offered(spool)
+        rc, out, err = self.q(spool, "next", "--take", session=SESSION)
+        if rc != 0:
+            raise SystemExit("faults: preparing: q next --take: exit %d: %s" % (rc, err))
+        return jid
+
     def prep_expired(self, spool):
         """A pending job past its deadline: the next claim expires it."""
         jid = self.must(spool, "add", "--deadline", "1s", "--", "sh", "-c", RUN_JOB)
@@ -264,11 +286,22 @@ class Suite:
             Op("gc", self.prep_done, lambda j: ["gc", "--older-than", "0s"], {"done"},
                absent_ok=True, quiet_ok=r"^q: gc removed \d+ finished jobs?$"),
             Op("hold", self.prep_pending, lambda j: ["hold", j], {"pending", "held"}),
+            Op("hold-deferred", self.prep_deferred, lambda j: ["hold", j], {"deferred", "held"}),
             Op("release", self.prep_held, lambda j: ["release", j], {"held", "pending"}),
             Op("list", self.prep_two, lambda j: ["list", "--json"], {"pending"},
                extra=self.check_list),
             Op("fsck", self.prep_fsck_problem, lambda j: ["fsck"], {"done"}, kind="fsck",
                extra=self.check_fsck),
+            Op("prompt", self.prep_empty, lambda j: ["prompt", "look at the failing test"],
+               {"offered"}, kind="add"),
+            Op("lease", self.prep_offered, lambda j: ["next", "--take"], {"offered", "leased"},
+               session=SESSION),
+            Op("prompt-done", self.prep_leased, lambda j: ["done", j, "--note", "fixed"],
+               {"leased", "done"}, session=SESSION),
+            Op("prompt-fail", self.prep_leased, lambda j: ["fail", j], {"leased", "failed"},
+               session=SESSION),
+            Op("give-back", self.prep_leased, lambda j: ["release", j], {"leased", "offered"},
+               session=SESSION),
             Op("expire", self.prep_expired, lambda j: ["worker", "--once"], {"pending", "expired"},
                crash_only=True),
             Op("dep-fail", self.prep_dep_failed, lambda j: ["worker", "--once"],
@@ -428,6 +461,14 @@ class Suite:
                 allowed = set(op.allowed)
                 if op.kind == "claim" and failed:
                     allowed.add("pending")      # put back before it started
+                if failed and op.kind != "claim" and locs == before.get(target) and \
+                        st in ("deferred", "leased"):
+                    # Put back as it was: a lease keeps its expiry, a retry its time.
+                    mt = [os.stat(os.path.join(d, st, locs[0][1])).st_mtime_ns // 1000000
+                          for d in (self.template, spool)]
+                    if mt[0] != mt[1]:
+                        self.violation(ctx, "job %s is back in %s/ with mtime %d, was %d"
+                                       % (target, st, mt[1], mt[0]))
                 if st not in allowed:
                     self.violation(ctx, "job %s is in %s/ (want %s)"
                                    % (target, st, "|".join(sorted(allowed))))
@@ -451,7 +492,8 @@ class Suite:
                     bad = []
                     if j.get("status") != STATUS_OF[st]:
                         bad.append("status %r in %s/" % (j.get("status"), st))
-                    if not (isinstance(j.get("argv"), list) and j["argv"]):
+                    if j.get("type") != "prompt" and not (isinstance(j.get("argv"), list)
+                                                          and j["argv"]):
                         bad.append("argv %r" % j.get("argv"))
                     if not isinstance(j.get("attempts"), int) or j["attempts"] < 0:
                         bad.append("attempts %r" % j.get("attempts"))
@@ -556,9 +598,10 @@ class Suite:
                 evs = self.events(spool, target) or []
                 v = self.verdict_dir(evs)
                 if st in FINAL and v is None and op.kind not in ("gc", "fsck"):
-                    # Step 6 (rename, then event) may leave this; a worker's
-                    # verdict comes before its rename, so never after a claim.
-                    if op.kind == "claim" or st == "done":
+                    # Step 6 (rename, then event: cancel, expiry, a failed
+                    # dependency, q done and q fail) may leave this; a worker
+                    # finishing a job appends its verdict before its rename.
+                    if op.kind == "claim":
                         self.violation(ctx, "job %s in %s/ has no verdict in its log"
                                        % (target, st))
                     else:
@@ -585,7 +628,7 @@ class Suite:
     def syscall_count(self, op, template, jid, fault, opname):
         self.fresh(template)
         trace = os.path.join(self.scratch, "strace.out")
-        self.q(self.run_spool, *op.argv(jid), fault=fault, strace=trace)
+        self.q(self.run_spool, *op.argv(jid), fault=fault, strace=trace, session=op.session)
         names = set(SYSCALLS[opname])
         n = 0
         with open(trace) as f:
@@ -622,10 +665,11 @@ class Suite:
             rc, out, err = self.q(template, "fsck") if os.path.exists(template) else (0, "", "")
             if (rc or out or err) and op.kind != "fsck":
                 raise SystemExit("faults: template %s not clean: %s%s" % (op.name, out, err))
-            before = set(self.walk(template)) if os.path.exists(template) else set()
+            before = self.walk(template) if os.path.exists(template) else {}
+            self.template = template
             # The outcome without a fault.
             self.fresh(template)
-            rc, out, err = self.q(self.run_spool, *op.argv(jid))
+            rc, out, err = self.q(self.run_spool, *op.argv(jid), session=op.session)
             if rc != (1 if op.kind == "fsck" else 0) or any(not (op.quiet_ok and re.match(op.quiet_ok, x))
                               for x in err.splitlines()):
                 raise SystemExit("faults: %s without a fault: exit %d: %s" % (op.name, rc, err))
@@ -640,7 +684,8 @@ class Suite:
                         n += 1
                         fault = "%s:%d:%s" % (fop, n, e)
                         self.fresh(template)
-                        rc, out, err = self.q(self.run_spool, *op.argv(jid), fault=fault)
+                        rc, out, err = self.q(self.run_spool, *op.argv(jid), fault=fault,
+                                              session=op.session)
                         self.runs += 1
                         if e == "KILL":
                             showed = self.check_crash(op, jid, before, fault, rc, out, err)

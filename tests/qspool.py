@@ -15,8 +15,8 @@ import tempfile
 
 # The spool's state directories (spool-format.md, "Tree"); the final ones
 # hold a bucket directory B per id prefix: STATE/B/ID.
-STATES = ["pending", "deferred", "waiting", "held", "running",
-          "done", "failed", "cancelled", "expired"]
+STATES = ["pending", "deferred", "waiting", "held", "running", "offered", "leased",
+          "forwarded", "done", "failed", "cancelled", "expired"]
 FINAL = {"done", "failed", "cancelled", "expired"}
 ID_RE = re.compile(r"^[0-9a-hjkmnp-tv-z]{14}$")
 PRIO_RE = re.compile(r"^([0-9])-([0-9a-hjkmnp-tv-z]{14})$")

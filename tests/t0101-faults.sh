@@ -10,7 +10,7 @@
 command -v python3 >/dev/null || { skip 1 "no python3"; done_testing; exit 0; }
 
 ops=(add add-new-spool add-key add-key-stale add-key-dup claim claim-retry cancel retry gc
-	hold release list fsck)
+	hold hold-deferred release list fsck prompt lease prompt-done prompt-fail give-back)
 TMPDIR=$scratch "$TEST_DIR/faults.sh" --errnos "${TEST_ERRNOS:-ENOSPC}" >faults.out 2>faults.err
 status=$?
 for op in "${ops[@]}"; do

@@ -6,7 +6,7 @@
 # spool-format.md lists, and after the next worker (q worker --once) fsck
 # is clean; the job is in one place, in a state the operation allows; an
 # id q add printed is there; a job that exists with --key is the one
-# keys/K names; a worker's job in done/ or failed/ has its verdict in its
+# keys/K names; a job a worker finished has its verdict in its
 # log; no job ran more often than its start events say; nothing but named
 # staging is left in tmp/.
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +14,8 @@
 command -v python3 >/dev/null || { skip 1 "no python3"; done_testing; exit 0; }
 
 ops=(add add-new-spool add-key add-key-stale add-key-dup claim claim-retry cancel retry gc
-	hold release list fsck expire dep-fail)
+	hold hold-deferred release list fsck prompt lease prompt-done prompt-fail give-back expire
+	dep-fail)
 TMPDIR=$scratch "$TEST_DIR/faults.sh" --crash --max-n 300 >crash.out 2>crash.err
 status=$?
 for op in "${ops[@]}"; do
