@@ -351,5 +351,25 @@ is "$out" "" "each is reported once"
 hook claude claude-post-tool-use rep
 is "$out" "" "and only once"
 
+# A hook killed at each of its calls in turn (Q_FAULT=any:N:KILL: a crash
+# just before the N-th): its session still ends cleanly, leaving nothing.
+n=0 left=
+while :; do
+	n=$((n + 1))
+	payload claude-post-tool-use "crash-$n" >"$scratch/.payload"
+	{ Q_FAULT=any:$n:KILL RUN_Q_STDIN="$scratch/.payload" run_q hook claude; } 2>/dev/null
+	crashed=$rc
+	hook claude claude-session-end "crash-$n"
+	[ ! -e "$Q_SPOOL/sessions/crash-$n" ] || left+="call $n: $(ls -A "$Q_SPOOL/sessions/crash-$n"); "
+	[ "$crashed" = 137 ] || break
+	[ $n -lt 200 ] || bail_out "q hook still crashing at call $n"
+done
+is "$left" "" "a hook killed at any of its $((n - 1)) calls leaves a session its end removes"
+hook claude claude-session-start legacy
+: >"$Q_SPOOL/sessions/legacy/.state.12345"
+chmod 600 "$Q_SPOOL/sessions/legacy/.state.12345"
+hook claude claude-session-end legacy
+check "so does one with a new state an older q left (.state.PID)" test ! -e "$Q_SPOOL/sessions/legacy"
+
 check "fsck is clean" q fsck
 done_testing

@@ -4,6 +4,7 @@
  */
 #include "spool/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,13 +66,14 @@ int spool_session_read(int sd, const char *file, off_t off, size_t max, struct b
 	return r;
 }
 
+/* The new state, before its rename: one name, as its writer holds the directory's lock. */
+#define STATE_NEW ".state.new"
+
 int spool_session_write(int sd, const struct buf *state)
 {
-	char tmp[64];
-	int fd;
+	const char *tmp = STATE_NEW;
+	int fd = f_openat(sd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-	snprintf(tmp, sizeof(tmp), ".state.%ld", (long)getpid());
-	fd = f_openat(sd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return error_errno("cannot create session file '%s'", tmp);
 	if (f_write_all(fd, state->s, state->len) || f_rename(sd, tmp, sd, "state", 0)) {
@@ -84,11 +86,32 @@ int spool_session_write(int sd, const struct buf *state)
 	return 0;
 }
 
+/* Remove a new state a crash left before its rename (.state.new; .state.PID from older q). */
+static int remove_new_states(int sd, const char *name)
+{
+	int fd = dup(sd), r = 0;
+	struct dirent *de;
+	DIR *dir;
+
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return error_errno("cannot read 'sessions/%s'", name);
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, ".state.", 7) && f_unlinkat(sd, de->d_name, 0) &&
+		    errno != ENOENT)
+			r = error_errno("cannot remove 'sessions/%s/%s'", name, de->d_name);
+	closedir(dir);
+	return r;
+}
+
 /* Remove the files of session directory sd (locked), then the directory. */
 static int remove_session(int d, const char *name, int sd)
 {
 	static const char *const files[] = { "state", "jobs" };
-	int r = 0;
+	int r = remove_new_states(sd, name);
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++)
 		if (f_unlinkat(sd, files[i], 0) && errno != ENOENT)
