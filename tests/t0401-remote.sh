@@ -228,6 +228,33 @@ ok $((fkilled < 10 || bkilled < 10)) "the crash hit $fkilled calls of forwards, 
 run_q remote fsck
 is "$rc:$out" "0:" "and the remote is consistent"
 
+# The remote worker killed at each of its calls in turn while it claims, runs
+# and finishes a job: the next worker finishes it, never runs it without a
+# start event, and brings it back completed with its output.
+n=0 killed=0 wrong=
+while :; do
+	n=$((n + 1))
+	j=$(q add -- sh -c "echo run >>'$scratch/runs-$n'; echo out $n")
+	run_q remote sync
+	{ Q_FAULT=any:$n:KILL run_q remote worker; } 2>/dev/null # no "Killed"
+	crashed=$rc
+	run_q remote worker
+	got=$(q show --json "$j" | jpy 'j["state"]'):$(q log "$j" | tail -1)
+	[ "$got" = "completed:out $n" ] || wrong+="call $n: $got; "
+	runs=$(wc -l <"$scratch/runs-$n")
+	starts=$(grep -cE '"event": ?"start"' "$Q_SPOOL"/logs/*/"$j".events)
+	[ "$runs" -le "$starts" ] || wrong+="call $n: $runs runs, $starts starts; "
+	[ "$crashed" = 137 ] || break
+	killed=$((killed + 1))
+	[ $n -lt 300 ] || bail_out "q remote worker still crashing at call $n"
+done
+is "$wrong" "" "a remote worker killed at any call: the job completes, never run without its start"
+ok $((killed < 10)) "the crash hit each of its $killed spool calls"
+run_q fsck
+is "$rc:$out" "0:" "the spool is consistent"
+run_q remote fsck
+is "$rc:$out" "0:" "and the remote"
+
 # --- the working directory on another host --------------------------------------
 mkdir -p "$scratch/sub" "$scratch/other/sub"
 m=$(cd "$scratch/sub" && q add -- pwd)
