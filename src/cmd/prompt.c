@@ -104,14 +104,18 @@ out:
 
 /* ---------------------------------------------------------------- next */
 
-/* A prompt for the agent that asked: how to finish it, then its text.  0 or -1 (said). */
+/*
+ * A prompt for the agent that asked: how to finish it, then its text.
+ * SP_OK, SP_NOJOB (gone meanwhile), or SP_ERR (said).
+ */
 static int print_prompt(struct spool *sp, const struct jobref *ref, int json)
 {
 	struct buf b = BUF_INIT;
 	struct view v;
+	int r = view_load(sp, ref, &v);
 
-	if (view_load(sp, ref, &v) != SP_OK)
-		return -1;
+	if (r != SP_OK)
+		return r;
 	if (json) {
 		struct jw w;
 
@@ -132,7 +136,7 @@ static int print_prompt(struct spool *sp, const struct jobref *ref, int json)
 	out_buf(&b);
 	buf_release(&b);
 	view_release(&v);
-	return 0;
+	return SP_OK;
 }
 
 int cmd_next(int argc, char **argv)
@@ -176,15 +180,22 @@ int cmd_next(int argc, char **argv)
 	 * A prompt leased but not shown (an error finding or reading it) stays
 	 * the session's: the next q next shows it.
 	 */
-	if (held > 0 && (ret = spool_locate(&sp, s.lease, &ref)) != SP_NOJOB) {
-		if (ret == SP_OK && !print_prompt(&sp, &ref, json)) {
+	if (held > 0) {
+		ret = spool_locate(&sp, s.lease, &ref);
+		if (ret == SP_OK)
+			ret = print_prompt(&sp, &ref, json);
+		if (ret == SP_OK) {
 			s.shown = 1;
 			s.dirty = 1;
 			ret = EXIT_OK;
+		} else if (ret == SP_NOJOB) {
+			error("prompt %s left this session meanwhile (finished or given back)",
+			      s.lease);
+			ret = EXIT_NO;
 		} else {
 			ret = EXIT_RUNTIME;
 		}
-	} else if (held >= 0) {
+	} else if (held == 0) {
 		error(take ? "no prompt is queued for agent sessions"
 			   : "no prompt is leased to this session ('q next --take' leases the next)");
 		ret = EXIT_NO;
