@@ -196,7 +196,7 @@ while :; do
 	[ $n -lt 300 ] || bail_out "q remote sync still crashing at call $n"
 done
 is "$wrong" "" "a duplicate's forward crashed at any call ends cancelled as a duplicate"
-ok $((killed < 10)) "the crash hit each of its $killed spool calls"
+ok $((killed < 10)) "the crash hit each of its $killed spool calls (at least 10)"
 run_q remote worker
 
 # The same for a forward and for bringing a verdict back (the job run by the
@@ -224,7 +224,7 @@ while :; do
 	[ $n -lt 300 ] || bail_out "q remote sync still crashing at call $n"
 done
 is "$wrong" "" "a forward, and a verdict brought back, crashed at any call end as they should"
-ok $((fkilled < 10 || bkilled < 10)) "the crash hit $fkilled calls of forwards, $bkilled of bringing back"
+ok $((fkilled < 10 || bkilled < 10)) "the crash hit $fkilled calls of forwards, $bkilled of bringing back (at least 10 each)"
 run_q remote fsck
 is "$rc:$out" "0:" "and the remote is consistent"
 
@@ -249,11 +249,77 @@ while :; do
 	[ $n -lt 300 ] || bail_out "q remote worker still crashing at call $n"
 done
 is "$wrong" "" "a remote worker killed at any call: the job completes, never run without its start"
-ok $((killed < 10)) "the crash hit each of its $killed spool calls"
+ok $((killed < 10)) "the crash hit each of its $killed spool calls (at least 10)"
 run_q fsck
 is "$rc:$out" "0:" "the spool is consistent"
 run_q remote fsck
 is "$rc:$out" "0:" "and the remote"
+
+# crash_find SPOOL TEST Q-ARGS...: snapshot SPOOL, then for n = 1, 2, ...
+# restore it and run q Q-ARGS killed just before its n-th call, until TEST
+# (shell code) holds: found=n, or empty if q ran to its end first.
+crash_find() {
+	local sp=$1 test=$2 n=0
+	shift 2
+	rm -rf "$scratch/snap"
+	cp -a "$sp" "$scratch/snap"
+	found=
+	while [ $n -lt 100 ]; do
+		n=$((n + 1))
+		rm -rf "$sp"
+		cp -a "$scratch/snap" "$sp"
+		{ Q_SPOOL=$sp Q_FAULT=any:$n:KILL run_q "$@"; } 2>/dev/null # no "Killed"
+		[ "$rc" = 137 ] || return 0
+		if eval "$test"; then
+			found=$n
+			return 0
+		fi
+	done
+}
+
+# A retried job (its earlier run's row final and brought back): a sync
+# killed once it is in forwarded/ but not yet sent; then a sync sends it.
+r=$(q add -- sh -c 'echo run >>"$HOME/retried"; exit 1')
+run_q remote sync
+run_q remote worker
+q retry "$r" >/dev/null
+remote_state() { pg_psql -c "select state from q.job where id = '$1'"; }
+crash_find "$Q_SPOOL" '[ -e "$Q_SPOOL/forwarded/$r" ] && [ "$(remote_state "$r")" = failed ]' \
+	remote sync
+ok "$([ -n "$found" ]; echo $?)" "a retried job's forward can be cut short after its move (call $found)"
+run_q remote sync
+run_q remote worker
+is "$(q show --json "$r" | jpy 'j["state"]'):$(wc -l <"$HOME/retried")" failed:2 \
+	"the next sync sends it, and it runs again"
+
+# A retried job found a duplicate, its cancel cut short after its verdict
+# (its earlier run's row is final and brought back): the next sync moves it.
+ra=$(Q_SPOOL=$other q add --key again -- sh -c 'exit 1')
+Q_SPOOL=$other run_q remote sync
+Q_SPOOL=$other run_q remote worker
+holder=$(q add --key again -- sleep 100)
+q remote sync >/dev/null
+Q_SPOOL=$other q retry "$ra" >/dev/null
+crash_find "$other" '[ -e "$other/forwarded/$ra" ] &&
+	grep -q "\"duplicate\"" "$other"/logs/*/"$ra".events' remote sync
+ok "$([ -n "$found" ]; echo $?)" "a retried duplicate's cancel can be cut short after its verdict (call $found)"
+Q_SPOOL=$other run_q remote sync
+is "$(Q_SPOOL=$other q show --json "$ra" | jpy 'j["state"]+" "+str(j.get("error"))')" \
+	"cancelled duplicate" "the next sync moves it where its log says"
+like "$(cat "$other/spool.log")" "job $ra: its verdict was in its log: moved to cancelled/" \
+	"and spool.log says so"
+Q_SPOOL=$other run_q fsck
+is "$rc:$out" "0:" "the spool is consistent"
+q cancel "$holder" >/dev/null
+
+# A pending job whose log has a verdict (a retry killed between its move and
+# its event) is not forwarded: it goes where its log says, as at a claim.
+v=$(q add --sync -- sh -c 'exit 1' 2>/dev/null | head -1)
+crash_find "$Q_SPOOL" 'run_q fsck; [[ $out == *"event log says failed"* ]]' retry "$v"
+ok "$([ -n "$found" ]; echo $?)" "a retry can be cut short between its move and its event (call $found)"
+run_q remote sync
+is "$(q show --json "$v" | jpy 'j["state"]'):$(pg_psql -c "select count(*) from q.job where id = '$v'")" \
+	failed:0 "a forward takes it back to failed/, unsent"
 
 # --- the working directory on another host --------------------------------------
 mkdir -p "$scratch/sub" "$scratch/other/sub"

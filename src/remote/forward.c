@@ -164,7 +164,7 @@ static int forward_fn(struct spool *sp, const struct jobref *ref0, void *arg)
 	struct jobref ref = *ref0;
 	struct buf text = BUF_INIT;
 	struct job job;
-	int fd = spool_lock(sp, &ref);
+	int fd = spool_lock(sp, &ref), settled;
 
 	if (fd == -2)
 		return 0; /* someone else has it now */
@@ -175,6 +175,9 @@ static int forward_fn(struct spool *sp, const struct jobref *ref0, void *arg)
 	job_init(&job);
 	if (read_job(fd, &ref, &text, &job)) {
 		f->errors++;
+	} else if ((settled = spool_reconcile(sp, &ref, fd))) {
+		/* Its log has a verdict (a retry killed before its event): as a claim would. */
+		f->errors += settled < 0;
 	} else if (forwardable(f->r, &job, f->s)) {
 		if (spool_transition(sp, &ref, fd, ST_FORWARDED, 0, "forwarded", NULL) ||
 		    send_one(f->r, &ref, fd, &text, &job))
@@ -195,7 +198,11 @@ static int collect_fn(struct spool *sp, const struct jobref *ref, void *arg)
 	return 0;
 }
 
-/* Send what is in forwarded/ but not in the remote (a crash cut a forward short). */
+/*
+ * Send what is in forwarded/ but not in the remote (a crash cut a forward
+ * short), or there only with a verdict brought back already: a retried
+ * job's earlier run, which q.enqueue starts over.
+ */
 int remote_resend(struct remote *r)
 {
 	struct fwd f = { r, ST_FORWARDED, 0, { NULL, 0 } };
@@ -212,7 +219,9 @@ int remote_resend(struct remote *r)
 		p[1] = arr.s;
 		if (pg_exec(r->pg, "cannot look for forwarded jobs",
 			    "SELECT x FROM unnest($2::text[]) x WHERE NOT EXISTS "
-			    "(SELECT 1 FROM q.job WHERE origin = $1 AND id = x)", 2, p, &rows)) {
+			    "(SELECT 1 FROM q.job WHERE origin = $1 AND id = x AND NOT (mirrored "
+			    "AND state IN ('completed', 'failed', 'cancelled', 'expired')))",
+			    2, p, &rows)) {
 			buf_release(&arr);
 			f.errors++;
 			break;
@@ -234,6 +243,9 @@ int remote_resend(struct remote *r)
 			job_init(&job);
 			/* A duplicate's verdict may be in its log already (send_one). */
 			settled = spool_reconcile(&r->sp, &ref, fd);
+			if (settled > 0)
+				spool_note(&r->sp, "job %s: its verdict was in its log: moved to %s/",
+					   ref.id, states[ref.state].dir);
 			if (settled < 0 || (!settled && (read_job(fd, &ref, &text, &job) ||
 							 send_one(r, &ref, fd, &text, &job))))
 				f.errors++;
