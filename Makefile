@@ -146,10 +146,10 @@ FUZZ_OBJ = $(patsubst src/%.c,fuzz/out/obj/%.o,$(LIB_SRC) src/cmd/common.c src/c
 # short crash and stress runs are shorter still: they look for lost and
 # doubled jobs, which the plain run checks at full size.
 PROVE_JOBS ?= 4
-SLOW_TESTS = tests/t0101-faults.sh tests/t0102-stress-short.sh tests/t0104-hardening.sh \
-	tests/t0100-crash-short.sh tests/t0105-crash-points.sh tests/t0005-concurrency.sh \
-	tests/t0201-git-http.sh tests/t0402-remote-chaos.sh tests/t0403-remote-lost.sh \
-	tests/t0401-remote.sh
+SLOW_TESTS = tests/t0401-remote.sh tests/t0101-faults.sh tests/t0104-hardening.sh \
+	tests/t0105-crash-points.sh tests/t0403-remote-lost.sh tests/t0102-stress-short.sh \
+	tests/t0402-remote-chaos.sh tests/t0201-git-http.sh tests/t0100-crash-short.sh \
+	tests/t0005-concurrency.sh
 TESTS = $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/t[0-9]*.sh)))
 check: all $(UNIT) tests/q-exec-only $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),fuzz-replay)
 	QTEST_SANITIZE=$(SANITIZE) QTEST_PYTHON=$$(python3 -c 'import sys; print(sys.executable)') prove -j$(PROVE_JOBS) $(TESTS) $(UNIT)

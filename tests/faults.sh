@@ -4,7 +4,7 @@
 # tests/faults.sh: the I/O fault suite ("Reliability proof").
 #
 #	tests/faults.sh [--only NAME[,NAME...]] [--ops open,write,...] [--errnos ENOSPC,EIO]
-#	                [--crash] [--max-n 60] [--keep] [--verbose]
+#	                [--crash] [--step K] [--max-n 60] [--keep] [--verbose]
 #
 # A shell script in name only: the first lines hand it to python3.
 #
@@ -681,7 +681,7 @@ class Suite:
                     clean_streak = 0
                     n = 0
                     while clean_streak < 3 and n < a.max_n:
-                        n += 1
+                        n += a.step if n else 1
                         fault = "%s:%d:%s" % (fop, n, e)
                         self.fresh(template)
                         rc, out, err = self.q(self.run_spool, *op.argv(jid), fault=fault,
@@ -763,6 +763,8 @@ def parse_args():
     p.add_argument("--ops", help="fault OPs, comma-separated (default all)")
     p.add_argument("--errnos", help="ENOSPC,EIO (default both)")
     p.add_argument("--max-n", type=int, default=60)
+    p.add_argument("--step", type=int, default=1, metavar="K",
+                   help="N = 1, 1+K, 1+2K, ...: every K-th call (a shorter run)")
     p.add_argument("--crash", action="store_true",
                    help="crash points instead of errors: Q_FAULT=any:N:KILL, N = 1, 2, ...")
     p.add_argument("--strict", action="store_true",
