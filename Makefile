@@ -221,6 +221,15 @@ stress: all
 	tests/stress.sh
 .PHONY: stress
 
+# The fault suite whole: every call failing with ENOSPC and with EIO, then
+# killed at every call, the remote's paths too (make check: ENOSPC at every
+# call, kills at every other).
+faults: all tests/q-exec-only
+	tests/faults.sh
+	tests/faults.sh --crash --max-n 300
+	QTEST_CRASH_STEP=1 prove tests/t0401-remote.sh tests/t0040-hook.sh
+.PHONY: faults
+
 # The remote's chaos test at size: 3 hosts x 3,340 jobs (10,020) drained
 # while workers are killed and PostgreSQL is crashed twice (JOBS=N per host).
 chaos-remote: all
