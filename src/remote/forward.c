@@ -13,6 +13,11 @@
 #include "json.h"
 #include "remote/remote.h"
 
+#define FINAL_STATES "('completed', 'failed', 'cancelled', 'expired')"
+/* The job of origin $1 and id $2 is in the remote, and not only as a run whose verdict came back. */
+#define SENT_ALREADY "EXISTS (SELECT 1 FROM q.job WHERE origin = $1 AND id = $2 " \
+	"AND NOT (mirrored AND state IN " FINAL_STATES "))"
+
 /* --------------------------------------------------------- forward */
 
 /* The job's cwd relative to the spool's top (the repository), or NULL when outside it. */
@@ -220,8 +225,7 @@ int remote_resend(struct remote *r)
 		if (pg_exec(r->pg, "cannot look for forwarded jobs",
 			    "SELECT x FROM unnest($2::text[]) x WHERE NOT EXISTS "
 			    "(SELECT 1 FROM q.job WHERE origin = $1 AND id = x AND NOT (mirrored "
-			    "AND state IN ('completed', 'failed', 'cancelled', 'expired')))",
-			    2, p, &rows)) {
+			    "AND state IN " FINAL_STATES "))", 2, p, &rows)) {
 			buf_release(&arr);
 			f.errors++;
 			break;
@@ -229,8 +233,10 @@ int remote_resend(struct remote *r)
 		for (int k = 0; k < rows.nrows; k++) {
 			struct jobref ref;
 			struct buf text = BUF_INIT;
+			struct pgrows again;
 			struct job job;
-			int fd, settled;
+			const char *q[2] = { r->origin, NULL };
+			int fd, settled, sent;
 
 			if (spool_locate(&r->sp, pgrows_get(&rows, k, 0), &ref) ||
 			    ref.state != ST_FORWARDED)
@@ -239,6 +245,20 @@ int remote_resend(struct remote *r)
 			if (fd < 0) {
 				f.errors += fd == -1;
 				continue; /* its forwarder is sending it */
+			}
+			/* Sent meanwhile by another process, which held the lock? */
+			q[1] = ref.id;
+			if (pg_exec(r->pg, "cannot look for a forwarded job", "SELECT " SENT_ALREADY,
+				    2, q, &again)) {
+				f.errors++;
+				close(fd);
+				continue;
+			}
+			sent = !strcmp(pgrows_get(&again, 0, 0), "t");
+			pgrows_release(&again);
+			if (sent) {
+				close(fd);
+				continue;
 			}
 			job_init(&job);
 			/* A duplicate's verdict may be in its log already (send_one). */
@@ -339,45 +359,78 @@ int remote_fetch(struct remote *r, const char *n, struct buf *events, struct buf
 	return 0;
 }
 
-/* Bring back the verdicts of rows (n, id, state, result): how many failed. */
+/*
+ * Mark row n brought back, if it is still the run that was (version: its
+ * updated_at as text): a retry forwarded anew since then starts a new run,
+ * whose verdict must come back in its turn.  0 or -1.
+ */
+static int mark_mirrored(struct remote *r, const char *n, const char *version)
+{
+	const char *p[2] = { n, version };
+	struct pgrows rows;
+
+	if (pg_exec(r->pg, "cannot record a mirrored verdict",
+		    "UPDATE q.job SET mirrored = true WHERE n = $1 AND NOT mirrored "
+		    "AND updated_at::text = $2 AND state IN " FINAL_STATES " RETURNING n",
+		    2, p, &rows))
+		return -1;
+	r->mirrored += rows.nrows;
+	pgrows_release(&rows);
+	return 0;
+}
+
+/*
+ * Bring back the verdicts of rows (n, id, updated_at as text): how many
+ * failed.  A job still in forwarded/ is locked, then its row read again:
+ * since the list was read, another process may have brought the verdict
+ * back, and a retry may have forwarded the job anew.
+ */
 static int mirror_rows(struct remote *r, const struct pgrows *rows)
 {
-	const char *p[1];
 	int errors = 0;
 
 	for (int i = 0; i < rows->nrows; i++) {
 		const char *n = pgrows_get(rows, i, 0), *id = pgrows_get(rows, i, 1);
-		const char *res = pgrows_get(rows, i, 3);
+		const char *p[1] = { n };
 		struct buf ev = BUF_INIT, out = BUF_INIT, result = BUF_INIT;
+		struct pgrows now;
 		struct jobref ref;
-		int fd = -1, ok = 0, found = spool_locate(&r->sp, id, &ref);
+		int fd, found = spool_locate(&r->sp, id, &ref);
 
 		if (found == SP_ERR) {
 			errors++;
 			continue;
 		}
-		if (found == SP_OK && ref.state == ST_FORWARDED) {
-			fd = spool_lock(&r->sp, &ref);
-			if (fd < 0) {
-				errors += fd == -1;
-				continue; /* moving: the next pass */
-			}
-			if (res)
-				buf_adds(&result, res);
-			ok = !remote_fetch(r, n, &ev, &out) &&
-			     !spool_mirror(&r->sp, &ref, fd, remote_state(pgrows_get(rows, i, 2)), &ev,
-					   &out, &result);
-			close(fd);
-		} else {
+		if (found != SP_OK || ref.state != ST_FORWARDED) {
 			/* Mirrored before a crash, removed by gc, or never here: nothing to bring. */
-			ok = 1;
+			errors += mark_mirrored(r, n, pgrows_get(rows, i, 2)) != 0;
+			continue;
 		}
-		p[0] = n;
-		if (ok && !pg_exec(r->pg, "cannot record a mirrored verdict",
-				   "UPDATE q.job SET mirrored = true WHERE n = $1", 1, p, NULL))
-			r->mirrored++;
-		else
+		fd = spool_lock(&r->sp, &ref);
+		if (fd < 0) {
+			errors += fd == -1;
+			continue; /* moving: the next pass */
+		}
+		if (pg_exec(r->pg, "cannot read a verdict",
+			    "SELECT state, result, updated_at::text FROM q.job WHERE n = $1 "
+			    "AND NOT mirrored AND state IN " FINAL_STATES, 1, p, &now)) {
 			errors++;
+		} else {
+			if (now.nrows) {
+				const char *res = pgrows_get(&now, 0, 1);
+
+				if (res)
+					buf_adds(&result, res);
+				if (remote_fetch(r, n, &ev, &out) ||
+				    spool_mirror(&r->sp, &ref, fd, remote_state(pgrows_get(&now, 0, 0)),
+						 &ev, &out, &result) ||
+				    mark_mirrored(r, n, pgrows_get(&now, 0, 2)))
+					errors++;
+			}
+			pgrows_release(&now);
+		}
+		/* Held until marked: a q retry of the job waits for it. */
+		close(fd);
 		buf_release(&ev);
 		buf_release(&out);
 		buf_release(&result);
@@ -397,8 +450,8 @@ int remote_mirror(struct remote *r)
 		struct pgrows rows;
 
 		if (pg_exec(r->pg, "cannot read verdicts",
-			    "SELECT n, id, state, result FROM q.job WHERE origin = $1 AND NOT mirrored "
-			    "AND state IN ('completed', 'failed', 'cancelled', 'expired') AND id > $2 "
+			    "SELECT n, id, updated_at::text FROM q.job WHERE origin = $1 "
+			    "AND NOT mirrored AND state IN " FINAL_STATES " AND id > $2 "
 			    "ORDER BY id LIMIT 500", 2, p, &rows))
 			return -1;
 		more = rows.nrows == 500;

@@ -42,6 +42,9 @@ static int act(struct remote *r, int argc, char **argv, const char *what, const 
 		return remote_usage("%s", "no job id given");
 	if (remote_ready(r))
 		return EXIT_RUNTIME;
+	/* What a crash kept from being sent (a retried job's new run too) is sent first. */
+	if (remote_resend(r))
+		ret = EXIT_RUNTIME;
 	snprintf(sql, sizeof(sql), "SELECT q.%s($1, $2)", what);
 	for (int i = 0; i < argc; i++) {
 		struct jobref ref;
