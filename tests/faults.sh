@@ -4,7 +4,7 @@
 # tests/faults.sh: the I/O fault suite ("Reliability proof").
 #
 #	tests/faults.sh [--only NAME[,NAME...]] [--ops open,write,...] [--errnos ENOSPC,EIO]
-#	                [--crash] [--step K] [--max-n 60] [--keep] [--verbose]
+#	                [--crash] [--step K] [--no-strace] [--max-n 60] [--keep] [--verbose]
 #
 # A shell script in name only: the first lines hand it to python3.
 #
@@ -130,7 +130,7 @@ class Suite:
         self.notes = collections.Counter()
         self.swallowed = []
         self.recoveries = collections.defaultdict(list)
-        self.have_strace = shutil.which("strace") is not None
+        self.have_strace = shutil.which("strace") is not None and not args.no_strace
 
     # ------------------------------------------------------------ helpers
 
@@ -765,6 +765,8 @@ def parse_args():
     p.add_argument("--max-n", type=int, default=60)
     p.add_argument("--step", type=int, default=1, metavar="K",
                    help="N = 1, 1+K, 1+2K, ...: every K-th call (a shorter run)")
+    p.add_argument("--no-strace", action="store_true",
+                   help="skip the second look under strace at silent successes")
     p.add_argument("--crash", action="store_true",
                    help="crash points instead of errors: Q_FAULT=any:N:KILL, N = 1, 2, ...")
     p.add_argument("--strict", action="store_true",

@@ -175,10 +175,10 @@ is "$(Q_SPOOL=$other q show --json "$k3" | jpy 'j["state"]')" completed \
 	"the key is free again once its job is final"
 isnt "$(cat "$other/remote.origin")" "$(cat "$Q_SPOOL/remote.origin")" "each spool has its own origin"
 
-# The crash sweeps below take every other call (every fourth under the
+# The crash sweeps below take every other call (every sixth under the
 # sanitizers); QTEST_CRASH_STEP=1 (make faults) takes them all.
 step=2
-[ "${QTEST_SANITIZE:-}" != 1 ] || step=4
+[ "${QTEST_SANITIZE:-}" != 1 ] || step=6
 step=${QTEST_CRASH_STEP:-$step}
 
 # A duplicate's forward killed at each of its spool calls in turn (Q_FAULT
