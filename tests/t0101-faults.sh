@@ -11,10 +11,10 @@ command -v python3 >/dev/null || { skip 1 "no python3"; done_testing; exit 0; }
 
 ops=(add add-new-spool add-key add-key-stale add-key-dup claim claim-retry cancel retry gc
 	hold hold-deferred release list fsck prompt lease prompt-done prompt-fail give-back)
-# Under the sanitizers (QTEST_SANITIZE=1) every third call, without the
+# Under the sanitizers (QTEST_SANITIZE=1) every fifth call, without the
 # second look under strace: the plain run does it all.
 opts=
-[ "${QTEST_SANITIZE:-}" != 1 ] || opts="--step 3 --no-strace"
+[ "${QTEST_SANITIZE:-}" != 1 ] || opts="--step 5 --no-strace"
 TMPDIR=$scratch "$TEST_DIR/faults.sh" --errnos "${TEST_ERRNOS:-ENOSPC}" $opts \
 	>faults.out 2>faults.err
 status=$?

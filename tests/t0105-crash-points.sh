@@ -16,10 +16,10 @@ command -v python3 >/dev/null || { skip 1 "no python3"; done_testing; exit 0; }
 ops=(add add-new-spool add-key add-key-stale add-key-dup claim claim-retry cancel retry gc
 	hold hold-deferred release list fsck prompt lease prompt-done prompt-fail give-back expire
 	dep-fail)
-# Every other call (every fourth under the sanitizers); QTEST_CRASH_STEP=1
+# Every other call (every sixth under the sanitizers); QTEST_CRASH_STEP=1
 # (make faults) takes them all.
 step=2
-[ "${QTEST_SANITIZE:-}" != 1 ] || step=4
+[ "${QTEST_SANITIZE:-}" != 1 ] || step=6
 step=${QTEST_CRASH_STEP:-$step}
 TMPDIR=$scratch "$TEST_DIR/faults.sh" --crash --step $step --max-n 300 >crash.out 2>crash.err
 status=$?
