@@ -180,15 +180,16 @@ static int forward_fn(struct spool *sp, const struct jobref *ref0, void *arg)
 	job_init(&job);
 	if (read_job(fd, &ref, &text, &job)) {
 		f->errors++;
+	} else if (!forwardable(f->r, &job, f->s)) {
+		/* Left to local workers, whose claim looks at its log. */
 	} else if ((settled = spool_reconcile(sp, &ref, fd))) {
 		/* Its log has a verdict (a retry killed before its event): as a claim would. */
 		f->errors += settled < 0;
-	} else if (forwardable(f->r, &job, f->s)) {
-		if (spool_transition(sp, &ref, fd, ST_FORWARDED, 0, "forwarded", NULL) ||
-		    send_one(f->r, &ref, fd, &text, &job))
-			f->errors++;
-		else
-			f->r->forwarded++;
+	} else if (spool_transition(sp, &ref, fd, ST_FORWARDED, 0, "forwarded", NULL) ||
+		   send_one(f->r, &ref, fd, &text, &job)) {
+		f->errors++;
+	} else {
+		f->r->forwarded++;
 	}
 	job_release(&job);
 	buf_release(&text);
