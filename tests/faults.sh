@@ -323,13 +323,22 @@ class Suite:
         return os.path.exists(kp) and os.stat(kp).st_ino == os.stat(
             os.path.join(spool, st, name)).st_ino
 
-    def check_gone(self, ctx, op, spool, target):
-        """Job target is in no state directory: may it be, and without logs?"""
-        if not (op.absent_ok or op.kind == "add"):
-            self.violation(ctx, "job %s is gone" % target)
-        elif self.logs_of(spool, target):
-            self.violation(ctx, "job %s is gone but its logs are left: %s"
-                           % (target, self.logs_of(spool, target)))
+    def place(self, ctx, op, spool, where, target, allowed):
+        """Where job target is, (state, name), if it is in a state directory;
+        checks that it is in one of allowed, or that it may be gone (and then
+        has no logs left)."""
+        locs = where.get(target)
+        if not locs:
+            if not (op.absent_ok or op.kind == "add"):
+                self.violation(ctx, "job %s is gone" % target)
+            elif self.logs_of(spool, target):
+                self.violation(ctx, "job %s is gone but its logs are left: %s"
+                               % (target, self.logs_of(spool, target)))
+            return None
+        if locs[0][0] not in allowed:
+            self.violation(ctx, "job %s is in %s/ (want %s)"
+                           % (target, locs[0][0], "|".join(sorted(allowed))))
+        return locs[0]
 
     def check_runs(self, ctx, target, evs):
         """No more runs (RUNLOG lines) than start events."""
@@ -452,26 +461,20 @@ class Suite:
             if op.name in ("add-key", "add-key-stale") and target and not failed:
                 if not self.key_names(spool, where, target):
                     self.violation(ctx, "keys/K is not a link to the new job %s" % target)
+        # A failed claim may have put its job back before it started.
+        allowed = set(op.allowed) | ({"pending"} if op.kind == "claim" and failed else set())
         if target:
-            locs = where.get(target)
-            if not locs:
-                self.check_gone(ctx, op, spool, target)
-            else:
-                st = locs[0][0]
-                allowed = set(op.allowed)
-                if op.kind == "claim" and failed:
-                    allowed.add("pending")      # put back before it started
-                if failed and op.kind != "claim" and locs == before.get(target) and \
+            loc = self.place(ctx, op, spool, where, target, allowed)
+            if loc:
+                st = loc[0]
+                if failed and op.kind != "claim" and [loc] == before.get(target) and \
                         st in ("deferred", "leased"):
                     # Put back as it was: a lease keeps its expiry, a retry its time.
-                    mt = [os.stat(os.path.join(d, st, locs[0][1])).st_mtime_ns // 1000000
+                    mt = [os.stat(os.path.join(d, st, loc[1])).st_mtime_ns // 1000000
                           for d in (self.template, spool)]
                     if mt[0] != mt[1]:
                         self.violation(ctx, "job %s is back in %s/ with mtime %d, was %d"
                                        % (target, st, mt[1], mt[0]))
-                if st not in allowed:
-                    self.violation(ctx, "job %s is in %s/ (want %s)"
-                                   % (target, st, "|".join(sorted(allowed))))
                 evs = self.events(spool, target)
                 # gc removes the logs before the job file (spool-format.md,
                 # "Crash recovery"): a gc that failed in between may leave a
@@ -582,19 +585,14 @@ class Suite:
                 # find it, acknowledged or not.
                 if not self.key_names(spool, where, target):
                     self.violation(ctx, "job %s exists but keys/K does not name it" % target)
+        allowed = set(op.allowed) | ({"pending"} if op.kind == "claim" else set())
+        if recovered:
+            # The recovery worker may have run it, or moved it to its verdict.
+            allowed |= FINAL
         if target:
-            locs = where.get(target)
-            if not locs:
-                self.check_gone(ctx, op, spool, target)
-            else:
-                st = locs[0][0]
-                allowed = set(op.allowed) | ({"pending"} if op.kind == "claim" else set())
-                if recovered:
-                    # The recovery worker may have run it, or moved it to its verdict.
-                    allowed |= {"done", "failed", "cancelled", "expired"}
-                if st not in allowed:
-                    self.violation(ctx, "job %s is in %s/ (want %s)"
-                                   % (target, st, "|".join(sorted(allowed))))
+            loc = self.place(ctx, op, spool, where, target, allowed)
+            if loc:
+                st = loc[0]
                 evs = self.events(spool, target) or []
                 v = self.verdict_dir(evs)
                 if st in FINAL and v is None and op.kind not in ("gc", "fsck"):
