@@ -364,6 +364,26 @@ wait_gone() {
 	wait_for "_none_alive $*" "$secs"
 }
 
+# faults_report NAME NOTES OP...: the results of a tests/faults.sh run whose
+# stdout is NAME.out, stderr NAME.err and exit status $status: for each OP
+# no violation; the exit status; the summary; the lines of NAME.out that
+# match NOTES (a grep pattern) as notes.
+faults_report() {
+	local name=$1 notes=$2 op v summary
+	shift 2
+	for op in "$@"; do
+		v=$(grep -c "^faults: VIOLATION $op Q_FAULT" "$name.err")
+		is "$v" 0 "$name in q $op: no violations"
+		[ "$v" = 0 ] || diag "$(grep "^#   [0-9]*x $op " "$name.out" | head -20)"
+	done
+	ok "$status" "tests/faults.sh exits 0"
+	[ "$status" = 0 ] || diag "$(grep -v '^faults: VIOLATION' "$name.err" | tail -5)"
+	summary=$(grep '^faults: [0-9]* injected' "$name.out")
+	like "$summary" "^faults: [1-9][0-9]* injected across $# operations, 0 violations$" "summary"
+	note "$summary"
+	grep "$notes" "$name.out" | while IFS= read -r l; do note "${l#\# }"; done
+}
+
 # --- cleanup -------------------------------------------------------------------
 
 _cleanup() {

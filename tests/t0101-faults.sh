@@ -18,16 +18,6 @@ opts=--no-strace
 TMPDIR=$scratch "$TEST_DIR/faults.sh" --errnos "${TEST_ERRNOS:-ENOSPC}" $opts \
 	>faults.out 2>faults.err
 status=$?
-for op in "${ops[@]}"; do
-	v=$(grep -c "^faults: VIOLATION $op Q_FAULT" faults.err)
-	is "$v" 0 "faults in q $op: no violations"
-	[ "$v" = 0 ] || diag "$(grep "^#   [0-9]*x $op " faults.out | head -20)"
-done
-ok $status "tests/faults.sh exits 0"
-[ $status = 0 ] || diag "$(grep -v '^faults: VIOLATION' faults.err | tail -5)"
-summary=$(grep '^faults: [0-9]* injected' faults.out)
-like "$summary" "^faults: [1-9][0-9]* injected across ${#ops[@]} operations, 0 violations$" "summary"
-note "$summary"
-grep '^# needed fsck --repair\|^# swallowed' faults.out | while IFS= read -r l; do note "${l#\# }"; done
+faults_report faults '^# needed fsck --repair\|^# swallowed' "${ops[@]}"
 
 done_testing

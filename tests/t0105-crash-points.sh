@@ -23,17 +23,9 @@ step=2
 step=${QTEST_CRASH_STEP:-$step}
 TMPDIR=$scratch "$TEST_DIR/faults.sh" --crash --step $step --max-n 300 >crash.out 2>crash.err
 status=$?
+faults_report crash '^# a crash left\|^# needed the next worker' "${ops[@]}"
 for op in "${ops[@]}"; do
-	v=$(grep -c "^faults: VIOLATION $op Q_FAULT" crash.err)
-	is "$v" 0 "crashes in q $op: no violations"
-	[ "$v" = 0 ] || diag "$(grep "^#   [0-9]*x $op " crash.out | head -20)"
 	ok "$(grep -q "per operation:.* $op [1-9]" crash.out; echo $?)" "q $op was killed at some call"
 done
-ok $status "tests/faults.sh --crash exits 0"
-[ $status = 0 ] || diag "$(grep -v '^faults: VIOLATION' crash.err | tail -5)"
-summary=$(grep '^faults: [0-9]* injected' crash.out)
-like "$summary" "^faults: [1-9][0-9]* injected across ${#ops[@]} operations, 0 violations$" "summary"
-note "$summary"
-grep '^# a crash left\|^# needed the next worker' crash.out | while IFS= read -r l; do note "${l#\# }"; done
 
 done_testing
