@@ -364,6 +364,21 @@ wait_gone() {
 	wait_for "_none_alive $*" "$secs"
 }
 
+# crash_at N Q-ARGS...: run q Q-ARGS killed just before its N-th call.
+# Status 0 when it was killed there, 1 when it ran to its end; an exit
+# other than 0 is added to $wrong.
+crash_at() {
+	local n=$1
+	shift
+	{ Q_FAULT=any:$n:KILL run_q "$@"; } 2>/dev/null # no "Killed"
+	case $rc in
+	137) return 0 ;;
+	0) ;;
+	*) wrong+="q $* at call $n: exit $rc: $err; " ;;
+	esac
+	return 1
+}
+
 # faults_report NAME NOTES OP...: the results of a tests/faults.sh run whose
 # stdout is NAME.out, stderr NAME.err and exit status $status: for each OP
 # no violation; the exit status; the summary; the lines of NAME.out that

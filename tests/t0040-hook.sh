@@ -357,11 +357,11 @@ n=0 left=
 while :; do
 	n=$((n + 1))
 	payload claude-post-tool-use "crash-$n" >"$scratch/.payload"
-	{ Q_FAULT=any:$n:KILL RUN_Q_STDIN="$scratch/.payload" run_q hook claude; } 2>/dev/null
-	crashed=$rc
+	RUN_Q_STDIN="$scratch/.payload" crash_at $n hook claude
+	crashed=$?
 	hook claude claude-session-end "crash-$n"
 	[ ! -e "$Q_SPOOL/sessions/crash-$n" ] || left+="call $n: $(ls -A "$Q_SPOOL/sessions/crash-$n"); "
-	[ "$crashed" = 137 ] || break
+	[ $crashed = 0 ] || break
 	[ $n -lt 200 ] || bail_out "q hook still crashing at call $n"
 done
 is "$left" "" "a hook killed at any of its $((n - 1)) calls leaves a session its end removes"

@@ -190,15 +190,14 @@ n=0 killed=0 wrong=
 while :; do
 	n=$((n ? n + step : 1))
 	d=$(Q_SPOOL=$other q add --key crash -- echo dup) || bail_out "q add --key failed"
-	{ Q_SPOOL=$other Q_FAULT=any:$n:KILL run_q remote sync; } 2>/dev/null # no "Killed"
-	crashed=$rc
-	case $rc in 0 | 137) ;; *) wrong+="call $n: exit $rc: $err; " ;; esac
+	Q_SPOOL=$other crash_at $n remote sync
+	crashed=$?
 	Q_SPOOL=$other run_q remote sync
 	got=$(Q_SPOOL=$other q show --json "$d" | jpy 'j["state"]+" "+str(j.get("error"))')
 	Q_SPOOL=$other run_q fsck
 	[ "$got:$rc:$out" = "cancelled duplicate:0:" ] || wrong+="call $n: $got, fsck $rc $out; "
 	grep -q "/$holder\"" "$other"/logs/*/"$d".events || wrong+="call $n: no holder named; "
-	[ "$crashed" = 137 ] || break
+	[ $crashed = 0 ] || break
 	killed=$((killed + 1))
 	[ $n -lt 300 ] || bail_out "q remote sync still crashing at call $n"
 done
@@ -213,15 +212,13 @@ n=0 fkilled=0 bkilled=0 fdone= bdone= wrong=
 while :; do
 	n=$((n ? n + step : 1))
 	j=$(q add -- echo "out $n")
-	{ Q_FAULT=any:$n:KILL run_q remote sync; } 2>/dev/null # no "Killed"
-	case $rc in 0) fdone=1 ;; 137) fkilled=$((fkilled + 1)) ;; *) wrong+="forward, call $n: exit $rc; " fdone=1 ;; esac
+	if crash_at $n remote sync; then fkilled=$((fkilled + 1)); else fdone=1; fi
 	run_q remote sync
 	[ -e "$Q_SPOOL/forwarded/$j" ] || wrong+="forward crashed at call $n: not in forwarded/; "
 	rows=$(pg_psql -c "select count(*) from q.job where id = '$j'")
 	[ "$rows" = 1 ] || wrong+="forward crashed at call $n: $rows rows; "
 	Q_SPOOL=$other run_q remote worker
-	{ Q_FAULT=any:$n:KILL run_q remote sync; } 2>/dev/null
-	case $rc in 0) bdone=1 ;; 137) bkilled=$((bkilled + 1)) ;; *) wrong+="back, call $n: exit $rc; " bdone=1 ;; esac
+	if crash_at $n remote sync; then bkilled=$((bkilled + 1)); else bdone=1; fi
 	run_q remote sync
 	got=$(q show --json "$j" | jpy 'j["state"]'):$(q log "$j")
 	[ "$got" = "completed:out $n" ] || wrong+="back crashed at call $n: $got; "
@@ -244,16 +241,15 @@ while :; do
 	n=$((n ? n + step : 1))
 	j=$(q add -- sh -c "echo run >>'$scratch/runs-$n'; echo out $n")
 	run_q remote sync
-	{ Q_FAULT=any:$n:KILL run_q remote worker; } 2>/dev/null # no "Killed"
-	crashed=$rc
-	case $rc in 0 | 137) ;; *) wrong+="call $n: exit $rc: $err; " ;; esac
+	crash_at $n remote worker
+	crashed=$?
 	run_q remote worker
 	got=$(q show --json "$j" | jpy 'j["state"]'):$(q log "$j" | tail -1)
 	[ "$got" = "completed:out $n" ] || wrong+="call $n: $got; "
 	runs=$(wc -l <"$scratch/runs-$n")
 	starts=$(grep -cE '"event": ?"start"' "$Q_SPOOL"/logs/*/"$j".events)
 	[ "$runs" -le "$starts" ] || wrong+="call $n: $runs runs, $starts starts; "
-	[ "$crashed" = 137 ] || break
+	[ $crashed = 0 ] || break
 	killed=$((killed + 1))
 	[ $n -lt 300 ] || bail_out "q remote worker still crashing at call $n"
 done
