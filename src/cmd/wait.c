@@ -49,15 +49,27 @@ static int note_live(struct spool *sp, const struct jobref *ref, void *data)
 	return 0;
 }
 
-/* Look at the live states once; -1 on error. */
+/*
+ * Look at the live states once; -1 on error.  A job that moves while the
+ * directories are read can be missed: every job seen in an earlier look
+ * that is not final yet counts as live too.
+ */
 static int scan(struct spool *sp, struct live *l)
 {
 	static const enum state live[] = { ST_RUNNING, ST_PENDING, ST_DEFERRED, ST_WAITING };
+	int seen = l->nseen;
 
 	l->live = 0;
 	for (size_t i = 0; i < sizeof(live) / sizeof(*live); i++)
 		if (spool_each(sp, live[i], 0, note_live, l))
 			return -1;
+	for (int k = 0; k < seen && !l->live; k++) {
+		struct jobref ref;
+
+		if (spool_locate(sp, l->seen[k].id, &ref) == SP_OK)
+			for (size_t i = 0; i < sizeof(live) / sizeof(*live); i++)
+				l->live += ref.state == live[i];
+	}
 	return 0;
 }
 
