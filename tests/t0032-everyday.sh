@@ -296,4 +296,21 @@ run_q log @
 is "$out" "q-supervisor
 q worker" "ps and top show the worker as 'q worker', its supervisor as 'q-supervisor'"
 
+# q wait -l while a worker claims the job between its reads of running/ and
+# pending/ (gdb stops it at its second look at pending/): it waits for the
+# job, and does not end with "not finished".
+if command -v gdb >/dev/null; then
+	g=$(q add -l racy -- sleep 1)
+	printf '"%s" worker --once >/dev/null 2>&1 &\nfor i in $(seq 250); do [ -e "%s" ] && break; sleep 0.02; done\n' \
+		"$Q" "$Q_SPOOL/running/$g" >"$scratch/claim.sh"
+	# LeakSanitizer cannot run under ptrace (a SANITIZE=1 build).
+	ASAN_OPTIONS=detect_leaks=0 gdb -q -batch -ex 'break spool_each' -ex 'ignore 1 5' -ex run \
+		-ex "shell sh '$scratch/claim.sh'" -ex delete -ex continue \
+		--args "$Q" wait -l racy >"$scratch/gdb.out" 2>&1
+	like "$(tail -2 "$scratch/gdb.out")" "$g completed.*exited normally" \
+		"q wait -l waits for a job claimed between two of its reads"
+else
+	skip 1 "no gdb (contrib/install-deps installs it)"
+fi
+
 done_testing
