@@ -85,6 +85,23 @@ static int skipped(const char *id, void *arg)
 	return 0;
 }
 
+/*
+ * Keep in later only the jobs still not final: one that became final
+ * meanwhile was moved by a process whose q notify may have found our lock
+ * held and left, so we look at its note again.
+ */
+static void drop_final(struct spool *sp, struct strv *later)
+{
+	struct strv keep = { NULL, 0 };
+	struct jobref ref;
+
+	for (int i = 0; i < later->n; i++)
+		if (spool_locate(sp, later->v[i], &ref) == SP_OK && !state_final(ref.state))
+			strv_push(&keep, later->v[i]);
+	strv_clear(later);
+	*later = keep;
+}
+
 int cmd_notify(int argc, char **argv)
 {
 	struct spool sp;
@@ -127,6 +144,7 @@ int cmd_notify(int argc, char **argv)
 				ret = EXIT_RUNTIME;
 		}
 		close(lock);
+		drop_final(&sp, &later);
 		if (!spool_notify_pending(&sp, skipped, &later))
 			break;
 	}
